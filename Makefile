@@ -1,0 +1,30 @@
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install messages clean
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: virtualenv, install, migrate, demo data, web + worker + scheduler (Ctrl-C stops all)
+run: $(STAMP)
+	$(PY) -m config.stack run
+
+## make test: the whole suite (SQLite + embedded Redis unless DATABASE_URL / REDIS_URL are set)
+test: $(STAMP)
+	$(PY) -m config.stack exec -- $(PY) -m pytest -c config/pytest.ini --rootdir=. $(PYTEST_ARGS)
+
+## make messages: refresh and compile translations (needs GNU gettext)
+messages: $(STAMP)
+	$(PY) manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=bench
+	$(PY) manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles

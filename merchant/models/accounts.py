@@ -1,0 +1,53 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    OPERATOR = "operator", _("Operator")
+    VIEWER = "viewer", _("Viewer")
+
+
+class BatchSyncPolicy(models.TextChoices):
+    ALL_ON_SALE = "all", _("All on-sale batches")
+    LATEST = "latest", _("Latest batch only")
+    LARGEST = "largest", _("Largest-stock batch only")
+
+
+class Merchant(models.Model):
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    batch_sync_policy = models.CharField(
+        _("batch sync policy"), max_length=10, choices=BatchSyncPolicy.choices, default=BatchSyncPolicy.ALL_ON_SALE
+    )
+    safety_stock = models.PositiveIntegerField(_("safety stock"), default=0)
+    expiry_exclusion_days = models.PositiveIntegerField(
+        _("exclude batches expiring within (days)"), default=0
+    )
+    low_stock_threshold = models.PositiveIntegerField(_("low stock threshold"), default=10)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("merchant")
+        verbose_name_plural = _("merchants")
+        ordering = ["code"]
+
+    def __str__(self):
+        return f"{self.name} ({self.code})"
+
+
+class Membership(models.Model):
+    """A user's place in one merchant; a user belongs to at most one merchant."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.VIEWER)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+
+    def __str__(self):
+        return f"{self.user} @ {self.merchant.code} ({self.role})"

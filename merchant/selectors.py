@@ -1,0 +1,138 @@
+"""Reads that span relations, always scoped to one merchant."""
+from datetime import timedelta
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from merchant.models import (
+    AuditEntry, Batch, Customer, ErpCustomerCode, GroupPrice, HeldValue, ListingState, ModuleSwitch, Order,
+    OrderStatus, Product, Shipment, SkuSwitch, SwitchKind,
+)
+
+
+def products_search(merchant, *, q="", listing_state="", matched="", zero_stock=False, paused=""):
+    """The merchant's products filtered as on the products list (SPEC M3)."""
+    qs = Product.objects.filter(merchant=merchant)
+    q = (q or "").strip()
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(erp_product_id=q) | Q(barcode=q))
+    if listing_state:
+        qs = qs.filter(listing_state=listing_state)
+    if matched == "yes":
+        qs = qs.filter(base_product__isnull=False)
+    elif matched == "no":
+        qs = qs.filter(base_product__isnull=True)
+    if zero_stock:
+        qs = qs.filter(stock=0)
+    if paused in SwitchKind.values:
+        qs = qs.filter(Exists(SkuSwitch.objects.filter(product=OuterRef("pk"), kind=paused, enabled=False)))
+    return qs.order_by("erp_product_id")
+
+
+def paused_kinds_by_product(products) -> dict[int, set[str]]:
+    """Product id -> the SKU switch kinds that are off, for one page of products (one query)."""
+    result: dict[int, set[str]] = {}
+    rows = SkuSwitch.objects.filter(product__in=[p.pk for p in products], enabled=False).values_list("product_id", "kind")
+    for pid, kind in rows:
+        result.setdefault(pid, set()).add(kind)
+    return result
+
+
+def product_detail(merchant, pk):
+    return (
+        Product.objects.filter(merchant=merchant)
+        .select_related("base_product")
+        .prefetch_related(
+            Prefetch("group_prices", GroupPrice.objects.select_related("region_group", "customer_group")),
+            Prefetch("batches", Batch.objects.order_by("expiry_date")),
+            "switches",
+            "held_values",
+        )
+        .get(pk=pk)
+    )
+
+
+def audit_for(merchant, entity: str, entity_id: int, limit: int = 100):
+    return (
+        AuditEntry.objects.filter(merchant=merchant, entity=entity, entity_id=entity_id)
+        .select_related("actor").order_by("-at", "-id")[:limit]
+    )
+
+
+def customers_for_merchant(merchant, q=""):
+    """Customers this merchant deals with: those who ordered from it or have its ERP code."""
+    ordered = Order.objects.filter(merchant=merchant, customer=OuterRef("pk"))
+    coded = ErpCustomerCode.objects.filter(merchant=merchant, customer=OuterRef("pk"))
+    qs = Customer.objects.filter(Exists(ordered) | Exists(coded)).select_related("customer_group")
+    q = (q or "").strip()
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(uscc=q.upper()) | Q(erp_codes__merchant=merchant, erp_codes__code=q))
+    return qs.order_by("name", "pk").distinct()
+
+
+def erp_codes_by_customer(merchant, customers) -> dict[int, str]:
+    return dict(
+        ErpCustomerCode.objects.filter(merchant=merchant, customer__in=[c.pk for c in customers])
+        .values_list("customer_id", "code")
+    )
+
+
+def order_detail(merchant, pk):
+    return (
+        Order.objects.filter(merchant=merchant)
+        .select_related("customer", "carrier")
+        .prefetch_related(
+            "items",
+            Prefetch("shipments", Shipment.objects.select_related("carrier").prefetch_related("items__order_item")),
+            "tracking",
+        )
+        .get(pk=pk)
+    )
+
+
+def dashboard_stats(merchant) -> dict:
+    """Counts, alerts and 30 days of orders and sales for the dashboard (SPEC M2)."""
+    now = timezone.now()
+    today = timezone.localdate()
+    products = Product.objects.filter(merchant=merchant)
+    by_state = dict(products.values_list("listing_state").annotate(n=Count("pk")).values_list("listing_state", "n"))
+    orders = Order.objects.filter(merchant=merchant)
+    by_status = dict(orders.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+    open_statuses = [OrderStatus.AWAITING_SHIPMENT, OrderStatus.PARTIALLY_SHIPPED]
+    start = today - timedelta(days=29)
+    daily = {
+        row["day"]: row
+        for row in orders.filter(created_at__date__gte=start)
+        .annotate(day=TruncDate("created_at")).values("day")
+        .annotate(n=Count("pk"), sales=Sum("total_amount", filter=~Q(status=OrderStatus.CANCELLED)))
+    }
+    days = [start + timedelta(days=i) for i in range(30)]
+    stalled_before = now - timedelta(hours=72)
+    return {
+        "products_by_state": [(s, s.label, by_state.get(s.value, 0)) for s in ListingState],
+        "orders_by_status": [(s, s.label, by_status.get(s.value, 0)) for s in OrderStatus],
+        "awaiting_shipment": sum(by_status.get(s, 0) for s in open_statuses),
+        "not_taken_by_erp": orders.filter(taken_by_erp=False, status__in=open_statuses).count(),
+        "daily": [(d, daily.get(d, {}).get("n", 0), daily.get(d, {}).get("sales") or 0) for d in days],
+        "low_stock": products.filter(listing_state=ListingState.LISTED, stock__lte=merchant.low_stock_threshold)
+        .order_by("stock", "erp_product_id")[:10],
+        "expiring_batches": Batch.objects.filter(
+            product__merchant=merchant, quantity__gt=0, expiry_date__gt=today,
+            expiry_date__lte=today + timedelta(days=90),
+        ).select_related("product").order_by("expiry_date")[:10],
+        "stalled_shipments": orders.filter(
+            status=OrderStatus.SHIPPED, shipped_at__lt=stalled_before, erp_status__in=["", "submitted", "picking"]
+        ).order_by("shipped_at")[:10],
+        "held_count": HeldValue.objects.filter(merchant=merchant).count(),
+    }
+
+
+def paused_switches(merchant):
+    """Everything whose auto-sync is off, with who paused it and until when (SPEC M11)."""
+    modules = ModuleSwitch.objects.filter(merchant=merchant, enabled=False).select_related("changed_by")
+    skus = (
+        SkuSwitch.objects.filter(product__merchant=merchant, enabled=False)
+        .select_related("product", "changed_by").order_by("paused_until", "product__erp_product_id")
+    )
+    return modules, skus

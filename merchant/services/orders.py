@@ -1,0 +1,194 @@
+"""Order operations a merchant does by hand (SPEC M10); the Open API reuses them later."""
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from merchant.models import ErpStatus, Order, OrderItem, OrderStatus, Shipment, ShipmentItem, TrackingEntry
+from merchant.permissions import Action, Actor
+
+from .audit import apply_changes, audit_changes
+
+S = OrderStatus
+# Manual status changes. Shipping goes through logistics or shipment entry, completion through "signed" too.
+MANUAL_TRANSITIONS = {
+    S.PENDING_PAYMENT: {S.AWAITING_SHIPMENT, S.CANCELLED},
+    S.AWAITING_SHIPMENT: {S.CANCELLED},
+    S.PARTIALLY_SHIPPED: set(),
+    S.SHIPPED: {S.COMPLETED},
+    S.COMPLETED: set(),
+    S.CANCELLED: set(),
+}
+SHIPPABLE = {S.AWAITING_SHIPMENT, S.PARTIALLY_SHIPPED}
+ERP_FLOW = [ErpStatus.SUBMITTED, ErpStatus.PICKING, ErpStatus.OUT_OF_WAREHOUSE, ErpStatus.DELIVERING, ErpStatus.SIGNED]
+ERP_MESSAGES = {
+    ErpStatus.SUBMITTED: gettext_lazy("Order submitted to the merchant's warehouse"),
+    ErpStatus.PICKING: gettext_lazy("Order processed, merchant picking"),
+    ErpStatus.OUT_OF_WAREHOUSE: gettext_lazy("Goods out of the warehouse"),
+    ErpStatus.DELIVERING: gettext_lazy("Goods on the way to the buyer"),
+    ErpStatus.SIGNED: gettext_lazy("Signed for by the buyer"),
+}
+
+
+def _locked(order: Order) -> Order:
+    return Order.objects.select_for_update().get(pk=order.pk)
+
+
+def _save(order: Order, changes: dict, actor: Actor, reason: str = "") -> None:
+    order.modified_at = timezone.now()
+    order.save(update_fields=[*changes, "modified_at"])
+    audit_changes(
+        merchant_id=order.merchant_id, entity="order", entity_id=order.pk, changes=changes, actor=actor, reason=reason
+    )
+
+
+def allowed_transitions(order: Order) -> list[str]:
+    return [s for s in OrderStatus.values if s in MANUAL_TRANSITIONS.get(order.status, set())]
+
+
+def order_status_change(*, order: Order, status: str, reason: str, actor: Actor) -> Order:
+    """Move an order along an allowed manual transition. Raises ValidationError naming the problem."""
+    actor.require(Action.EDIT)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("Give a reason for the status change.")})
+    with transaction.atomic():
+        locked = _locked(order)
+        if status not in MANUAL_TRANSITIONS.get(locked.status, set()):
+            raise ValidationError({"status": _("An order that is %(old)s cannot be changed to %(new)s by hand.") % {
+                "old": OrderStatus(locked.status).label, "new": OrderStatus(status).label
+                if status in OrderStatus.values else status,
+            }})
+        values = {"status": status}
+        if status == S.COMPLETED:
+            values["completed_at"] = timezone.now()
+        _save(locked, apply_changes(locked, values), actor, reason.strip())
+    return locked
+
+
+@dataclass
+class ShipmentLine:
+    order_item: OrderItem
+    quantity: int
+    batch_no: str = ""
+    production_date: date | None = None
+    expiry_date: date | None = None
+
+
+def remaining_quantities(order: Order) -> dict[int, int]:
+    """Order item id -> quantity not yet in any shipment."""
+    shipped = dict(
+        ShipmentItem.objects.filter(order_item__order=order)
+        .values_list("order_item").annotate(total=Sum("quantity")).values_list("order_item", "total")
+    )
+    return {item.pk: item.quantity - shipped.get(item.pk, 0) for item in order.items.all()}
+
+
+def order_shipment_add(
+    *, order: Order, carrier, tracking_no: str, lines: list[ShipmentLine], actor: Actor,
+    shipped_at: datetime | None = None,
+) -> Shipment:
+    """Record a (possibly partial) shipment; the order becomes partially shipped or shipped."""
+    actor.require(Action.EDIT)
+    tracking_no = (tracking_no or "").strip()
+    if not tracking_no:
+        raise ValidationError({"tracking_no": _("Enter the tracking number.")})
+    if carrier is None or not carrier.is_active:
+        raise ValidationError({"carrier": _("Choose a carrier from the code list.")})
+    lines = [line for line in lines if line.quantity]
+    if not lines:
+        raise ValidationError(_("Enter a quantity for at least one item."))
+    with transaction.atomic():
+        locked = _locked(order)
+        if locked.status not in SHIPPABLE:
+            raise ValidationError(_("An order that is %(status)s cannot be shipped.")
+                                  % {"status": OrderStatus(locked.status).label})
+        remaining = remaining_quantities(locked)
+        for line in lines:
+            if line.order_item.order_id != locked.pk:
+                raise ValidationError(_("An item does not belong to this order."))
+            if line.quantity < 0:
+                raise ValidationError(_("Line %(line)s: quantity cannot be negative.") % {"line": line.order_item.line_no})
+            if line.quantity > remaining[line.order_item.pk]:
+                raise ValidationError(
+                    _("Line %(line)s: %(qty)s is more than the %(left)s not yet shipped.")
+                    % {"line": line.order_item.line_no, "qty": line.quantity, "left": remaining[line.order_item.pk]}
+                )
+            if line.production_date and line.expiry_date and line.expiry_date <= line.production_date:
+                raise ValidationError(_("Line %(line)s: the expiry date must be after the production date.")
+                                      % {"line": line.order_item.line_no})
+        shipped_at = shipped_at or timezone.now()
+        shipment = Shipment.objects.create(
+            order=locked, carrier=carrier, tracking_no=tracking_no, shipped_at=shipped_at,
+            created_by=actor.user if getattr(actor.user, "pk", None) else None,
+        )
+        ShipmentItem.objects.bulk_create(
+            ShipmentItem(shipment=shipment, order_item=line.order_item, quantity=line.quantity,
+                         batch_no=line.batch_no, production_date=line.production_date, expiry_date=line.expiry_date)
+            for line in lines
+        )
+        _record_batches_for_buyer(lines)
+        left = sum(remaining.values()) - sum(line.quantity for line in lines)
+        values = {
+            "status": S.SHIPPED if left == 0 else S.PARTIALLY_SHIPPED,
+            "carrier": carrier, "tracking_no": tracking_no, "shipped_at": shipped_at,
+        }
+        _save(locked, apply_changes(locked, values), actor)
+    return shipment
+
+
+def _record_batches_for_buyer(lines: list[ShipmentLine]) -> None:
+    """The items show the batch numbers the buyer received."""
+    for line in lines:
+        if not line.batch_no:
+            continue
+        item = line.order_item
+        known = [b for b in item.batch_no.split(",") if b]
+        if line.batch_no not in known:
+            item.batch_no = ",".join([*known, line.batch_no])[:200]
+            item.save(update_fields=["batch_no"])
+
+
+def order_logistics_enter(*, order: Order, carrier, tracking_no: str, actor: Actor) -> Shipment:
+    """Carrier + tracking number for everything not yet shipped: the order becomes shipped."""
+    actor.require(Action.EDIT)
+    with transaction.atomic():
+        locked = _locked(order)
+        items = {item.pk: item for item in locked.items.all()}
+        lines = [
+            ShipmentLine(order_item=items[pk], quantity=qty)
+            for pk, qty in remaining_quantities(locked).items() if qty > 0
+        ]
+        if locked.status in SHIPPABLE and not lines:
+            raise ValidationError(_("Every item of this order is already shipped."))
+        return order_shipment_add(order=locked, carrier=carrier, tracking_no=tracking_no, lines=lines, actor=actor)
+
+
+def order_erp_status_add(
+    *, order: Order, erp_status: str, actor: Actor, at: datetime | None = None, message: str = ""
+) -> TrackingEntry:
+    """Record the ERP's progress: adds a tracking entry; "signed" completes the order."""
+    actor.require(Action.EDIT)
+    if erp_status not in ERP_FLOW:
+        raise ValidationError({"erp_status": _("Unknown ERP status.")})
+    with transaction.atomic():
+        locked = _locked(order)
+        if locked.status == S.CANCELLED:
+            raise ValidationError(_("This order is cancelled."))
+        current = ERP_FLOW.index(locked.erp_status) if locked.erp_status in ERP_FLOW else -1
+        if ERP_FLOW.index(erp_status) <= current:
+            raise ValidationError({"erp_status": _("The ERP status can only move forward (now: %(status)s).")
+                                   % {"status": ErpStatus(locked.erp_status).label}})
+        at = at or timezone.now()
+        entry = TrackingEntry.objects.create(
+            order=locked, at=at, erp_status=erp_status, message=(message or str(ERP_MESSAGES[erp_status]))[:300]
+        )
+        values = {"erp_status": erp_status}
+        if erp_status == ErpStatus.SIGNED:
+            values.update(status=S.COMPLETED, completed_at=at)
+        _save(locked, apply_changes(locked, values), actor)
+    return entry

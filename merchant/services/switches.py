@@ -1,0 +1,148 @@
+"""Auto-sync switches (SPEC M11): module and SKU switches, time-boxed pauses, held values."""
+from datetime import datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from merchant.models import HeldValue, Module, ModuleSwitch, Product, SkuSwitch, SwitchKind
+from merchant.permissions import Action, Actor
+
+from .audit import audit_changes
+
+# Which held product fields a switch releases when it is turned back on.
+MODULE_FIELDS = {Module.STOCK: ("stock",), Module.PRICES: ("default_price", "suggested_retail_price")}
+KIND_FIELDS = {SwitchKind.STOCK: ("stock",), SwitchKind.PRICE: ("default_price", "suggested_retail_price")}
+KIND_MODULE = {SwitchKind.STOCK: Module.STOCK, SwitchKind.PRICE: Module.PRICES}
+
+
+def _state_label(enabled: bool, until: datetime | None) -> str:
+    if enabled:
+        return "on"
+    return f"off until {timezone.localtime(until):%Y-%m-%d %H:%M}" if until else "off"
+
+
+def _check_until(until: datetime | None) -> None:
+    if until is not None and until <= timezone.now():
+        raise ValidationError({"until": _("The end of a pause must be in the future.")})
+
+
+def module_switch_set(
+    *, merchant, module: str, enabled: bool, actor: Actor, until: datetime | None = None, reason: str = ""
+) -> ModuleSwitch:
+    """Turn a module's auto-sync on or off (optionally until a time); turning on applies held values."""
+    actor.require(Action.MODULE_SWITCH)
+    if module not in Module.values:
+        raise ValidationError({"module": _("Unknown module.")})
+    if not enabled:
+        _check_until(until)
+    with transaction.atomic():
+        switch, _created = ModuleSwitch.objects.select_for_update().get_or_create(merchant=merchant, module=module)
+        _write_switch(switch, enabled, until, actor, reason, merchant.pk, "module_switch", switch.pk)
+        if enabled and module in MODULE_FIELDS:
+            held_values_apply(
+                products=Product.objects.filter(merchant=merchant), fields=MODULE_FIELDS[module], actor=actor
+            )
+    return switch
+
+
+def sku_switch_set(
+    *, products, kind: str, enabled: bool, actor: Actor, until: datetime | None = None, reason: str = ""
+) -> list[SkuSwitch]:
+    """Turn one auto-sync kind on or off for each product; turning on applies held values."""
+    actor.require(Action.SKU_SWITCH)
+    if kind not in SwitchKind.values:
+        raise ValidationError({"kind": _("Unknown switch.")})
+    if not enabled:
+        _check_until(until)
+    switches = []
+    with transaction.atomic():
+        for product in products:
+            switch, _created = SkuSwitch.objects.select_for_update().get_or_create(product=product, kind=kind)
+            _write_switch(switch, enabled, until, actor, reason, product.merchant_id, "product", product.pk,
+                          label=f"switch[{kind}]")
+            switches.append(switch)
+        if enabled:
+            held_values_apply(
+                products=Product.objects.filter(pk__in=[p.pk for p in products]),
+                fields=KIND_FIELDS[kind], actor=actor,
+            )
+    return switches
+
+
+def _write_switch(switch, enabled, until, actor, reason, merchant_id, entity, entity_id, label="enabled"):
+    until = None if enabled else until
+    old = _state_label(switch.enabled, switch.paused_until)
+    switch.enabled = enabled
+    switch.paused_until = until
+    switch.changed_by = actor.user if getattr(actor.user, "pk", None) else None
+    switch.changed_at = timezone.now()
+    switch.reason = reason[:200]
+    switch.save()
+    audit_changes(
+        merchant_id=merchant_id, entity=entity, entity_id=entity_id,
+        changes={label: (old, _state_label(enabled, until))}, actor=actor, reason=reason,
+    )
+
+
+def switches_resume_expired(*, now: datetime | None = None) -> int:
+    """Turn back on every pause whose until-time has passed and apply what was held. Returns how many."""
+    now = now or timezone.now()
+    actor = Actor.system()
+    resumed = 0
+    for switch in ModuleSwitch.objects.filter(enabled=False, paused_until__lte=now).select_related("merchant"):
+        module_switch_set(merchant=switch.merchant, module=switch.module, enabled=True, actor=actor,
+                          reason=_("pause ended"))
+        resumed += 1
+    for switch in SkuSwitch.objects.filter(enabled=False, paused_until__lte=now).select_related("product"):
+        sku_switch_set(products=[switch.product], kind=switch.kind, enabled=True, actor=actor,
+                       reason=_("pause ended"))
+        resumed += 1
+    return resumed
+
+
+def auto_sync_on(*, merchant_id: int, module: str, product: Product | None = None, kind: str | None = None) -> bool:
+    """Whether values from automatic channels apply now for this module (and this SKU, if given)."""
+    now = timezone.now()
+    module_switch = ModuleSwitch.objects.filter(merchant_id=merchant_id, module=module).first()
+    if module_switch and not module_switch.is_on(now):
+        return False
+    if product is not None and kind is not None:
+        sku = SkuSwitch.objects.filter(product=product, kind=kind).first()
+        if sku and not sku.is_on(now):
+            return False
+    return True
+
+
+def held_values_apply(*, products, fields, actor: Actor) -> int:
+    """Apply the latest held value of each field whose switches are all on now; returns how many applied."""
+    from .catalog import product_update
+    from .stock import stock_set
+
+    applied = 0
+    held = (
+        HeldValue.objects.filter(product__in=products, field__in=fields)
+        .select_related("product").order_by("product_id", "field", "received_at")
+    )
+    latest = {}
+    for value in held:  # later rows win: the latest held value per product and field
+        latest[(value.product_id, value.field)] = value
+    for (_pid, field), value in latest.items():
+        product = value.product
+        kind = SwitchKind.STOCK if field == "stock" else SwitchKind.PRICE
+        if not auto_sync_on(merchant_id=product.merchant_id, module=KIND_MODULE[kind], product=product, kind=kind):
+            continue
+        source_actor = Actor.system(source=value.source)
+        if field == "stock":
+            if not product.batch_managed:
+                stock_set(product=product, quantity=int(value.value), actor=source_actor, reason=_("held value applied"))
+        else:
+            product_update(
+                product=product, actor=source_actor, reason=_("held value applied"),
+                **{field: Decimal(str(value.value))},
+            )
+        HeldValue.objects.filter(product=product, field=field).delete()
+        applied += 1
+    return applied

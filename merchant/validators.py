@@ -1,0 +1,25 @@
+"""Validators shared by forms, the import pipeline and the Open API."""
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+# GB 32100-2015: 18 characters from this alphabet (no I, O, S, V, Z); the last is a check character.
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def uscc_check_char(first17: str) -> str:
+    """Return the check character for the first 17 characters of a USCC."""
+    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def validate_uscc(value: str) -> None:
+    """Raise ValidationError unless value is a well-formed USCC with a correct check character."""
+    code = (value or "").strip().upper()
+    if len(code) != 18 or any(c not in USCC_ALPHABET for c in code):
+        raise ValidationError(
+            _("A unified social credit code has 18 characters: digits and capital letters except I, O, S, V, Z."),
+            code="uscc_format",
+        )
+    if uscc_check_char(code[:17]) != code[17]:
+        raise ValidationError(_("The check character of this unified social credit code is wrong."), code="uscc_check")
