@@ -29,9 +29,10 @@ def product_list(request):
         zero_stock=f.get("zero_stock") == "1", paused=f.get("paused", ""),
     )
     page = paginate(request, qs)
+    paused = selectors.paused_kinds_by_product(page.object_list)
     return render(request, "merchant/products/list.html", {
         "page": page,
-        "paused": selectors.paused_kinds_by_product(page.object_list),
+        "rows": [(p, paused.get(p.pk, set())) for p in page.object_list],
         "states": ListingState.choices,
         "kinds": SwitchKind.choices,
         "bulk_form": BulkProductForm(),
