@@ -120,6 +120,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Serve static files straight from the app folders, so no collectstatic step is needed to run.
+WHITENOISE_USE_FINDERS = True
 
 # Shared by every web process, so login throttling counts all attempts.
 CACHES = {

@@ -17,10 +17,12 @@ class ThrottledLoginView(auth_views.LoginView):
     def post(self, request, *args, **kwargs):
         username = request.POST.get("username", "")
         if any(cache.get(key, 0) >= settings.LOGIN_THROTTLE_LIMIT for key in _keys(request, username)):
-            form = self.get_form()
-            form.errors.clear()
-            form.add_error(None, _("Too many failed logins. Wait a few minutes and try again."))
-            return self.render_to_response(self.get_context_data(form=form), status=429)
+            # An unbound form: the password is not even checked while throttled.
+            form = self.get_form_class()(request)
+            context = self.get_context_data(
+                form=form, throttled=_("Too many failed logins. Wait a few minutes and try again.")
+            )
+            return self.render_to_response(context, status=429)
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
