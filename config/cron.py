@@ -4,3 +4,4 @@ from rq import cron
 from sync import jobs
 
 cron.register(jobs.switches_resume_expired, queue_name="default", interval=60)
+cron.register(jobs.batches_expire, queue_name="default", interval=3600)

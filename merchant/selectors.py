@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from merchant.models import (
     AuditEntry, Batch, Customer, ErpCustomerCode, GroupPrice, HeldValue, ListingState, ModuleSwitch, Order,
-    OrderStatus, Product, Shipment, SkuSwitch, SwitchKind,
+    OrderStatus, Product, RegionGroupProvince, Shipment, SkuSwitch, SwitchKind, TrackingEntry,
 )
 
 
@@ -121,9 +121,10 @@ def dashboard_stats(merchant) -> dict:
             product__merchant=merchant, quantity__gt=0, expiry_date__gt=today,
             expiry_date__lte=today + timedelta(days=90),
         ).select_related("product").order_by("expiry_date")[:10],
-        "stalled_shipments": orders.filter(
-            status=OrderStatus.SHIPPED, shipped_at__lt=stalled_before, erp_status__in=["", "submitted", "picking"]
-        ).order_by("shipped_at")[:10],
+        # Stalled logistics (SPEC S10): shipped over 72 h ago and no tracking progress in the last 72 h.
+        "stalled_shipments": orders.filter(status=OrderStatus.SHIPPED, shipped_at__lt=stalled_before)
+        .exclude(Exists(TrackingEntry.objects.filter(order=OuterRef("pk"), at__gte=stalled_before)))
+        .order_by("shipped_at")[:10],
         "held_count": HeldValue.objects.filter(merchant=merchant).count(),
     }
 
@@ -136,3 +137,20 @@ def paused_switches(merchant):
         .select_related("product", "changed_by").order_by("paused_until", "product__erp_product_id")
     )
     return modules, skus
+
+
+def price_for_customer(product, customer):
+    """The price a customer pays (SPEC M5): customer-group price, else region-group price, else default."""
+    prices = list(product.group_prices.all())
+    if customer is not None and customer.customer_group_id:
+        for gp in prices:
+            if gp.customer_group_id == customer.customer_group_id:
+                return gp.price
+    if customer is not None and customer.province:
+        region_ids = set(
+            RegionGroupProvince.objects.filter(province=customer.province).values_list("region_group_id", flat=True)
+        )
+        for gp in prices:
+            if gp.region_group_id in region_ids:
+                return gp.price
+    return product.default_price

@@ -13,9 +13,14 @@ def uscc_check_char(first17: str) -> str:
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
+def normalise_uscc(value: str) -> str:
+    """What every input path does before validating: trim and upper-case (codes are stored that way)."""
+    return (value or "").strip().upper()
+
+
 def validate_uscc(value: str) -> None:
-    """Raise ValidationError unless value is a well-formed USCC with a correct check character."""
-    code = (value or "").strip().upper()
+    """Raise ValidationError unless value is a well-formed USCC (capitals) with a correct check character."""
+    code = value or ""
     if len(code) != 18 or any(c not in USCC_ALPHABET for c in code):
         raise ValidationError(
             _("A unified social credit code has 18 characters: digits and capital letters except I, O, S, V, Z."),

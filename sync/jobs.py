@@ -12,3 +12,10 @@ def switches_resume_expired() -> int:
     if resumed:
         log.info("resumed %s expired switch pauses", resumed)
     return resumed
+
+
+def batches_expire() -> int:
+    """Periodic: batch-managed stock drops expired batches (SPEC M6)."""
+    from merchant.services.stock import stock_recompute_expired_batches
+
+    return stock_recompute_expired_batches()

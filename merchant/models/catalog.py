@@ -57,8 +57,8 @@ class RegionGroupProvince(models.Model):
     class Meta:
         verbose_name = _("province")
         verbose_name_plural = _("provinces")
-        constraints = [models.UniqueConstraint(fields=["region_group", "province"], name="uniq_group_province")]
-        indexes = [models.Index(fields=["province"], name="regiongroup_province_idx")]
+        # A province in two region groups would make a customer's region price ambiguous (SPEC M5).
+        constraints = [models.UniqueConstraint(fields=["province"], name="uniq_province_one_region_group")]
 
     def __str__(self):
         return self.province

@@ -108,15 +108,19 @@ def order_shipment_add(
             raise ValidationError(_("An order that is %(status)s cannot be shipped.")
                                   % {"status": OrderStatus(locked.status).label})
         remaining = remaining_quantities(locked)
+        # One item may be split over several lines (one per batch): their sum must fit what is left.
+        requested: dict[int, int] = {}
         for line in lines:
             if line.order_item.order_id != locked.pk:
                 raise ValidationError(_("An item does not belong to this order."))
             if line.quantity < 0:
                 raise ValidationError(_("Line %(line)s: quantity cannot be negative.") % {"line": line.order_item.line_no})
-            if line.quantity > remaining[line.order_item.pk]:
+            requested[line.order_item.pk] = requested.get(line.order_item.pk, 0) + line.quantity
+            if requested[line.order_item.pk] > remaining[line.order_item.pk]:
                 raise ValidationError(
                     _("Line %(line)s: %(qty)s is more than the %(left)s not yet shipped.")
-                    % {"line": line.order_item.line_no, "qty": line.quantity, "left": remaining[line.order_item.pk]}
+                    % {"line": line.order_item.line_no, "qty": requested[line.order_item.pk],
+                       "left": remaining[line.order_item.pk]}
                 )
             if line.production_date and line.expiry_date and line.expiry_date <= line.production_date:
                 raise ValidationError(_("Line %(line)s: the expiry date must be after the production date.")
@@ -143,10 +147,11 @@ def order_shipment_add(
 
 def _record_batches_for_buyer(lines: list[ShipmentLine]) -> None:
     """The items show the batch numbers the buyer received."""
+    items = {}  # one instance per item, so two lines of the same item do not overwrite each other
     for line in lines:
         if not line.batch_no:
             continue
-        item = line.order_item
+        item = items.setdefault(line.order_item.pk, line.order_item)
         known = [b for b in item.batch_no.split(",") if b]
         if line.batch_no not in known:
             item.batch_no = ",".join([*known, line.batch_no])[:200]
@@ -179,6 +184,8 @@ def order_erp_status_add(
         locked = _locked(order)
         if locked.status == S.CANCELLED:
             raise ValidationError(_("This order is cancelled."))
+        if erp_status == ErpStatus.SIGNED and locked.status not in (S.SHIPPED, S.PARTIALLY_SHIPPED):
+            raise ValidationError({"erp_status": _("An order can only be signed for after it has shipped.")})
         current = ERP_FLOW.index(locked.erp_status) if locked.erp_status in ERP_FLOW else -1
         if ERP_FLOW.index(erp_status) <= current:
             raise ValidationError({"erp_status": _("The ERP status can only move forward (now: %(status)s).")

@@ -29,13 +29,13 @@ def stock_set(*, product: Product, quantity: int, actor: Actor, reason: str = ""
     return locked
 
 
-def stock_recompute_from_batches(*, product: Product, actor: Actor, reason: str = "") -> Product:
+def stock_recompute_from_batches(*, product: Product, actor: Actor, reason: str = "", today=None) -> Product:
     """For a batch-managed product, set stock to the sum of its on-sale batches (SPEC M6)."""
     with transaction.atomic():
         locked = _locked(product)
         if not locked.batch_managed:
             return locked
-        today = timezone.localdate()
+        today = today or timezone.localdate()
         total = sum(b.quantity for b in locked.batches.all() if b.is_on_sale(today))
         _write_stock(locked, total, actor, reason)
     product.stock = locked.stock
@@ -65,3 +65,22 @@ def stock_set_by_hand(
         if pause_sync:
             sku_switch_set(products=[product], kind="stock", enabled=False, until=until, actor=actor, reason=reason)
     return result
+
+
+def stock_recompute_expired_batches(*, today=None) -> int:
+    """Batches stop being on sale when they expire, without anyone editing them: recompute the stock of
+    batch-managed products that hold an expired batch with quantity. Returns how many products changed."""
+    from merchant.models import Batch
+
+    today = today or timezone.localdate()
+    product_ids = (
+        Batch.objects.filter(product__batch_managed=True, quantity__gt=0, expiry_date__lte=today)
+        .values_list("product_id", flat=True).distinct()
+    )
+    changed = 0
+    actor = Actor.system()
+    for product in Product.objects.filter(pk__in=list(product_ids)):
+        before = product.stock
+        if stock_recompute_from_batches(product=product, actor=actor, reason=_("batch expired"), today=today).stock != before:
+            changed += 1
+    return changed

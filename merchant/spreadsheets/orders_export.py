@@ -37,7 +37,8 @@ def item_rows(orders, chunk_size=2000):
 
 
 def _local(value, tz):
-    return value.astimezone(tz).replace(tzinfo=None) if value else None
+    # Whole seconds: a spreadsheet cell cannot hold microseconds exactly.
+    return value.astimezone(tz).replace(tzinfo=None, microsecond=0) if value else None
 
 
 def xlsx_chunks(orders, labels=True):
@@ -72,7 +73,7 @@ def csv_chunks(orders, rows_per_chunk=1000):
     yield "\ufeff" + writer.writerow(KEYS)  # the BOM makes Excel read UTF-8 Chinese correctly
     buffer = []
     for raw in item_rows(orders):
-        row = [v.astimezone(tz).isoformat() if hasattr(v, "astimezone") else v for v in raw]
+        row = [v.astimezone(tz).isoformat(timespec="seconds") if hasattr(v, "astimezone") else v for v in raw]
         buffer.append(writer.writerow([neutralise(v) for v in row]))
         if len(buffer) >= rows_per_chunk:
             yield "".join(buffer)

@@ -53,6 +53,7 @@ _STYLES = (
     '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
 _EXCEL_EPOCH = datetime(1899, 12, 30)
@@ -82,7 +83,7 @@ def _cell(value, header=False) -> str:
     if isinstance(value, datetime):
         naive = value.replace(tzinfo=None)
         serial = (naive - _EXCEL_EPOCH).total_seconds() / 86400
-        return f'<c s="2"><v>{serial:.6f}</v></c>'
+        return f'<c s="2"><v>{serial:.10f}</v></c>'
     if isinstance(value, date):
         return f'<c s="2"><v>{(value - _EXCEL_EPOCH.date()).days}</v></c>'
     style = ' s="1"' if header else ""
