@@ -43,7 +43,7 @@ def product_list(request):
 
 def _bulk_action(request):
     form = BulkProductForm(request.POST)
-    ids = request.POST.getlist("ids")
+    ids = [i for i in request.POST.getlist("ids") if i.isdigit()]  # a malformed id must not be a 500
     if not form.is_valid() or not ids:
         messages.error(request, _("Choose an action and at least one product."))
         return redirect(request.get_full_path())
@@ -114,7 +114,8 @@ def product_stock(request, pk):
     form = StockForm(request.POST)
     if form.is_valid():
         try:
-            pause = form.cleaned_data.get("pause_for") or "no"
+            # "" is a real choice ("until turned back on"); only a form without the pause menu means "no".
+            pause = form.cleaned_data.get("pause_for", "") if "pause_for" in request.POST else "no"
             stock.stock_set_by_hand(
                 product=product, quantity=form.cleaned_data["stock"], actor=request.actor,
                 reason=form.cleaned_data["reason"], pause_sync=pause != "no",

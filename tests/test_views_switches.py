@@ -1,0 +1,110 @@
+"""The sync switches page (SPEC M11): module switches are the owner's, SKU switches resume from the paused list."""
+from datetime import timedelta
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+from django.utils import timezone
+
+from merchant.models import AuditEntry, ModuleSwitch, SkuSwitch
+
+from .factories import HeldValueFactory, ModuleSwitchFactory, SkuSwitchFactory
+
+
+@pytest.fixture(autouse=True)
+def english(settings):
+    settings.LANGUAGE_CODE = "en"
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def test_owner_pauses_a_module_for_four_hours(client_owner, owner, merchant_a):
+    response = client_owner.post(reverse("module_switch"),
+                                 {"module": "stock", "enabled": "0", "pause_for": "4", "reason": "stocktaking"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("switches")
+    switch = ModuleSwitch.objects.get(merchant=merchant_a, module="stock")
+    assert (switch.enabled, switch.reason, switch.changed_by) == (False, "stocktaking", owner)
+    assert abs((switch.paused_until - timezone.now() - timedelta(hours=4)).total_seconds()) < 60
+    page = client_owner.get(reverse("switches"))
+    assert list(page.context["paused_modules"]) == [switch]
+    assert "stocktaking" in page.content.decode()
+
+
+def test_owner_pauses_a_module_until_turned_back_on_and_resumes_it(client_owner, merchant_a):
+    client_owner.post(reverse("module_switch"), {"module": "orders", "enabled": "0", "pause_for": ""})
+    switch = ModuleSwitch.objects.get(merchant=merchant_a, module="orders")
+    assert (switch.enabled, switch.paused_until) == (False, None)
+    client_owner.post(reverse("module_switch"), {"module": "orders", "enabled": "1"})
+    switch.refresh_from_db()
+    assert switch.enabled is True
+    assert AuditEntry.objects.filter(entity="module_switch", entity_id=switch.pk).count() == 2
+
+
+def test_resuming_the_stock_module_applies_held_stock(client_owner, merchant_a, product):
+    ModuleSwitchFactory(merchant=merchant_a, module="stock", enabled=False)
+    HeldValueFactory(product=product, field="stock", value=64)
+    client_owner.post(reverse("module_switch"), {"module": "stock", "enabled": "1"})
+    product.refresh_from_db()
+    assert product.stock == 64
+
+
+def test_module_switch_rejects_an_unknown_module(client_owner, merchant_a):
+    response = client_owner.post(reverse("module_switch"), {"module": "weather", "enabled": "0"})
+    assert response.status_code == 302
+    assert "Invalid switch change." in messages_of(response)
+    assert not ModuleSwitch.objects.exists()
+
+
+@pytest.mark.parametrize("role", ["operator", "viewer"])
+def test_only_owners_change_module_switches(request, role, merchant_a):
+    response = request.getfixturevalue(f"client_{role}").post(reverse("module_switch"),
+                                                             {"module": "stock", "enabled": "0"})
+    assert response.status_code == 403
+    assert not ModuleSwitch.objects.exists()
+
+
+@pytest.mark.parametrize("role", ["owner", "operator"])
+def test_sku_switch_resumes_from_the_paused_list_and_applies_the_held_value(request, role, product):
+    switch = SkuSwitchFactory(product=product, kind="stock", enabled=False,
+                              paused_until=timezone.now() + timedelta(hours=3))
+    HeldValueFactory(product=product, field="stock", value=5)
+    client = request.getfixturevalue(f"client_{role}")
+    page = client.get(reverse("switches"))
+    assert reverse("sku_switch_resume", args=[product.pk]) in page.content.decode()
+    response = client.post(reverse("sku_switch_resume", args=[product.pk]), {"kind": "stock", "enabled": "1"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("switches")
+    switch.refresh_from_db()
+    assert (switch.enabled, switch.paused_until) == (True, None)
+    product.refresh_from_db()
+    assert product.stock == 5
+    assert list(client.get(reverse("switches")).context["paused_skus"]) == []
+
+
+def test_sku_switch_resume_only_touches_the_named_kind(client_operator, product):
+    SkuSwitchFactory(product=product, kind="stock", enabled=False)
+    SkuSwitchFactory(product=product, kind="price", enabled=False)
+    client_operator.post(reverse("sku_switch_resume", args=[product.pk]), {"kind": "price", "enabled": "1"})
+    assert dict(SkuSwitch.objects.filter(product=product).values_list("kind", "enabled")) == {
+        "stock": False, "price": True}
+
+
+def test_viewer_cannot_resume_a_sku_switch(client_viewer, product):
+    SkuSwitchFactory(product=product, kind="stock", enabled=False)
+    page = client_viewer.get(reverse("switches")).content.decode()
+    assert reverse("sku_switch_resume", args=[product.pk]) not in page
+    response = client_viewer.post(reverse("sku_switch_resume", args=[product.pk]), {"kind": "stock", "enabled": "1"})
+    assert response.status_code == 403
+    assert SkuSwitch.objects.get(product=product).enabled is False
+
+
+def test_switches_page_shows_nothing_paused_of_another_merchant(client_owner, outsider_product, merchant_b):
+    SkuSwitchFactory(product=outsider_product, kind="stock", enabled=False)
+    ModuleSwitchFactory(merchant=merchant_b, module="orders", enabled=False)
+    response = client_owner.get(reverse("switches"))
+    assert list(response.context["paused_skus"]) == []
+    assert list(response.context["paused_modules"]) == []
+    assert outsider_product.name not in response.content.decode()
