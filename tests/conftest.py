@@ -7,6 +7,7 @@ merchant boundary.
 """
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from merchant.models import Role
 from merchant.permissions import Actor
@@ -15,6 +16,13 @@ from .factories import (
     PASSWORD, CarrierFactory, CustomerFactory, ErpCustomerCodeFactory, MerchantFactory, OrderFactory,
     ProductFactory, member,
 )
+
+
+@pytest.fixture
+def english():
+    """Run the test in English (the default language is Simplified Chinese), e.g. to assert on messages."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

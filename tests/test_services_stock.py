@@ -11,6 +11,9 @@ from merchant.services.stock import stock_recompute_from_batches, stock_set, sto
 
 from .factories import BatchFactory, ProductFactory
 
+# Messages are asserted in English; the default language is Simplified Chinese.
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def stock_audits(product):
     return list(AuditEntry.objects.filter(entity="product", entity_id=product.pk, field="stock").order_by("id"))

@@ -1,11 +1,13 @@
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
+from django.core.validators import DecimalValidator
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from merchant.models import Batch, GroupPrice, ListingState, Product
+from merchant.models.catalog import MONEY
 from merchant.permissions import Action, Actor
 
 from .audit import apply_changes, audit_changes
@@ -20,11 +22,22 @@ EDITABLE_FIELDS = (
 def _check_price(field: str, value) -> None:
     if value is None:
         return
-    value = Decimal(value)
+    # Imports and the Open API pass what they received: anything that is not a finite number, or does not
+    # fit the column (PostgreSQL would refuse it mid-transaction), is a field error, not a crash.
+    try:
+        value = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise ValidationError({field: DecimalValidator.messages["invalid"]})
     if value <= 0:
         raise ValidationError({field: _("A price must be greater than 0.")})
     if value.as_tuple().exponent < -2:
         raise ValidationError({field: _("A price has at most 2 decimal places.")})
+    try:
+        DecimalValidator(**MONEY)(value)
+    except ValidationError as exc:
+        raise ValidationError({field: exc.messages}) from None
 
 
 def product_update(*, product: Product, actor: Actor, reason: str = "", **values) -> Product:

@@ -147,11 +147,13 @@ def order_shipment_add(
 
 def _record_batches_for_buyer(lines: list[ShipmentLine]) -> None:
     """The items show the batch numbers the buyer received."""
-    items = {}  # one instance per item, so two lines of the same item do not overwrite each other
+    # Fresh rows, read under the order's lock: the callers' instances may be stale, and two lines of one
+    # item must add to the same row rather than overwrite each other.
+    items = OrderItem.objects.in_bulk([line.order_item.pk for line in lines if line.batch_no])
     for line in lines:
         if not line.batch_no:
             continue
-        item = items.setdefault(line.order_item.pk, line.order_item)
+        item = items[line.order_item.pk]
         known = [b for b in item.batch_no.split(",") if b]
         if line.batch_no not in known:
             item.batch_no = ",".join([*known, line.batch_no])[:200]
@@ -163,12 +165,15 @@ def order_logistics_enter(*, order: Order, carrier, tracking_no: str, actor: Act
     actor.require(Action.EDIT)
     with transaction.atomic():
         locked = _locked(order)
+        if locked.status not in SHIPPABLE:
+            raise ValidationError(_("An order that is %(status)s cannot be shipped.")
+                                  % {"status": OrderStatus(locked.status).label})
         items = {item.pk: item for item in locked.items.all()}
         lines = [
             ShipmentLine(order_item=items[pk], quantity=qty)
             for pk, qty in remaining_quantities(locked).items() if qty > 0
         ]
-        if locked.status in SHIPPABLE and not lines:
+        if not lines:
             raise ValidationError(_("Every item of this order is already shipped."))
         return order_shipment_add(order=locked, carrier=carrier, tracking_no=tracking_no, lines=lines, actor=actor)
 

@@ -1,4 +1,5 @@
 """Auto-sync switches (SPEC M11): module and SKU switches, time-boxed pauses, held values."""
+import logging
 from datetime import datetime
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ from .audit import audit_changes
 # Which held product fields a switch releases when it is turned back on.
 MODULE_FIELDS = {Module.STOCK: ("stock",), Module.PRICES: ("default_price", "suggested_retail_price")}
 KIND_FIELDS = {SwitchKind.STOCK: ("stock",), SwitchKind.PRICE: ("default_price", "suggested_retail_price")}
+log = logging.getLogger(__name__)
 KIND_MODULE = {SwitchKind.STOCK: Module.STOCK, SwitchKind.PRICE: Module.PRICES}
 
 
@@ -55,6 +57,7 @@ def sku_switch_set(
     actor.require(Action.SKU_SWITCH)
     if kind not in SwitchKind.values:
         raise ValidationError({"kind": _("Unknown switch.")})
+    products = list(products)  # read twice below
     if not enabled:
         _check_until(until)
     switches = []
@@ -135,14 +138,21 @@ def held_values_apply(*, products, fields, actor: Actor) -> int:
         if not auto_sync_on(merchant_id=product.merchant_id, module=KIND_MODULE[kind], product=product, kind=kind):
             continue
         source_actor = Actor.system(source=value.source)
-        if field == "stock":
-            if not product.batch_managed:
-                stock_set(product=product, quantity=int(value.value), actor=source_actor, reason=_("held value applied"))
-        else:
-            product_update(
-                product=product, actor=source_actor, reason=_("held value applied"),
-                **{field: Decimal(str(value.value))},
-            )
+        try:
+            if field == "stock":
+                if not product.batch_managed:
+                    stock_set(product=product, quantity=int(value.value), actor=source_actor,
+                              reason=_("held value applied"))
+            else:
+                product_update(
+                    product=product, actor=source_actor, reason=_("held value applied"),
+                    **{field: Decimal(str(value.value))},
+                )
+        except (ValidationError, ValueError, ArithmeticError) as error:
+            # A held value that is not valid any more must not stop the switch from turning on:
+            # it stays held (shown on the product page) and the rest still apply.
+            log.warning("held value %s of product %s not applied: %s", field, product.pk, error)
+            continue
         HeldValue.objects.filter(product=product, field=field).delete()
         applied += 1
     return applied
