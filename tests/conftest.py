@@ -148,3 +148,15 @@ def order(merchant_a, product, customer):
 @pytest.fixture
 def outsider_order(merchant_b, outsider_product, outsider_customer):
     return OrderFactory(merchant=merchant_b, customer=outsider_customer, items=[{"product": outsider_product}])
+
+
+@pytest.fixture
+def english_pages(settings):
+    """Pages render in English (modules use it with pytestmark = pytest.mark.usefixtures("english_pages"))."""
+    settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture(params=["owner", "operator"])
+def editor_client(request):
+    """A logged-in client for each role allowed to edit (the test runs once per role)."""
+    return request.getfixturevalue(f"client_{request.param}")

@@ -8,17 +8,7 @@ from merchant.models import AuditEntry, Customer, ErpCustomerCode
 
 from .factories import CustomerFactory, ErpCustomerCodeFactory, valid_uscc
 
-EDITORS = ["owner", "operator"]
-
-
-@pytest.fixture(autouse=True)
-def english(settings):
-    settings.LANGUAGE_CODE = "en"
-
-
-@pytest.fixture(params=EDITORS)
-def editor_client(request):
-    return request.getfixturevalue(f"client_{request.param}")
+pytestmark = pytest.mark.usefixtures("english_pages")
 
 
 def codes(merchant) -> dict:

@@ -16,10 +16,7 @@ from .factories import CustomerFactory, OrderFactory
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-@pytest.fixture(autouse=True)
-def english(settings):
-    settings.LANGUAGE_CODE = "en"
-
+pytestmark = pytest.mark.usefixtures("english_pages")
 
 def at(day, hour=10, minute=0):
     return datetime(2024, 3, day, hour, minute, tzinfo=SHANGHAI)

@@ -5,28 +5,14 @@ Happy paths for owner and operator, 403 for the viewer, bad input answered 400 a
 from datetime import date
 
 import pytest
-from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from merchant.models import AuditEntry, Order, OrderItem, OrderStatus, Shipment, ShipmentItem, TrackingEntry
 
 from .factories import CarrierFactory, OrderFactory
+from .helpers import messages_of
 
-EDITORS = ["owner", "operator"]
-
-
-@pytest.fixture(autouse=True)
-def english(settings):
-    settings.LANGUAGE_CODE = "en"
-
-
-@pytest.fixture(params=EDITORS)
-def editor_client(request):
-    return request.getfixturevalue(f"client_{request.param}")
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
+pytestmark = pytest.mark.usefixtures("english_pages")
 
 
 def snapshot(order) -> dict:

@@ -12,10 +12,7 @@ from .factories import BatchFactory, CustomerFactory, OrderFactory, ProductFacto
 ROLES = ["owner", "operator", "viewer"]
 
 
-@pytest.fixture(autouse=True)
-def english(settings):
-    settings.LANGUAGE_CODE = "en"
-
+pytestmark = pytest.mark.usefixtures("english_pages")
 
 @pytest.fixture(params=ROLES)
 def role_client(request):

@@ -6,7 +6,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
@@ -16,22 +15,9 @@ from .factories import (
     BatchFactory, CustomerGroupFactory, GroupPriceFactory, HeldValueFactory, ProductFactory, RegionGroupFactory,
     SkuSwitchFactory,
 )
+from .helpers import messages_of
 
-EDITORS = ["owner", "operator"]
-
-
-@pytest.fixture(autouse=True)
-def english(settings):
-    settings.LANGUAGE_CODE = "en"
-
-
-@pytest.fixture(params=EDITORS)
-def editor_client(request):
-    return request.getfixturevalue(f"client_{request.param}")
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
+pytestmark = pytest.mark.usefixtures("english_pages")
 
 
 def snapshot(product) -> dict:
@@ -73,7 +59,7 @@ def test_editor_changes_product_fields_and_the_change_is_audited(editor_client, 
     assert product.suggested_retail_price == Decimal("19.90")
     entry = AuditEntry.objects.get(entity="product", entity_id=product.pk, field="default_price")
     assert (entry.old_value, entry.new_value, entry.source) == ("12.50", "15.80", "user")
-    assert entry.actor.username in EDITORS
+    assert entry.actor.username in ("owner", "operator")
     assert "Product saved." in messages_of(response)
 
 

@@ -2,23 +2,16 @@
 from datetime import timedelta
 
 import pytest
-from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
 from merchant.models import AuditEntry, ModuleSwitch, SkuSwitch
 
 from .factories import HeldValueFactory, ModuleSwitchFactory, SkuSwitchFactory
+from .helpers import messages_of
 
 
-@pytest.fixture(autouse=True)
-def english(settings):
-    settings.LANGUAGE_CODE = "en"
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
-
+pytestmark = pytest.mark.usefixtures("english_pages")
 
 def test_owner_pauses_a_module_for_four_hours(client_owner, owner, merchant_a):
     response = client_owner.post(reverse("module_switch"),

@@ -1,26 +1,19 @@
 """The team page: owners add users to their merchant and change roles; a merchant keeps at least one owner."""
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.urls import reverse
 
 from merchant.models import Membership, Role
 
 from .factories import member
+from .helpers import messages_of
 
 User = get_user_model()
 STRONG = "Pill-Counter-42-Ledger"
 
 
-@pytest.fixture(autouse=True)
-def english(settings):
-    settings.LANGUAGE_CODE = "en"
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
-
+pytestmark = pytest.mark.usefixtures("english_pages")
 
 def test_owner_adds_a_user_who_can_then_log_in(client_owner, merchant_a, client):
     response = client_owner.post(reverse("team"), {"username": "newclerk", "password": STRONG, "role": "operator"})
