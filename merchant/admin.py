@@ -93,7 +93,16 @@ class ReviewQueueAdmin(admin.ModelAdmin):
     @admin.action(description=_("Approve: ready, or listed when in stock"))
     def approve(self, request, queryset):
         actor = Actor.system(user=request.user)
-        products = list(queryset)
-        for product in products:
+        approved, unmatched = 0, []
+        for product in queryset:
+            if product.base_product is None:
+                unmatched.append(product.erp_product_id)
+                continue
             product_approve(product=product, base_product=product.base_product, actor=actor)
-        self.message_user(request, _("%(n)s products approved.") % {"n": len(products)}, messages.SUCCESS)
+            approved += 1
+        self.message_user(request, _("%(n)s products approved.") % {"n": approved}, messages.SUCCESS)
+        if unmatched:
+            self.message_user(
+                request, _("Not approved, pick their base product first: %(ids)s") % {"ids": ", ".join(unmatched)},
+                messages.WARNING,
+            )

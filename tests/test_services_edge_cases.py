@@ -34,3 +34,18 @@ def test_switches_accept_a_generator_of_products_and_apply_held_values(product, 
     sku_switch_set(products=(p for p in [product]), kind="stock", enabled=True, actor=owner_actor)
     product.refresh_from_db()
     assert product.stock == 42
+
+
+def test_approval_without_a_base_product_is_refused(merchant_a, english):
+    from merchant.models import ListingState
+    from merchant.permissions import Actor
+    from merchant.services.catalog import product_approve
+
+    from .factories import ProductFactory
+
+    product = ProductFactory(merchant=merchant_a, pending=True, stock=5)
+    with pytest.raises(ValidationError) as err:
+        product_approve(product=product, base_product=None, actor=Actor.system())
+    assert "base_product" in err.value.message_dict
+    product.refresh_from_db()
+    assert product.listing_state == ListingState.PENDING_REVIEW

@@ -137,7 +137,12 @@ def listing_set(*, products, listed: bool, actor: Actor) -> tuple[list[Product],
 
 
 def product_approve(*, product: Product, base_product, actor: Actor) -> Product:
-    """Platform review: link to a base product; listed when it has stock, else ready (SPEC M4 listing rule)."""
+    """Platform review: link to a base product; listed when it has stock, else ready (SPEC M4 listing rule).
+
+    Raises ValidationError without a base product: listing needs a match (SPEC M8).
+    """
+    if base_product is None:
+        raise ValidationError({"base_product": _("Choose the base product this product matches.")})
     with transaction.atomic():
         locked = Product.objects.select_for_update().get(pk=product.pk)
         state = ListingState.LISTED if locked.stock > 0 else ListingState.READY
