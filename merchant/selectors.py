@@ -1,9 +1,13 @@
 """Reads that span relations, always scoped to one merchant."""
+import json
 from datetime import timedelta
 
+from django.core.paginator import Paginator
+from django.db import connections
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from merchant.models import (
     AuditEntry, Batch, Customer, ErpCustomerCode, GroupPrice, HeldValue, ListingState, ModuleSwitch, Order,
@@ -28,6 +32,40 @@ def products_search(merchant, *, q="", listing_state="", matched="", zero_stock=
     if paused in SwitchKind.values:
         qs = qs.filter(Exists(SkuSwitch.objects.filter(product=OuterRef("pk"), kind=paused, enabled=False)))
     return qs.order_by("erp_product_id")
+
+
+COUNT_EXACT_UP_TO = 10_000
+
+
+def estimated_count(queryset, exact_up_to=COUNT_EXACT_UP_TO) -> int:
+    """The number of rows of queryset: exact up to exact_up_to, beyond that PostgreSQL's planner estimate.
+
+    count(*) reads every matching index entry: ~80 ms for a million orders on every list page view, which
+    alone breaks the pages bar (SPEC N). Past ten thousand rows nobody pages to the end, so an estimate
+    (never below the exact lower bound) is shown instead. Other databases always count exactly.
+    """
+    queryset = queryset.order_by().select_related(None)
+    n = queryset[: exact_up_to + 1].count()
+    if n <= exact_up_to:
+        return n
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return queryset.count()
+    sql, params = queryset.values("pk").query.get_compiler(using=queryset.db).as_sql()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return max(int(plan[0]["Plan"]["Plan Rows"]), n)
+
+
+class EstimatedCountPaginator(Paginator):
+    """A paginator for lists that can hold millions of rows: see estimated_count()."""
+
+    @cached_property
+    def count(self):
+        return estimated_count(self.object_list)
 
 
 def paused_kinds_by_product(products) -> dict[int, set[str]]:

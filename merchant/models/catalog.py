@@ -119,6 +119,7 @@ class Product(models.Model):
             models.Index(fields=["merchant", "barcode"], name="product_barcode_idx"),
             models.Index(fields=["merchant", "base_product"], name="product_base_idx"),
         ]
+        # Plus product_name_trgm_idx, a PostgreSQL trigram index for the name search (migration 0003).
 
     def __str__(self):
         return f"{self.erp_product_id} {self.name}"

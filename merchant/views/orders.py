@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
@@ -9,7 +10,7 @@ from merchant.forms import ErpStatusForm, LogisticsForm, ShipmentLineForm, Statu
 from merchant.permissions import Action
 from merchant.services import orders as order_services
 from merchant.views.common import (
-    form_error_from, get_order_for_user, merchant_view, paginate, querystring_without_page,
+    form_error_from, get_order_for_user, merchant_view, querystring_without_page,
 )
 
 POST = ("POST",)
@@ -17,8 +18,8 @@ POST = ("POST",)
 
 def order_filter(request) -> OrderFilter:
     """The orders list filter bound to the request, scoped to the user's merchant."""
-    return OrderFilter(request.GET or None, merchant=request.merchant,
-                       customers=selectors.customers_for_merchant(request.merchant))
+    customers = selectors.customers_for_merchant(request.merchant).select_related(None).only("pk", "name")
+    return OrderFilter(request.GET or None, merchant=request.merchant, customers=customers)
 
 
 @merchant_view()
@@ -26,7 +27,8 @@ def order_list(request):
     f = order_filter(request)
     qs = f.qs.select_related("customer") if f.is_bound and f.is_valid() else f.queryset.filter(
         merchant=request.merchant).select_related("customer")
-    page = paginate(request, qs.order_by("-created_at", "-id"))
+    paginator = selectors.EstimatedCountPaginator(qs.order_by("-created_at", "-id"), settings.PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
     return render(request, "merchant/orders/list.html", {
         "filter": f, "page": page, "query": querystring_without_page(request),
     })

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
@@ -13,7 +14,7 @@ from merchant.permissions import Action
 from merchant.services import catalog, stock, switches
 from merchant.views.common import (
     flash_errors, form_error_from, get_batch_for_user, get_group_price_for_user, get_product_for_user,
-    merchant_view, paginate, querystring_without_page,
+    merchant_view, querystring_without_page,
 )
 
 POST = ("POST",)
@@ -28,7 +29,7 @@ def product_list(request):
         request.merchant, q=f.get("q", ""), listing_state=f.get("state", ""), matched=f.get("matched", ""),
         zero_stock=f.get("zero_stock") == "1", paused=f.get("paused", ""),
     )
-    page = paginate(request, qs)
+    page = selectors.EstimatedCountPaginator(qs, settings.PAGE_SIZE).get_page(request.GET.get("page"))
     paused = selectors.paused_kinds_by_product(page.object_list)
     return render(request, "merchant/products/list.html", {
         "page": page,
