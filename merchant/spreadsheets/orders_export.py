@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from merchant.models import ErpStatus, Order, OrderItem, OrderSource, OrderStatus, RefundStatus
 
 from .safety import neutralise
-from .xlsx_stream import stream_xlsx
+from .xlsx_stream import Cells, number_cell, render_cells, stream_xlsx, text_cell
 
 COLUMNS = [
     ("order_no", _("Order number")), ("source", _("Source")), ("status", _("Status")),
@@ -73,7 +73,7 @@ def xlsx_chunks(orders, labels=True):
 
     n_head = len(_ORDER_FIELDS)
     head_labels = [(i, names) for i, names in label_cols if i < n_head] if labels else []
-    line_labels = [(i - n_head, names) for i, names in label_cols if i >= n_head] if labels else []
+    refund_names = dict(label_cols)[index["refund_status"]] if labels else {}
 
     def rows():
         # The order's cells are converted once per order, not once per item.
@@ -83,11 +83,14 @@ def xlsx_chunks(orders, labels=True):
                 head[i] = _local(head[i], tz)
             for i, names in head_labels:
                 head[i] = names.get(head[i], head[i])
-            head = [neutralise(v) for v in head]
-            for line in lines:
-                for i, names in line_labels:
-                    line[i] = names.get(line[i], line[i])
-                yield head + [neutralise(v) for v in line]
+            head_cells = render_cells([neutralise(v) for v in head])
+            for line_no, erp_id, name, quantity, unit_price, amount, refund, batch_no in lines:
+                # Written cell by cell with the column's known type: this runs for every item.
+                yield [Cells(
+                    head_cells + number_cell(line_no) + text_cell(neutralise(erp_id)) + text_cell(neutralise(name))
+                    + number_cell(quantity) + number_cell(unit_price) + number_cell(amount)
+                    + text_cell(refund_names.get(refund, refund)) + text_cell(neutralise(batch_no))
+                )]
 
     return stream_xlsx([str(label) for _key, label in COLUMNS], rows(), sheet_name=str(_("Orders")))
 

@@ -5,6 +5,7 @@ the export's first-byte bar on 300,000 rows. A worksheet is one XML part inside 
 library's zipfile writes to an unseekable stream (using data descriptors), so we serialise rows ourselves
 and hand over compressed bytes as they come out.
 """
+import re
 import zipfile
 from datetime import date, datetime
 from decimal import Decimal
@@ -68,26 +69,62 @@ def _workbook(sheet_name: str) -> str:
     )
 
 
-def _clean(text: str) -> str:
-    # XML 1.0 forbids most control characters; drop them rather than emit an unreadable file.
-    return "".join(ch for ch in text if ch >= " " or ch in "\t\n\r")
+# XML 1.0 forbids most control characters; they are dropped rather than emit an unreadable file.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-def _cell(value, header=False) -> str:
+class Cells(str):
+    """Cells already rendered as sheet XML (see render_cells), written as they are: a caller repeating the
+    same cells on many rows (an order's columns on each of its items) renders them once."""
+
+
+def text_cell(value: str | None) -> str:
+    """A text cell (an empty one for None or "")."""
+    return _text(value) if value else "<c/>"
+
+
+def number_cell(value) -> str:
+    """A number cell (an empty one for None)."""
+    return "<c/>" if value is None else f"<c><v>{value}</v></c>"
+
+
+def _text(value: str, style: str = "") -> str:
+    if _FORBIDDEN.search(value):
+        value = _FORBIDDEN.sub("", value)
+    return f'<c t="inlineStr"{style}><is><t xml:space="preserve">{escape(value)}</t></is></c>'
+
+
+def _datetime(value: datetime) -> str:
+    serial = (value.replace(tzinfo=None) - _EXCEL_EPOCH).total_seconds() / 86400
+    return f'<c s="2"><v>{serial:.10f}</v></c>'
+
+
+# Dispatch on the exact type: this runs once per cell, millions of times for a large export.
+_BY_TYPE = {
+    str: _text,
+    int: lambda v: f"<c><v>{v}</v></c>",
+    float: lambda v: f"<c><v>{v}</v></c>",
+    Decimal: lambda v: f"<c><v>{v}</v></c>",
+    bool: lambda v: f'<c t="b"><v>{int(v)}</v></c>',
+    datetime: _datetime,
+    date: lambda v: f'<c s="2"><v>{(v - _EXCEL_EPOCH.date()).days}</v></c>',
+}
+
+
+def _cell(value) -> str:
+    if type(value) is Cells:
+        return value
     if value is None or value == "":
         return "<c/>"
-    if isinstance(value, bool):
-        return f'<c t="b"><v>{int(value)}</v></c>'
-    if isinstance(value, (int, float, Decimal)):
-        return f"<c><v>{value}</v></c>"
-    if isinstance(value, datetime):
-        naive = value.replace(tzinfo=None)
-        serial = (naive - _EXCEL_EPOCH).total_seconds() / 86400
-        return f'<c s="2"><v>{serial:.10f}</v></c>'
-    if isinstance(value, date):
-        return f'<c s="2"><v>{(value - _EXCEL_EPOCH.date()).days}</v></c>'
-    style = ' s="1"' if header else ""
-    return f'<c t="inlineStr"{style}><is><t xml:space="preserve">{escape(_clean(str(value)))}</t></is></c>'
+    render = _BY_TYPE.get(type(value))
+    if render is None:  # subclasses (e.g. lazy translations) are written as text
+        return _text(str(value))
+    return render(value)
+
+
+def render_cells(values) -> Cells:
+    """Render values as cells once, to be placed among a row's values."""
+    return Cells("".join(_cell(v) for v in values))
 
 
 class _Sink:
@@ -126,7 +163,7 @@ def stream_xlsx(header: list[str], rows, sheet_name="Sheet1", rows_per_chunk=500
                 b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
                 b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
             )
-            sheet.write(("<row>" + "".join(_cell(h, header=True) for h in header) + "</row>").encode())
+            sheet.write(("<row>" + "".join(_text(str(h), ' s="1"') for h in header) + "</row>").encode())
             buffer = []
             for row in rows:
                 buffer.append("<row>" + "".join(_cell(v) for v in row) + "</row>")
