@@ -18,8 +18,7 @@ POST = ("POST",)
 
 def order_filter(request) -> OrderFilter:
     """The orders list filter bound to the request, scoped to the user's merchant."""
-    customers = selectors.customers_for_merchant(request.merchant).select_related(None).only("pk", "name")
-    return OrderFilter(request.GET or None, merchant=request.merchant, customers=customers)
+    return OrderFilter(request.GET or None, merchant=request.merchant)
 
 
 @merchant_view()
