@@ -67,6 +67,11 @@ class EstimatedCountPaginator(Paginator):
     def count(self):
         return estimated_count(self.object_list)
 
+    @property
+    def count_is_estimate(self) -> bool:
+        """Whether count is the planner's estimate, so the page can say "about"."""
+        return self.count > COUNT_EXACT_UP_TO and connections[self.object_list.db].vendor == "postgresql"
+
 
 def paused_kinds_by_product(products) -> dict[int, set[str]]:
     """Product id -> the SKU switch kinds that are off, for one page of products (one query)."""

@@ -124,3 +124,16 @@ def test_paused_switches_lists_only_the_merchants_paused_switches(merchant_a, me
 
     assert [m.module for m in modules] == ["orders"]
     assert [s.product_id for s in skus] == [product.pk]
+
+
+def test_small_lists_are_counted_exactly_and_not_called_estimates(merchant_a):
+    from merchant.models import Product
+    from merchant.selectors import EstimatedCountPaginator
+
+    from .factories import ProductFactory
+
+    ProductFactory.create_batch(3, merchant=merchant_a)
+    paginator = EstimatedCountPaginator(Product.objects.filter(merchant=merchant_a).order_by("pk"), 2)
+    assert paginator.count == 3
+    assert paginator.num_pages == 2
+    assert paginator.count_is_estimate is False
