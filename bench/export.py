@@ -30,7 +30,6 @@ from _setup import MERCHANT_CODE, REPO, busy_and_steal, cpu_times, django_setup,
 
 django_setup()
 
-from django.db.models import Count  # noqa: E402
 
 from merchant.models import Merchant, Order, OrderItem  # noqa: E402
 
@@ -163,7 +162,6 @@ def run_child(mode, n, path) -> dict:
 
 
 def run_http(n: int, path: str) -> dict:
-    import requests
 
     import pages
 
