@@ -124,6 +124,17 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Serve static files straight from the app folders, so no collectstatic step is needed to run.
 WHITENOISE_USE_FINDERS = True
 
+# Uploaded import files are kept here until the import is done with (never served to browsers directly).
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
+# Upload bounds (SPEC security bar): file size, unpacked size of a workbook, compression ratio of any one
+# part (zip bombs), and data rows per import.
+IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(200 * 1024 * 1024)))
+IMPORT_MAX_UNCOMPRESSED_BYTES = int(os.environ.get("IMPORT_MAX_UNCOMPRESSED_BYTES", str(2 * 1024**3)))
+IMPORT_MAX_COMPRESSION_RATIO = int(os.environ.get("IMPORT_MAX_COMPRESSION_RATIO", "200"))
+IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "1000000"))
+# Files above this size go to a temporary file rather than memory while they upload.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
 # Shared by every web process, so login throttling counts all attempts.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "mh"}

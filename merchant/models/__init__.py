@@ -12,6 +12,7 @@ from .catalog import (
     RegionGroupProvince,
 )
 from .customers import Customer, ErpCustomerCode
+from .imports import ImportJob, ImportKind, ImportRow, ImportStatus, RowAction
 from .orders import (
     Carrier,
     ErpStatus,
@@ -28,7 +29,7 @@ from .switches import HeldValue, Module, ModuleSwitch, SkuSwitch, SwitchKind
 
 __all__ = [
     "AuditEntry", "AuditSource", "BaseProduct", "Batch", "Carrier", "Customer", "CustomerGroup",
-    "ErpCustomerCode", "ErpStatus", "GroupPrice", "HeldValue", "ListingState", "Membership", "Merchant",
+    "ErpCustomerCode", "ErpStatus", "ImportJob", "ImportKind", "ImportRow", "ImportStatus", "RowAction", "GroupPrice", "HeldValue", "ListingState", "Membership", "Merchant",
     "Module", "ModuleSwitch", "Order", "OrderItem", "OrderSource", "OrderStatus", "PendingReviewProduct", "Product", "RefundStatus",
     "RegionGroup", "RegionGroupProvince", "Role", "Shipment", "ShipmentItem", "SkuSwitch", "SwitchKind",
     "TrackingEntry",

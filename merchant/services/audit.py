@@ -7,7 +7,15 @@ def _text(value) -> str:
 
 def audit_changes(*, merchant_id: int, entity: str, entity_id: int, changes: dict, actor, reason: str = "") -> list:
     """Write one audit entry per changed field; changes maps field -> (old, new). Returns the entries."""
-    entries = [
+    return AuditEntry.objects.bulk_create(
+        audit_entries(merchant_id=merchant_id, entity=entity, entity_id=entity_id, changes=changes, actor=actor,
+                      reason=reason)
+    )
+
+
+def audit_entries(*, merchant_id: int, entity: str, entity_id: int, changes: dict, actor, reason: str = "") -> list:
+    """Unsaved audit entries, one per changed field, for bulk paths that write many objects' entries at once."""
+    return [
         AuditEntry(
             merchant_id=merchant_id,
             source=actor.source,
@@ -22,7 +30,6 @@ def audit_changes(*, merchant_id: int, entity: str, entity_id: int, changes: dic
         for field, (old, new) in changes.items()
         if old != new
     ]
-    return AuditEntry.objects.bulk_create(entries)
 
 
 def apply_changes(instance, values: dict) -> dict:

@@ -1,0 +1,77 @@
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+
+from merchant.models import AuditEntry, RowAction
+
+from ..audit import audit_entries
+
+NEW, CHANGED, UNCHANGED, INVALID = RowAction.NEW, RowAction.CHANGED, RowAction.UNCHANGED, RowAction.INVALID
+WRITE_BATCH = 1000
+
+
+@dataclass
+class Item:
+    """One incoming record: typed values of the fields it sets (blank ones left out) and the fields that
+    could not be read, with the reason."""
+
+    ref: int
+    values: dict
+    errors: dict = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    ref: int
+    key: str
+    action: str
+    changes: dict = field(default_factory=dict)  # field -> (old, new)
+    errors: dict = field(default_factory=dict)  # field -> reason; "" for the record as a whole
+    product_id: int | None = None
+    payload: object = None  # what apply needs, kind-specific
+
+    @property
+    def valid(self) -> bool:
+        return self.action != INVALID
+
+
+def invalid(item: Item, key: str, errors: dict) -> Outcome:
+    return Outcome(item.ref, key, INVALID, errors=errors)
+
+
+def field_error(error: ValidationError, field_name: str) -> str:
+    """The first message of a service ValidationError, for one field."""
+    if hasattr(error, "error_dict"):
+        return "; ".join(message for messages in error.message_dict.values() for message in messages)
+    return "; ".join(error.messages) or field_name
+
+
+def money(value) -> Decimal | None:
+    return None if value is None else Decimal(value).quantize(Decimal("0.01"))
+
+
+def require(item: Item, errors: dict, fields, message) -> None:
+    for name in fields:
+        if name not in item.values and name not in errors:
+            errors[name] = message
+
+
+class AuditBuffer:
+    """Collects audit entries of a bulk apply and writes them in large inserts."""
+
+    def __init__(self, merchant_id: int, actor, reason: str = ""):
+        self.merchant_id, self.actor, self.reason = merchant_id, actor, reason
+        self.entries = []
+
+    def add(self, entity: str, entity_id: int, changes: dict) -> None:
+        self.entries.extend(audit_entries(
+            merchant_id=self.merchant_id, entity=entity, entity_id=entity_id, changes=changes, actor=self.actor,
+            reason=self.reason,
+        ))
+        if len(self.entries) >= 5 * WRITE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        AuditEntry.objects.bulk_create(self.entries, batch_size=WRITE_BATCH)
+        self.entries.clear()

@@ -1,0 +1,93 @@
+"""ERP customer codes (SPEC M9): the platform customer is found by USCC or by platform customer id; one
+code per customer and one customer per code, within a merchant."""
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from merchant.models import Customer, ErpCustomerCode
+from merchant.validators import normalise_uscc
+
+from .common import CHANGED, NEW, UNCHANGED, WRITE_BATCH, AuditBuffer, Item, Outcome, invalid, require
+
+
+class CustomerCodesPlan:
+    dup_field = "uscc"
+    unique_fields = ("erp_customer_code",)  # one customer per code
+    required = ("erp_customer_code",)
+
+    def __init__(self, merchant):
+        self.merchant = merchant
+
+    def key_of(self, item: Item):
+        values = item.values
+        if "uscc" in values:
+            return ("uscc", normalise_uscc(values["uscc"]))
+        if "platform_customer_id" in values:
+            return ("id", values["platform_customer_id"])
+        return None
+
+    def plan(self, items: list[Item], lock: bool = False) -> list[Outcome]:
+        usccs = {normalise_uscc(i.values["uscc"]) for i in items if "uscc" in i.values}
+        ids = {i.values["platform_customer_id"] for i in items if "platform_customer_id" in i.values}
+        customers = list(Customer.objects.filter(uscc__in=usccs)) + list(Customer.objects.filter(pk__in=ids))
+        by_uscc = {c.uscc: c for c in customers}
+        by_id = {c.pk: c for c in customers}
+        codes = {i.values["erp_customer_code"] for i in items if "erp_customer_code" in i.values}
+        query = ErpCustomerCode.objects.filter(merchant=self.merchant, customer__in=list(by_id)) | \
+            ErpCustomerCode.objects.filter(merchant=self.merchant, code__in=codes)
+        if lock:
+            query = query.select_for_update()
+        rows = list(query.select_related("customer"))
+        by_customer = {row.customer_id: row for row in rows}
+        by_code = {row.code: row for row in rows}
+        return [self._plan_one(item, by_uscc, by_id, by_customer, by_code) for item in items]
+
+    def _plan_one(self, item, by_uscc, by_id, by_customer, by_code) -> Outcome:
+        values = item.values
+        errors = dict(item.errors)
+        require(item, errors, self.required, _("required"))
+        customer = None
+        if "uscc" in values:
+            customer = by_uscc.get(normalise_uscc(values["uscc"]))
+            if customer is None:
+                errors["uscc"] = _("no platform customer with this USCC")
+        if "platform_customer_id" in values:
+            other = by_id.get(values["platform_customer_id"])
+            if other is None:
+                errors["platform_customer_id"] = _("no platform customer with this id")
+            elif customer is not None and other.pk != customer.pk:
+                errors["platform_customer_id"] = _("the USCC and the platform customer id name different customers")
+            customer = customer or other
+        if not errors and customer is None and "uscc" not in errors:
+            errors["uscc"] = _("give the USCC or the platform customer id")
+        key = customer.uscc if customer else str(values.get("uscc") or values.get("platform_customer_id") or "")
+        code = values.get("erp_customer_code")
+        if code and customer is not None:
+            holder = by_code.get(code)
+            if holder is not None and holder.customer_id != customer.pk:
+                errors["erp_customer_code"] = _("already used for %(customer)s") % {"customer": holder.customer.name}
+        if errors:
+            return invalid(item, key, errors)
+        current = by_customer.get(customer.pk)
+        old = current.code if current else None
+        changes = {"erp_code": (old, code)} if old != code else {}
+        action = NEW if current is None else CHANGED if changes else UNCHANGED
+        return Outcome(item.ref, key, action, changes=changes, payload=(customer, current, code))
+
+    def apply(self, outcomes: list[Outcome], actor, reason: str = "") -> int:
+        audit = AuditBuffer(self.merchant.pk, actor, reason)
+        now = timezone.now()
+        created, changed = [], []
+        for outcome in outcomes:
+            if outcome.action not in (NEW, CHANGED):
+                continue
+            customer, current, code = outcome.payload
+            if current is None:
+                created.append(ErpCustomerCode(merchant=self.merchant, customer=customer, code=code, updated_at=now))
+            else:
+                current.code, current.updated_at = code, now
+                changed.append(current)
+            audit.add("customer", customer.pk, outcome.changes)
+        ErpCustomerCode.objects.bulk_update(changed, ["code", "updated_at"], batch_size=WRITE_BATCH)
+        ErpCustomerCode.objects.bulk_create(created, batch_size=WRITE_BATCH)
+        audit.flush()
+        return len(created) + len(changed)

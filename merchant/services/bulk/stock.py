@@ -1,0 +1,76 @@
+"""Stock in force by ERP product id (SPEC M7): refused, with the reason, for batch-managed products."""
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from merchant.models import ListingState, Product
+
+from .common import CHANGED, UNCHANGED, WRITE_BATCH, AuditBuffer, Item, Outcome, invalid, require
+
+
+def products_by_key(merchant, keys, lock: bool, fields=None) -> dict:
+    query = Product.objects.filter(merchant=merchant, erp_product_id__in=set(keys))
+    if fields:
+        query = query.only("pk", "merchant_id", "erp_product_id", *fields)
+    if lock:
+        query = query.select_for_update()
+    return {product.erp_product_id: product for product in query}
+
+
+UNKNOWN_PRODUCT = "no product with this ERP product id"
+
+
+class StockPlan:
+    dup_field = "erp_product_id"
+    unique_fields = ()
+    required = ("erp_product_id", "stock")
+
+    def __init__(self, merchant):
+        self.merchant = merchant
+
+    def key_of(self, item: Item):
+        return item.values.get("erp_product_id")
+
+    def plan(self, items: list[Item], lock: bool = False) -> list[Outcome]:
+        existing = products_by_key(merchant=self.merchant, keys=[self.key_of(i) for i in items if self.key_of(i)],
+                                   lock=lock, fields=("stock", "batch_managed", "listing_state"))
+        outcomes = []
+        for item in items:
+            key = item.values.get("erp_product_id", "")
+            errors = dict(item.errors)
+            require(item, errors, self.required, _("required"))
+            product = existing.get(key)
+            if key and product is None:
+                errors["erp_product_id"] = _(UNKNOWN_PRODUCT)
+            elif product is not None and product.batch_managed:
+                errors["stock"] = _("this product is batch-managed: its stock is the sum of its on-sale batches "
+                                    "(import batches instead)")
+            if item.values.get("stock", 0) < 0:
+                errors["stock"] = _("stock cannot be negative")
+            if errors:
+                outcomes.append(invalid(item, key, errors))
+                continue
+            stock = item.values["stock"]
+            state = product.listing_state
+            if state == ListingState.LISTED and stock == 0:
+                state = ListingState.READY  # the listing rule: nothing to sell, not listed
+            changes = {name: change for name, change in
+                       {"stock": (product.stock, stock), "listing_state": (product.listing_state, state)}.items()
+                       if change[0] != change[1]}
+            outcomes.append(Outcome(item.ref, key, CHANGED if changes else UNCHANGED, changes=changes,
+                                    product_id=product.pk, payload=(product, stock, state)))
+        return outcomes
+
+    def apply(self, outcomes: list[Outcome], actor, reason: str = "") -> int:
+        audit = AuditBuffer(self.merchant.pk, actor, reason)
+        now = timezone.now()
+        changed = []
+        for outcome in outcomes:
+            if outcome.action != CHANGED:
+                continue
+            product, stock, state = outcome.payload
+            product.stock, product.listing_state, product.updated_at = stock, state, now
+            changed.append(product)
+            audit.add("product", product.pk, outcome.changes)
+        Product.objects.bulk_update(changed, ["stock", "listing_state", "updated_at"], batch_size=WRITE_BATCH)
+        audit.flush()
+        return len(changed)

@@ -1,0 +1,99 @@
+"""Imports (SPEC M4): upload -> checked in the background -> reviewed -> applied, each step a service."""
+import os
+from datetime import datetime
+from functools import partial
+
+import django_rq
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from merchant.models import AuditSource, ImportJob, ImportKind, ImportStatus
+from merchant.permissions import Action, Actor
+from merchant.spreadsheets.imports.reader import ImportFileError, sniff_format
+
+QUEUE = "imports"
+JOB_TIMEOUT = 2 * 3600
+
+
+def _enqueue(function: str, *args, **kwargs) -> None:
+    # The worker writes row errors in the language of the person who started the step.
+    kwargs.setdefault("language", translation.get_language() or settings.LANGUAGE_CODE)
+    django_rq.get_queue(QUEUE).enqueue(function, *args, job_timeout=JOB_TIMEOUT, **kwargs)
+
+
+def import_upload(*, merchant, kind: str, uploaded_file, actor: Actor) -> ImportJob:
+    """Store an uploaded file as a new import and queue its check. Raises ValidationError for a file that is
+    not one we take (wrong type, too large) or PermissionDenied."""
+    actor.require(Action.EDIT)
+    if kind not in ImportKind.values:
+        raise ValidationError({"kind": _("Unknown import kind.")})
+    try:
+        file_format = sniff_format(uploaded_file.name, b"")
+    except ImportFileError as error:
+        raise ValidationError({"file": str(error)}) from None
+    if uploaded_file.size > settings.IMPORT_MAX_BYTES:
+        raise ValidationError({"file": _("The file is %(size)d MB, more than the %(max)d MB allowed.") % {
+            "size": uploaded_file.size // 2**20, "max": settings.IMPORT_MAX_BYTES // 2**20}})
+    if uploaded_file.size == 0:
+        raise ValidationError({"file": _("The file is empty.")})
+    with transaction.atomic():
+        job = ImportJob(
+            merchant=merchant, kind=kind, file_name=os.path.basename(uploaded_file.name)[:200],
+            file_format=file_format, file_size=uploaded_file.size,
+            uploaded_by=actor.user if getattr(actor.user, "pk", None) else None,
+        )
+        job.file.save(job.file_name, uploaded_file, save=False)
+        job.save()
+        transaction.on_commit(partial(_enqueue, "merchant.jobs.import_validate", job.pk))
+    return job
+
+
+def import_confirm(
+    *, job: ImportJob, actor: Actor, valid_only: bool = False, pause_kinds=(), pause_until: datetime | None = None,
+) -> ImportJob:
+    """Queue the application of a reviewed change set. Raises ValidationError when it cannot be applied
+    as asked (not ready, or invalid rows and valid_only off) or PermissionDenied."""
+    actor.require(Action.EDIT)
+    if pause_kinds:
+        actor.require(Action.SKU_SWITCH)
+        if pause_until is not None and pause_until <= timezone.now():
+            raise ValidationError({"pause_until": _("The end of a pause must be in the future.")})
+    if job.invalid_count and not valid_only:
+        raise ValidationError(_("%(count)d rows are invalid: fix them and upload the file again, or choose to "
+                                "apply the valid rows only.") % {"count": job.invalid_count})
+    if not (job.new_count or job.changed_count):
+        raise ValidationError(_("Nothing to apply: no row adds or changes anything."))
+    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.PREVIEW).update(
+        status=ImportStatus.APPLYING, valid_only=valid_only, step_started_at=timezone.now(), error="",
+        applied_by=actor.user if getattr(actor.user, "pk", None) else None,
+    )
+    if not claimed:
+        raise ValidationError(_("This import is not waiting for confirmation any more."))
+    transaction.on_commit(partial(
+        _enqueue, "merchant.jobs.import_apply", job.pk, valid_only=valid_only, pause_kinds=list(pause_kinds),
+        pause_until=pause_until.isoformat() if pause_until else None,
+    ))
+    job.refresh_from_db()
+    return job
+
+
+def import_cancel(*, job: ImportJob, actor: Actor) -> ImportJob:
+    """Drop an import that has not been applied; its change set and file are deleted."""
+    actor.require(Action.EDIT)
+    claimed = ImportJob.objects.filter(
+        pk=job.pk, status__in=[ImportStatus.PREVIEW, ImportStatus.FAILED, ImportStatus.QUEUED]
+    ).update(status=ImportStatus.CANCELLED)
+    if not claimed:
+        raise ValidationError(_("This import can no longer be cancelled."))
+    job.rows.all().delete()
+    job.file.delete(save=False)
+    job.refresh_from_db()
+    return job
+
+
+def import_actor(user, role) -> Actor:
+    """Changes an import makes are audited with source "import" and the user who confirmed it."""
+    return Actor(source=AuditSource.IMPORT, user=user, role=role)

@@ -1,0 +1,158 @@
+"""The columns of each import kind. Keys are the field names the Open API uses; each column is also
+recognised by its Chinese or English label, so a header row may use any of the three, in any order."""
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Callable
+
+from django.utils.translation import gettext as _
+
+from . import cells
+
+PRICE_TYPES = {
+    # value -> labels a merchant may type instead (the template's dropdown offers the values)
+    "default": ("默认价", "default price"),
+    "suggested_retail": ("建议零售价", "suggested retail price", "retail"),
+    "region_group": ("区域组价", "region group price", "region"),
+    "customer_group": ("客户组价", "customer group price", "customer"),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    zh: str
+    en: str
+    parse: Callable
+    required: str = ""  # "always", "create" (needed for a new record), or "" (optional)
+    note_zh: str = ""
+    note_en: str = ""
+    example: object = None
+    choices: tuple = field(default=())  # fixed values: a dropdown in the template
+
+
+def _choice(value, choices: dict) -> str:
+    text = cells.normalise_text(value).lower()
+    for key, labels in choices.items():
+        if text == key or text in (label.lower() for label in labels):
+            return key
+    raise cells.CellError(_("not one of: %(values)s") % {"values": ", ".join(choices)})
+
+
+_text = partial(cells.to_text, max_length=64)
+ERP_ID = Column(
+    "erp_product_id", "ERP商品编码", "ERP product id", _text, "always",
+    "商品在ERP中的编码，是导入的唯一标识：已存在则更新，不存在则新建。",
+    "The product's id in your ERP; it identifies the product: an existing id is updated, a new one created.",
+    "SKU-0001",
+)
+
+PRODUCTS = (
+    ERP_ID,
+    Column("name", "商品名称", "Name", partial(cells.to_text, max_length=200, fold=False), "create",
+           "新建商品时必填。", "Required for a new product.", "阿莫西林胶囊"),
+    Column("barcode", "条形码", "Barcode", _text, "", "与批准文号、规格、生产厂家一起用于匹配基础商品。",
+           "Used with approval number, spec and manufacturer to match a base product.", "6901234567892"),
+    Column("approval_number", "批准文号", "Approval number", _text, "", "", "", "国药准字H20003263"),
+    Column("spec", "规格", "Spec", partial(cells.to_text, max_length=100), "", "", "", "0.25g*24粒"),
+    Column("manufacturer", "生产厂家", "Manufacturer", partial(cells.to_text, max_length=200, fold=False), "",
+           "", "", "华北制药股份有限公司"),
+    Column("unit", "单位", "Unit", partial(cells.to_text, max_length=20, fold=False), "", "", "", "盒"),
+    Column("base_product_id", "基础商品ID", "Base product id", cells.to_int, "",
+           "填写则直接关联该基础商品；不填则按条形码+批准文号+规格+生产厂家精确匹配，匹配不到则待审核。",
+           "If given, links that base product; otherwise an exact barcode + approval number + spec + "
+           "manufacturer match links one; no match means pending review.", None),
+    Column("default_price", "默认价", "Default price", cells.to_decimal, "create",
+           "新建商品时必填，大于0，最多两位小数。", "Required for a new product; above 0, at most 2 decimals.", 12.5),
+    Column("suggested_retail_price", "建议零售价", "Suggested retail price", cells.to_decimal, "",
+           "大于0，最多两位小数。", "Above 0, at most 2 decimals.", 19.9),
+    Column("stock", "库存", "Stock", cells.to_int, "",
+           "新建商品不填则为0。批次管理的商品库存由批次决定，不能在此填写。",
+           "Blank means 0 for a new product. A batch-managed product's stock comes from its batches.", 100),
+)
+
+PRICES = (
+    ERP_ID,
+    Column("price_type", "价格类型", "Price type", partial(_choice, choices=PRICE_TYPES), "always",
+           "default=默认价，suggested_retail=建议零售价，region_group=区域组价，customer_group=客户组价。",
+           "default, suggested_retail, region_group or customer_group.", "region_group",
+           choices=tuple(PRICE_TYPES)),
+    Column("group_code", "分组编码", "Group code", _text, "",
+           "区域组价、客户组价时必填：平台定义的分组编码。", "For group prices: the group's code, as the platform "
+           "defines it.", "south"),
+    Column("price", "价格", "Price", cells.to_decimal, "always", "大于0，最多两位小数。",
+           "Above 0, at most 2 decimals.", 11.8),
+)
+
+BATCHES = (
+    ERP_ID,
+    Column("batch_no", "批号", "Batch number", _text, "always", "", "", "B20260301"),
+    Column("production_date", "生产日期", "Production date", cells.to_date, "always",
+           "日期单元格，或 2026-03-01 这样的文本。", "A date cell, or text such as 2026-03-01.", "2026-03-01"),
+    Column("expiry_date", "有效期至", "Expiry date", cells.to_date, "always", "必须晚于生产日期。",
+           "Must be after the production date.", "2028-02-28"),
+    Column("quantity", "数量", "Quantity", cells.to_int, "always", "不小于0的整数。", "A whole number, 0 or more.", 200),
+)
+
+STOCK = (
+    ERP_ID,
+    Column("stock", "库存", "Stock", cells.to_int, "always", "不小于0的整数；批次管理的商品不能导入库存。",
+           "A whole number, 0 or more; not for batch-managed products.", 120),
+)
+
+CUSTOMER_CODES = (
+    Column("uscc", "统一社会信用代码", "USCC", partial(cells.to_text, max_length=18), "",
+           "用统一社会信用代码或平台客户ID找到客户（二选一）。",
+           "The customer is found by USCC or by platform customer id (either).", "91350100M000100Y43"),
+    Column("platform_customer_id", "平台客户ID", "Platform customer id", cells.to_int, "", "", "", None),
+    Column("erp_customer_code", "ERP客户编码", "ERP customer code", _text, "always",
+           "该客户在您ERP中的编码，每个编码只能对应一个客户。", "The customer's code in your ERP; one code per customer.",
+           "C-0001"),
+    Column("customer_name", "客户名称", "Customer name", partial(cells.to_text, max_length=200, fold=False), "",
+           "仅供核对，不会导入。", "For your reference; not imported.", "示例医药有限公司"),
+)
+
+KIND_COLUMNS = {
+    "products": PRODUCTS, "prices": PRICES, "batches": BATCHES, "stock": STOCK, "customer_codes": CUSTOMER_CODES,
+}
+# The annotated workbook adds this column; a corrected copy uploaded again has it, silently ignored.
+ERRORS_HEADER = ("errors", "错误", "错误 errors")
+
+
+def _header_text(value) -> str:
+    text = unicodedata.normalize("NFKC", str(value)).strip().lower().replace("*", "")
+    return re.sub(r"\s+", " ", text)
+
+
+def _aliases(column: Column) -> set[str]:
+    zh, en = _header_text(column.zh), _header_text(column.en)
+    return {column.key, zh, en, f"{zh} {en}", f"{zh}/{en}", f"{zh} / {en}"}
+
+
+def match_header(kind: str, header: dict[int, object]) -> tuple[dict[int, str], list[str]]:
+    """Map column indexes to keys. Returns (mapping, unrecognised header texts).
+
+    A cell matches a key, a label, both labels together, or any one line of a two-line header.
+    """
+    aliases = {}
+    for column in KIND_COLUMNS[kind]:
+        for alias in _aliases(column):
+            aliases[alias] = column.key
+    mapping, unknown = {}, []
+    for index, value in header.items():
+        text = _header_text(value)
+        if not text:
+            continue
+        lines = [_header_text(line) for line in str(value).splitlines()]
+        key = aliases.get(text) or next((aliases[line] for line in lines if line in aliases), None)
+        if key is not None and key not in mapping.values():
+            mapping[index] = key
+        elif not ({text, *lines} & set(ERRORS_HEADER)):
+            unknown.append(str(value).strip())
+    return mapping, unknown
+
+
+def header_label(column: Column) -> str:
+    """The template's two-line header: Chinese over English."""
+    return f"{column.zh}\n{column.en}"

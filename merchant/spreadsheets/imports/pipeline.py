@@ -1,0 +1,344 @@
+"""The import pipeline: parse -> validate into a change set (stored for review) -> apply.
+
+validate() streams the file in chunks: cells are parsed per column, each chunk is planned against the
+database in a few queries, and rows that would change something or are refused are stored as ImportRows
+(unchanged rows are only counted). apply() re-plans the stored rows under row locks inside one
+transaction, so what is written is checked against the database as it is then.
+"""
+import logging
+import time
+from datetime import date
+from decimal import Decimal
+from itertools import islice
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from merchant.models import ImportJob, ImportRow, ImportStatus, Module, ModuleSwitch, Product, RowAction, SkuSwitch
+from merchant.services.bulk import PLANS, Item
+from merchant.services.bulk.common import INVALID
+
+from .cells import CellError
+from .columns import KIND_COLUMNS, match_header
+from .reader import ImportFileError, open_source
+
+log = logging.getLogger(__name__)
+CHUNK = 2000
+MAX_STORED_ERRORS_TEXT = 300
+# Row actions by row number in a compact array: 1 byte a row, so even a million rows cost 1 MB.
+_CODES = {RowAction.NEW: 1, RowAction.CHANGED: 2, RowAction.UNCHANGED: 3, RowAction.INVALID: 4}
+_ACTIONS = {code: action for action, code in _CODES.items()}
+
+
+def sync_kinds(changes: dict) -> set[str]:
+    """The switch kinds (stock, price) whose next automatic sync would overwrite these changes."""
+    kinds = set()
+    for field in changes:
+        if field == "stock":
+            kinds.add("stock")
+        elif field in ("default_price", "suggested_retail_price") or field.startswith("price["):
+            kinds.add("price")
+    return kinds
+
+
+class StaleChangeSet(Exception):
+    """Rows that were valid at review no longer are: the database changed since."""
+
+
+def progress_key(job_id: int) -> str:
+    return f"import:{job_id}:progress"
+
+
+def progress_report(job_id: int, step: str, done: int, estimate: int | None, started: float) -> None:
+    """Progress for the page, kept in the cache: an apply runs in one transaction, which no other
+    connection can see into."""
+    elapsed = max(time.monotonic() - started, 1e-6)
+    cache.set(progress_key(job_id), {"step": step, "done": done, "estimate": estimate,
+                                     "rate": round(done / elapsed), "at": time.time()}, 24 * 3600)
+
+
+def _text(value) -> str:
+    if isinstance(value, (date, Decimal)):
+        return str(value)
+    return "" if value is None else str(value)[:MAX_STORED_ERRORS_TEXT]
+
+
+class _Reader:
+    """Rows of the file as Items (values parsed per column), with the cells as read for error display."""
+
+    def __init__(self, kind: str, source, mapping: dict):
+        self.source, self.mapping = source, mapping
+        self.columns = {column.key: column for column in KIND_COLUMNS[kind]}
+
+    def __iter__(self):
+        columns, mapping = self.columns, self.mapping
+        for number, cells in self.source.rows():
+            values, errors, raw = {}, {}, {}
+            for index, key in mapping.items():
+                cell = cells.get(index)
+                if cell is None:
+                    continue
+                raw[key] = cell
+                try:
+                    value = columns[key].parse(cell)
+                except CellError as error:
+                    errors[key] = str(error)
+                    continue
+                if value != "":
+                    values[key] = value
+            if values or errors:
+                yield Item(number, values, errors), raw
+
+
+def _chunks(iterable, size):
+    iterator = iter(iterable)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+class Validation:
+    """One pass over the file; also records timings for the benchmark (parse vs plan vs store)."""
+
+    def __init__(self, job: ImportJob):
+        self.job = job
+        self.plan = PLANS[job.kind](job.merchant)
+        self.columns = KIND_COLUMNS[job.kind]
+        self.actions = bytearray()
+        self.counts = dict.fromkeys(_CODES, 0)
+        self.seen = {field: {} for field in ("key", *self.plan.unique_fields)}
+        self.late = []  # (row, field, other row): duplicates whose first row was in an earlier chunk
+        self.sync_products = {"stock": set(), "price": set()}
+        self.timings = {"parse": 0.0, "validate": 0.0}
+
+    def run(self) -> None:
+        job = self.job
+        started = time.monotonic()
+        source = open_source(job.file.path, job.file_format,
+                             is_header=lambda values: bool(match_header(job.kind, values)[0]))
+        try:
+            mapping, unknown = match_header(job.kind, source.header)
+            self._check_columns(mapping, source.header_row)
+            warnings = list(source.warnings)
+            if unknown:
+                warnings.append(_("Columns not recognised, ignored: %(names)s.") % {"names": ", ".join(unknown)})
+            job.columns = {str(index): key for index, key in mapping.items()}
+            estimate = max((source.estimate or 0) - source.header_row, 0) or None
+            ImportJob.objects.filter(pk=job.pk).update(rows_estimate=estimate, columns=job.columns)
+            done = 0
+            rows = iter(_Reader(job.kind, source, mapping))
+            while True:
+                tick = time.monotonic()
+                chunk = list(islice(rows, CHUNK))
+                self.timings["parse"] += time.monotonic() - tick
+                if not chunk:
+                    break
+                tick = time.monotonic()
+                self._chunk(chunk)
+                self.timings["validate"] += time.monotonic() - tick
+                done += len(chunk)
+                progress_report(job.pk, "validate", done, estimate, started)
+            tick = time.monotonic()
+            self._merged_cells(source, mapping)
+            self._late_duplicates()
+            warnings.extend(getattr(self.plan, "notes", list)())
+            self.timings["validate"] += time.monotonic() - tick
+        finally:
+            source.close()
+        self._finish(warnings)
+
+    def _check_columns(self, mapping: dict, header_row: int) -> None:
+        present = set(mapping.values())
+        missing = [c for c in self.columns if c.required == "always" and c.key not in present]
+        if self.job.kind == "customer_codes" and not present & {"uscc", "platform_customer_id"}:
+            missing.insert(0, self.columns[0])
+        if missing:
+            names = ", ".join(f"{c.zh} / {c.en} ({c.key})" for c in missing)
+            raise ImportFileError(_("Row %(row)d, the header row, lacks required columns: %(names)s.")
+                                  % {"row": header_row, "names": names})
+
+    def _mark_duplicates(self, chunk) -> None:
+        first_in_chunk = {}
+        for item, _raw in chunk:
+            for field, value in (("key", self.plan.key_of(item)),
+                                 *((f, item.values.get(f)) for f in self.plan.unique_fields)):
+                if value is None:
+                    continue
+                column = self.plan.dup_field if field == "key" else field
+                if column not in item.values:
+                    column = next(iter(item.values))
+                other = self.seen[field].get(value)
+                if other is None:
+                    self.seen[field][value] = item.ref
+                    first_in_chunk[(field, value)] = item
+                    continue
+                item.errors[column] = _("the same record is also on row %(row)d") % {"row": other}
+                item.values.pop(column, None)
+                first = first_in_chunk.get((field, value))
+                if first is not None:
+                    first.errors[column] = _("the same record is also on row %(row)d") % {"row": item.ref}
+                    first.values.pop(column, None)
+                else:
+                    self.late.append((other, column, item.ref))
+
+    def _chunk(self, chunk) -> None:
+        self._mark_duplicates(chunk)
+        items = [item for item, _raw in chunk]
+        outcomes = self.plan.plan(items)
+        rows = []
+        for (item, raw), outcome in zip(chunk, outcomes):
+            self._record(item.ref, outcome.action)
+            if outcome.action == RowAction.UNCHANGED:
+                continue
+            if outcome.product_id and outcome.action == RowAction.CHANGED:
+                for kind in sync_kinds(outcome.changes):
+                    self.sync_products[kind].add(outcome.product_id)
+            rows.append(ImportRow(
+                job=self.job, row_number=item.ref, action=outcome.action, key=_text(outcome.key)[:200],
+                data={key: _text(value) for key, value in item.values.items()} if outcome.valid else {},
+                changes={f: [_text(old), _text(new)] for f, (old, new) in outcome.changes.items()},
+                errors=[{"column": f, "value": _text(raw.get(f)), "reason": reason}
+                        for f, reason in outcome.errors.items()],
+            ))
+        ImportRow.objects.bulk_create(rows, batch_size=CHUNK)
+
+    def _record(self, row: int, action: str) -> None:
+        if len(self.actions) <= row:
+            self.actions.extend(bytes(row + 1 - len(self.actions) + 1024))
+        previous = self.actions[row]
+        if previous:
+            self.counts[_ACTIONS[previous]] -= 1
+        self.actions[row] = _CODES[action]
+        self.counts[action] += 1
+
+    def _invalidate(self, row: int, column: str, reason: str, value="") -> None:
+        """Turn a row already planned into an invalid one (a merged cell, a duplicate found later); rows
+        with no content are left alone."""
+        if row >= len(self.actions) or not self.actions[row]:
+            return
+        error = {"column": column, "value": _text(value), "reason": reason}
+        existing = ImportRow.objects.filter(job=self.job, row_number=row).first()
+        if existing is None:
+            ImportRow.objects.create(job=self.job, row_number=row, action=INVALID, errors=[error])
+        else:
+            errors = [e for e in existing.errors if e["column"] != column] + [error]
+            ImportRow.objects.filter(pk=existing.pk).update(action=INVALID, errors=errors, data={})
+        self._record(row, INVALID)
+
+    def _late_duplicates(self) -> None:
+        for row, column, other in self.late:
+            self._invalidate(row, column, _("the same record is also on row %(row)d") % {"row": other})
+
+    def _merged_cells(self, source, mapping: dict) -> None:
+        from openpyxl.utils.cell import range_boundaries
+
+        for ref in source.merged_ranges:
+            min_col, min_row, max_col, max_row = range_boundaries(ref)
+            columns = [mapping[c] for c in range(min_col, max_col + 1) if c in mapping]
+            if not columns or max_row <= source.header_row:
+                continue
+            reason = _("merged cells %(range)s: unmerge them and fill in every cell") % {"range": ref}
+            for row in range(max(min_row, source.header_row + 1), max_row + 1):
+                self._invalidate(row, columns[0], reason)
+
+    def _finish(self, warnings: list[str]) -> None:
+        job = self.job
+        job.status = ImportStatus.PREVIEW
+        job.validated_at = timezone.now()
+        job.warnings = warnings
+        job.new_count, job.changed_count = self.counts[RowAction.NEW], self.counts[RowAction.CHANGED]
+        job.unchanged_count, job.invalid_count = self.counts[RowAction.UNCHANGED], self.counts[RowAction.INVALID]
+        job.rows_total = sum(self.counts.values())
+        job.sync_on = {kind: len(ids_with_sync_on(job.merchant, ids, kind))
+                       for kind, ids in self.sync_products.items() if ids}
+        job.save()
+
+
+def ids_with_sync_on(merchant, product_ids, kind: str) -> list[int]:
+    """Of these products, those whose automatic sync of kind (stock or price) is on now."""
+    module = Module.STOCK if kind == "stock" else Module.PRICES
+    now = timezone.now()
+    switch = ModuleSwitch.objects.filter(merchant=merchant, module=module).first()
+    if switch and not switch.is_on(now):
+        return []
+    paused = set()
+    ids = list(product_ids)
+    for start in range(0, len(ids), 5000):
+        for sku in SkuSwitch.objects.filter(product_id__in=ids[start:start + 5000], kind=kind, enabled=False):
+            if not sku.is_on(now):
+                paused.add(sku.product_id)
+    return [pk for pk in ids if pk not in paused]
+
+
+def validate(job: ImportJob) -> Validation:
+    """Check the file into a change set; the job ends in preview, or failed with the reason."""
+    claimed = ImportJob.objects.filter(pk=job.pk, status__in=[ImportStatus.QUEUED, ImportStatus.VALIDATING]).update(
+        status=ImportStatus.VALIDATING, step_started_at=timezone.now(), error="")
+    job.refresh_from_db()
+    validation = Validation(job)
+    if not claimed:
+        return validation
+    ImportRow.objects.filter(job=job).delete()  # a re-run after a crash starts clean
+    try:
+        validation.run()
+    except ImportFileError as error:
+        _fail(job, str(error))
+    except Exception:
+        log.exception("import %s: validation failed", job.pk)
+        _fail(job, _("The file could not be checked because of an internal error; nothing was changed. "
+                     "Try again, or contact support with import number %(id)d.") % {"id": job.pk})
+    return validation
+
+
+def _fail(job: ImportJob, message: str) -> None:
+    ImportRow.objects.filter(job=job).delete()
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, error=message, rows_total=0,
+                                               new_count=0, changed_count=0, unchanged_count=0, invalid_count=0)
+    job.refresh_from_db()
+
+
+def _reparse(kind: str, data: dict) -> dict:
+    columns = {column.key: column for column in KIND_COLUMNS[kind]}
+    return {key: columns[key].parse(value) for key, value in data.items()}
+
+
+def apply(job: ImportJob, *, actor, valid_only: bool = False, pause_until=None, pause_kinds=()) -> dict:
+    """Apply a reviewed change set in one transaction. Returns counts; raises StaleChangeSet (nothing
+    written) when a row is no longer valid and valid_only is off."""
+    from merchant.services.switches import sku_switch_set
+
+    started = time.monotonic()
+    plan = PLANS[job.kind](job.merchant)
+    rows = ImportRow.objects.filter(job=job, action__in=[RowAction.NEW, RowAction.CHANGED]).order_by("row_number")
+    if hasattr(plan, "excluded_keys") and valid_only:
+        plan.excluded_keys = set(
+            ImportRow.objects.filter(job=job, action=RowAction.INVALID).exclude(key="").values_list("key", flat=True))
+    reason = _("import #%(id)d (%(file)s)") % {"id": job.pk, "file": job.file_name}
+    applied = skipped = done = 0
+    touched = {"stock": set(), "price": set()}
+    with transaction.atomic():
+        for chunk in _chunks(rows.iterator(chunk_size=CHUNK), CHUNK):
+            items = [Item(row.row_number, _reparse(job.kind, row.data)) for row in chunk]
+            outcomes = plan.plan(items, lock=True)
+            refused = [outcome for outcome in outcomes if not outcome.valid]
+            if refused and not valid_only:
+                raise StaleChangeSet(refused)
+            skipped += len(refused)
+            valid = [outcome for outcome in outcomes if outcome.valid]
+            applied += plan.apply(valid, actor, reason)
+            for outcome in valid:
+                for kind in sync_kinds(outcome.changes) if outcome.product_id else ():
+                    touched[kind].add(outcome.product_id)
+            done += len(chunk)
+            progress_report(job.pk, "apply", done, job.new_count + job.changed_count, started)
+        if hasattr(plan, "finish"):
+            plan.finish(actor, reason)
+        paused = 0
+        for kind in pause_kinds:
+            ids = ids_with_sync_on(job.merchant, touched[kind], kind)
+            if ids:
+                sku_switch_set(products=Product.objects.filter(pk__in=ids), kind=kind, enabled=False,
+                               until=pause_until, actor=actor, reason=reason)
+                paused += len(ids)
+    return {"applied": applied, "skipped": skipped + (job.invalid_count if valid_only else 0), "paused": paused}

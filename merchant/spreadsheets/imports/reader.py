@@ -1,0 +1,277 @@
+"""Reading an uploaded file row by row without trusting it.
+
+Before openpyxl sees an xlsx we check it is a zip at all (a password-protected workbook is an OLE
+container, as is a legacy .xls), that its declared uncompressed size and compression ratios are sane
+(zip bombs) and that it holds a workbook. XML is parsed by openpyxl through defusedxml, which refuses
+entity declarations (billion laughs). Rows are streamed: memory does not grow with the row count.
+"""
+import codecs
+import csv
+import os
+import zipfile
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from openpyxl import load_workbook
+from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+
+from .cells import NO_CACHED_VALUE, ErrorValue
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be imported; str() is the reason, for the merchant."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int
+    max_rows: int
+    max_uncompressed: int
+    max_ratio: int
+    max_columns: int = 200
+
+    @classmethod
+    def from_settings(cls) -> "Limits":
+        return cls(
+            max_bytes=settings.IMPORT_MAX_BYTES, max_rows=settings.IMPORT_MAX_ROWS,
+            max_uncompressed=settings.IMPORT_MAX_UNCOMPRESSED_BYTES, max_ratio=settings.IMPORT_MAX_COMPRESSION_RATIO,
+        )
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1024 / 1024:.0f} MB"
+
+
+class Source:
+    """Rows of one sheet: header (column index -> value), then data rows as (row number, {index: value})."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.header_row = 0
+        self.header: dict[int, object] = {}
+        self.warnings: list[str] = []
+        self.merged_ranges: list[str] = []
+        self.estimate: int | None = None
+
+    def _raw_rows(self):
+        raise NotImplementedError
+
+    def open(self, is_header=None) -> "Source":
+        """Read up to the header row: the first row with content for which is_header(values) holds, among the
+        first few (a title row above the header is common), else the first row with content."""
+        self._rows = self._raw_rows()
+        first = None
+        for number, values in self._rows:
+            if not values:
+                continue
+            if len(values) > self.limits.max_columns:
+                raise ImportFileError(_("Row %(row)d has more than %(max)d columns.")
+                                      % {"row": number, "max": self.limits.max_columns})
+            first = first or (number, values)
+            if is_header is None or is_header(values):
+                self.header_row, self.header = number, values
+                return self
+            if number - first[0] >= 20:
+                break
+        if first is None:
+            raise ImportFileError(_("The file is empty: no header row was found."))
+        raise ImportFileError(_("No header row naming the columns was found (row %(row)d was read as the header)."
+                                " Download the template to see the expected headers.") % {"row": first[0]})
+
+    def rows(self):
+        """Data rows with some content; blank rows anywhere are skipped. Raises ImportFileError past the row
+        limit."""
+        count = 0
+        for number, values in self._rows:
+            if not values:
+                continue
+            count += 1
+            if count > self.limits.max_rows:
+                raise ImportFileError(_("The file has more than %(max)s data rows, the most one import takes. "
+                                        "Split it into several files.") % {"max": f"{self.limits.max_rows:,}"})
+            yield number, values
+
+    def close(self):
+        pass
+
+
+class _CellParser(WorkSheetParser):
+    """openpyxl's sheet parser, telling apart what its data_only mode merges: a formula with no saved result
+    (a blank would be wrong: it is an error for that cell), and Excel error values."""
+
+    def parse_cell(self, element):
+        cell = super().parse_cell(element)
+        if cell["data_type"] == "e":
+            cell["value"] = ErrorValue(cell["value"])
+        elif cell["value"] is None and element.find(FORMULA_TAG) is not None:
+            cell["value"] = NO_CACHED_VALUE
+        elif isinstance(cell["value"], str) and not cell["value"].strip():
+            cell["value"] = None
+        return cell
+
+
+class XlsxSource(Source):
+    def __init__(self, path: str, limits: Limits):
+        super().__init__(limits)
+        self._check_container(path)
+        try:
+            self._workbook = load_workbook(path, read_only=True, data_only=True)
+        except Exception as error:  # openpyxl raises many kinds for damaged or hostile files
+            raise ImportFileError(_("The workbook cannot be read (%(error)s). Save it again as .xlsx in Excel "
+                                    "or LibreOffice.") % {"error": _describe(error)}) from None
+        sheets = self._workbook.worksheets
+        visible = [ws for ws in sheets if ws.sheet_state == "visible"]
+        if not visible:
+            raise ImportFileError(_("The workbook has no visible worksheet."))
+        self._sheet = visible[0]
+        hidden = [ws.title for ws in sheets if ws.sheet_state != "visible"]
+        if hidden:
+            self.warnings.append(_("Hidden sheets were not read: %(names)s.") % {"names": ", ".join(hidden)})
+        if len(visible) > 1:
+            self.warnings.append(_("Only the first sheet, %(name)s, was read.") % {"name": self._sheet.title})
+        try:
+            self.estimate = self._sheet.max_row
+        except Exception:  # a missing or wrong <dimension> only costs the progress estimate
+            self.estimate = None
+
+    def _check_container(self, path: str) -> None:
+        with open(path, "rb") as handle:
+            magic = handle.read(8)
+            handle.seek(0)
+            if magic.startswith(OLE_MAGIC):
+                content = handle.read(4 * 1024 * 1024)
+                if "EncryptionInfo".encode("utf-16-le") in content:
+                    raise ImportFileError(_("The workbook is password-protected. Remove the password (File > "
+                                            "Info > Protect Workbook in Excel) and upload it again."))
+                raise ImportFileError(_("This is an old-format .xls workbook. Save it as .xlsx and upload it again."))
+        if not magic.startswith(ZIP_MAGIC):
+            raise ImportFileError(_("The file is not an Excel workbook (.xlsx) even though its name says so."))
+        try:
+            with zipfile.ZipFile(path) as archive:
+                infos = archive.infolist()
+        except (zipfile.BadZipFile, OSError, ValueError):
+            raise ImportFileError(_("The workbook is damaged (not a readable zip archive).")) from None
+        names = {info.filename for info in infos}
+        if "xl/workbook.xml" not in names or len(infos) > 10000:
+            raise ImportFileError(_("The file is a zip archive but not an Excel workbook."))
+        total = sum(info.file_size for info in infos)
+        if total > self.limits.max_uncompressed:
+            raise ImportFileError(_("The workbook unpacks to %(size)s, more than the %(max)s allowed.")
+                                  % {"size": _mb(total), "max": _mb(self.limits.max_uncompressed)})
+        for info in infos:
+            if info.file_size > 1024 * 1024 and info.file_size > self.limits.max_ratio * max(info.compress_size, 1):
+                raise ImportFileError(_("The workbook is compressed abnormally (%(name)s unpacks %(ratio)d times "
+                                        "larger): refused as a possible zip bomb.")
+                                      % {"name": info.filename, "ratio": info.file_size // max(info.compress_size, 1)})
+        if any(info.flag_bits & 0x1 for info in infos):
+            raise ImportFileError(_("The workbook is encrypted. Remove the password and upload it again."))
+
+    def _raw_rows(self):
+        ws, wb = self._sheet, self._workbook
+        source = ws._get_source()  # openpyxl (pinned) has no public per-cell hook; see _CellParser
+        parser = _CellParser(source, ws._shared_strings, data_only=True, epoch=wb.epoch,
+                             date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats)
+        try:
+            for number, cells in parser.parse():
+                yield number, {cell["column"]: cell["value"] for cell in cells if cell["value"] is not None}
+        except ImportFileError:
+            raise
+        except Exception as error:
+            raise ImportFileError(_("The worksheet cannot be read (%(error)s).") % {"error": _describe(error)}) from None
+        finally:
+            source.close()
+        if parser.merged_cells is not None:
+            self.merged_ranges = [str(merged.ref) for merged in parser.merged_cells.mergeCell]
+
+    def close(self):
+        self._workbook.close()
+
+
+def _describe(error: Exception) -> str:
+    name = type(error).__name__
+    if name in ("EntitiesForbidden", "DTDForbidden", "ExternalReferenceForbidden"):
+        return _("it declares XML entities, which are refused")
+    return str(error)[:200] or name
+
+
+class CsvSource(Source):
+    def __init__(self, path: str, limits: Limits):
+        super().__init__(limits)
+        self.path = path
+        self.encoding = self._detect_encoding(path)
+
+    @staticmethod
+    def _detect_encoding(path: str) -> str:
+        with open(path, "rb") as handle:
+            head = handle.read(64 * 1024)
+            if head.startswith(codecs.BOM_UTF8):
+                encoding = "utf-8-sig"
+            else:
+                encoding = "utf-8"
+            if b"\x00" in head or head.startswith((ZIP_MAGIC, OLE_MAGIC)):
+                raise ImportFileError(_("The file is not a CSV text file (it holds binary data)."))
+            handle.seek(0)
+            decoder = codecs.getincrementaldecoder(encoding)()
+            try:
+                while chunk := handle.read(1024 * 1024):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                encoding = "gb18030"  # a superset of GBK, what Excel on Chinese Windows saves CSV in
+        if encoding == "gb18030":
+            try:
+                with open(path, encoding=encoding) as text:
+                    while text.read(1024 * 1024):
+                        pass
+            except UnicodeDecodeError:
+                raise ImportFileError(_("The CSV file is neither UTF-8 nor GBK text.")) from None
+        return encoding
+
+    def _raw_rows(self):
+        with open(self.path, encoding=self.encoding, newline="") as text:
+            sample = text.read(16 * 1024)
+            text.seek(0)
+            try:
+                dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
+            except csv.Error:
+                dialect = csv.excel
+            reader = csv.reader(text, dialect)
+            try:
+                for number, row in enumerate(reader, start=1):
+                    yield number, {index: value for index, value in enumerate(row, start=1) if value.strip()}
+            except csv.Error as error:
+                raise ImportFileError(_("The CSV file cannot be read near row %(row)d: %(error)s")
+                                      % {"row": reader.line_num, "error": error}) from None
+
+
+def open_source(path: str, file_format: str, limits: Limits | None = None, is_header=None) -> Source:
+    """Open an upload for reading; raises ImportFileError with the reason it cannot be imported."""
+    limits = limits or Limits.from_settings()
+    size = os.path.getsize(path)
+    if size > limits.max_bytes:
+        raise ImportFileError(_("The file is %(size)s, more than the %(max)s allowed.")
+                              % {"size": _mb(size), "max": _mb(limits.max_bytes)})
+    if size == 0:
+        raise ImportFileError(_("The file is empty."))
+    source = XlsxSource(path, limits) if file_format == "xlsx" else CsvSource(path, limits)
+    try:
+        return source.open(is_header)
+    except BaseException:
+        source.close()
+        raise
+
+
+def sniff_format(file_name: str, head: bytes) -> str:
+    """xlsx or csv, from the name; raises ImportFileError for other kinds of file."""
+    lower = file_name.lower()
+    if lower.endswith((".xlsx", ".xlsm")):
+        return "xlsx"
+    if lower.endswith((".csv", ".txt")):
+        return "csv"
+    if lower.endswith(".xls"):
+        raise ImportFileError(_("Old-format .xls workbooks are not supported: save it as .xlsx."))
+    raise ImportFileError(_("Upload an Excel workbook (.xlsx) or a CSV file."))
