@@ -8,7 +8,9 @@ from django.contrib.auth.password_validation import validate_password
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from merchant.models import Carrier, CustomerGroup, ErpStatus, Module, OrderStatus, Product, RegionGroup, Role, SwitchKind
+from merchant.models import (
+    Carrier, CustomerGroup, ErpStatus, ImportKind, Module, OrderStatus, Product, RegionGroup, Role, SwitchKind,
+)
 
 PRICE = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.01")}
 DATE = forms.DateInput(attrs={"type": "date"})
@@ -150,3 +152,18 @@ class MemberForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+
+
+class ImportUploadForm(forms.Form):
+    kind = forms.ChoiceField(label=_("What to import"), choices=ImportKind.choices)
+    file = forms.FileField(label=_("File (.xlsx or .csv)"))
+
+
+class ImportConfirmForm(forms.Form):
+    valid_only = forms.BooleanField(label=_("Apply the valid rows only (skip the invalid ones)"), required=False)
+    pause_stock = forms.BooleanField(label=_("Pause auto stock sync for these SKUs"), required=False)
+    pause_price = forms.BooleanField(label=_("Pause auto price sync for these SKUs"), required=False)
+    pause_for = forms.ChoiceField(label=_("Pause"), choices=PAUSE_CHOICES, required=False, initial="24")
+
+    def pause_kinds(self) -> list[str]:
+        return [kind for kind in ("stock", "price") if self.cleaned_data.get(f"pause_{kind}")]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from merchant.views import customers, dashboard, exports, orders, products, switches, team
+from merchant.views import customers, dashboard, exports, imports, orders, products, switches, team
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -25,6 +25,13 @@ urlpatterns = [
     path("orders/<int:pk>/logistics/", orders.order_logistics, name="order_logistics"),
     path("orders/<int:pk>/shipment/", orders.order_shipment, name="order_shipment"),
     path("orders/<int:pk>/erp-status/", orders.order_erp_status, name="order_erp_status"),
+    path("imports/", imports.import_list, name="import_list"),
+    path("imports/template/<str:kind>.xlsx", imports.import_template, name="import_template"),
+    path("imports/<int:pk>/", imports.import_detail, name="import_detail"),
+    path("imports/<int:pk>/progress/", imports.import_progress, name="import_progress"),
+    path("imports/<int:pk>/confirm/", imports.import_confirm, name="import_confirm"),
+    path("imports/<int:pk>/cancel/", imports.import_cancel, name="import_cancel"),
+    path("imports/<int:pk>/checked.xlsx", imports.import_annotated, name="import_annotated"),
     path("switches/", switches.switch_overview, name="switches"),
     path("switches/module/", switches.module_switch, name="module_switch"),
     path("switches/sku/<int:pk>/resume/", switches.sku_switch_resume, name="sku_switch_resume"),

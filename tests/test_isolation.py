@@ -7,13 +7,14 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.urls import URLPattern, reverse
 from django.utils import timezone
 
 import merchant.urls
 from merchant.models import (
-    AuditEntry, Batch, ErpCustomerCode, GroupPrice, Membership, ModuleSwitch, Order, Product, Shipment, SkuSwitch,
-    TrackingEntry,
+    AuditEntry, Batch, ErpCustomerCode, GroupPrice, ImportJob, ImportRow, ImportStatus, Membership, ModuleSwitch,
+    Order, Product, Shipment, SkuSwitch, TrackingEntry,
 )
 
 from .factories import BatchFactory, GroupPriceFactory, RegionGroupFactory
@@ -36,13 +37,15 @@ PK_OWNER_BY_PREFIX = [
     ("orders/", "order"),
     ("customers/", "customer"),
     ("team/", "membership"),
+    ("imports/", "import_job"),
 ]
 OTHER_KWARGS = {"price_pk": "group_price", "batch_pk": "batch"}
 
 
 @pytest.fixture
-def a_objects(merchant_a, owner, operator, product, order, customer, carrier):
+def a_objects(merchant_a, owner, operator, product, order, customer, carrier, settings, tmp_path):
     """One object of every kind merchant A has, each reachable by an id in some URL."""
+    settings.MEDIA_ROOT = tmp_path
     region = RegionGroupFactory(code="south", name="South")
     batch_product = BatchFactory(product__merchant=merchant_a).product
     return {
@@ -54,7 +57,19 @@ def a_objects(merchant_a, owner, operator, product, order, customer, carrier):
         "customer": customer,   # only merchant A has ever dealt with this customer
         "membership": operator.membership,
         "region": region,
+        "import_job": _import_job(merchant_a, owner, product),
     }
+
+
+def _import_job(merchant, user, product) -> ImportJob:
+    """An import waiting for confirmation, with a change to the product."""
+    job = ImportJob(merchant=merchant, kind="stock", file_name="stock.csv", file_format="csv", uploaded_by=user,
+                    status=ImportStatus.PREVIEW, changed_count=1, rows_total=1)
+    job.file.save("stock.csv", ContentFile(f"erp_product_id,stock\n{product.erp_product_id},999\n".encode()))
+    ImportRow.objects.create(job=job, row_number=2, action="changed", key=product.erp_product_id,
+                             data={"erp_product_id": product.erp_product_id, "stock": "999"},
+                             changes={"stock": [str(product.stock), "999"]})
+    return job
 
 
 def url_kwargs(pattern: URLPattern, objects: dict) -> dict:
@@ -109,6 +124,7 @@ def merchant_a_state(merchant_a) -> dict:
         "tracking": TrackingEntry.objects.filter(order__merchant=merchant_a).count(),
         "codes": sorted(ErpCustomerCode.objects.filter(merchant=merchant_a).values_list("customer_id", "code")),
         "members": sorted(Membership.objects.filter(merchant=merchant_a).values_list("pk", "role")),
+        "imports": sorted(ImportJob.objects.filter(merchant=merchant_a).values_list("pk", "status")),
     }
 
 
