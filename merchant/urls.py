@@ -31,6 +31,7 @@ urlpatterns = [
     path("imports/<int:pk>/progress/", imports.import_progress, name="import_progress"),
     path("imports/<int:pk>/confirm/", imports.import_confirm, name="import_confirm"),
     path("imports/<int:pk>/cancel/", imports.import_cancel, name="import_cancel"),
+    path("imports/<int:pk>/restart/", imports.import_restart, name="import_restart"),
     path("imports/<int:pk>/checked.xlsx", imports.import_annotated, name="import_annotated"),
     path("switches/", switches.switch_overview, name="switches"),
     path("switches/module/", switches.module_switch, name="module_switch"),

@@ -127,11 +127,44 @@ BILLION_LAUGHS = (
 )
 
 
-def billion_laughs_shared_strings(xlsx: bytes) -> bytes:
-    """The workbook with a sharedStrings part whose string expands to 10^9 "lol"s."""
-    xml = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>{BILLION_LAUGHS}'
-           f'<sst xmlns="{MAIN_NS}" count="1" uniqueCount="1"><si><t>&lol9;</t></si></sst>').encode()
-    return replace_parts(xlsx, {SHARED_STRINGS: xml})
+def shared_strings_xlsx(rows, *, doctype: str = "", raw: dict[str, str] | None = None) -> bytes:
+    """A workbook whose text cells refer to a shared-strings part, as Excel writes them (openpyxl writes
+    text inline). Text values are shared; raw maps a text value to the XML written for it instead (already
+    escaped, e.g. an entity reference)."""
+    from xml.sax.saxutils import escape
+
+    strings, sheet_rows = [], []
+    for number, values in enumerate(rows, start=1):
+        cells = []
+        for index, value in enumerate(values, start=1):
+            ref = f"{column_letter(index)}{number}"
+            if isinstance(value, str):
+                if value not in strings:
+                    strings.append(value)
+                cells.append(cell_xml(ref, strings.index(value), kind="s"))
+            elif value is not None:
+                cells.append(cell_xml(ref, value))
+        sheet_rows.append(cells)
+    items = "".join(f"<si><t>{(raw or {}).get(text, escape(text))}</t></si>" for text in strings)
+    sst = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>{doctype}'
+           f'<sst xmlns="{MAIN_NS}" count="{len(strings)}" uniqueCount="{len(strings)}">{items}</sst>').encode()
+    base = xlsx_bytes([["placeholder"]])
+    archive = zipfile.ZipFile(io.BytesIO(base))
+    content_types = archive.read("[Content_Types].xml").decode().replace(
+        "</Types>", '<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+                    'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>')
+    rels = archive.read("xl/_rels/workbook.xml.rels").decode().replace(
+        "</Relationships>", '<Relationship Id="rIdStrings" Type="http://schemas.openxmlformats.org/'
+                            'officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
+                            "</Relationships>")
+    return replace_parts(base, {"[Content_Types].xml": content_types.encode(), "xl/_rels/workbook.xml.rels":
+                                rels.encode(), SHARED_STRINGS: sst, SHEET: sheet_xml(sheet_rows)})
+
+
+def billion_laughs_shared_strings(rows) -> bytes:
+    """A workbook (rows as in shared_strings_xlsx) whose shared strings declare entities expanding to 10^9
+    "lol"s; the text "LOL" in rows is written as the entity reference."""
+    return shared_strings_xlsx(rows, doctype=BILLION_LAUGHS, raw={"LOL": "&lol9;"})
 
 
 def billion_laughs_sheet(header: list[str]) -> bytes:
@@ -152,6 +185,20 @@ def zip_bomb_xlsx(size: int = 50 * 1024 * 1024) -> bytes:
             chunk = b" " * (1024 * 1024)
             for _ in range(size // len(chunk)):
                 handle.write(chunk)
+    return buffer.getvalue()
+
+
+def understated_zip_bomb_xlsx(size: int = 50 * 1024 * 1024, declared: int = 2000) -> bytes:
+    """A zip bomb whose central directory claims the sheet unpacks to only `declared` bytes."""
+    content = zip_bomb_xlsx(size)
+    source = zipfile.ZipFile(io.BytesIO(content))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info.filename))
+        for info in target.filelist:
+            if info.filename == SHEET:
+                info.file_size = declared  # written into the central directory on close
     return buffer.getvalue()
 
 

@@ -92,6 +92,11 @@ def url_kwargs(pattern: URLPattern, objects: dict) -> dict:
     return kwargs
 
 
+def _text_kwargs(pattern: URLPattern) -> dict:
+    """Values for URLs whose only parameters are words (the import template's kind)."""
+    return {name: "products" for name in pattern.pattern.converters}
+
+
 def hostile_post(objects, carrier) -> dict:
     """A payload that would be valid for every form, so that only the merchant check can refuse it."""
     today = timezone.localdate()
@@ -169,14 +174,14 @@ def test_another_merchants_ids_are_not_found(pattern, a_objects, merchant_a, cli
 def test_a_user_without_a_merchant_is_refused_everywhere(pattern, a_objects, client):
     user = get_user_model().objects.create_user(username="drifter", password="x-Unused-Passw0rd")
     client.force_login(user)
-    url = reverse(pattern.name, kwargs=url_kwargs(pattern, a_objects) if _int_kwargs(pattern) else {})
+    url = reverse(pattern.name, kwargs=url_kwargs(pattern, a_objects) if _int_kwargs(pattern) else _text_kwargs(pattern))
     assert client.get(url).status_code == 403
     assert client.post(url, {}).status_code == 403
 
 
 @pytest.mark.parametrize("pattern", PATTERNS, ids=[p.name for p in PATTERNS])
 def test_anonymous_visitors_are_sent_to_the_login_page(pattern, a_objects, client, merchant_a):
-    url = reverse(pattern.name, kwargs=url_kwargs(pattern, a_objects) if _int_kwargs(pattern) else {})
+    url = reverse(pattern.name, kwargs=url_kwargs(pattern, a_objects) if _int_kwargs(pattern) else _text_kwargs(pattern))
     before = merchant_a_state(merchant_a)
     for response in (client.get(url), client.post(url, {"code": "X", "stock": "1", "listed": "0"})):
         assert response.status_code == 302

@@ -4,6 +4,7 @@ from datetime import timedelta
 import django_rq
 import pytest
 import rq
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +20,7 @@ pytestmark = pytest.mark.usefixtures("english_pages", "media_root")
 @pytest.fixture
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
+    cache.clear()  # progress is kept in the cache by job id, and ids repeat between tests
 
 
 def _csv(text: str, name="stock.csv") -> SimpleUploadedFile:
@@ -144,3 +146,45 @@ def test_history_lists_only_this_merchants_imports(client_owner, merchant_a, mer
     ImportJob.objects.create(merchant=merchant_b, kind="stock", file_name="theirs.csv", file_format="csv")
     page = client_owner.get(reverse("import_list")).content.decode()
     assert "mine.csv" in page and "theirs.csv" not in page
+
+
+def test_a_stalled_check_can_be_started_again(client_owner, stocked, django_capture_on_commit_callbacks):
+    job = ImportJob.objects.create(merchant=stocked.merchant, kind="stock", file_name="s.csv", file_format="csv",
+                                   status=ImportStatus.VALIDATING, step_started_at=timezone.now())
+    response = client_owner.post(reverse("import_restart", args=[job.pk]), follow=True)
+    assert "still making progress" in response.content.decode()
+    ImportJob.objects.filter(pk=job.pk).update(step_started_at=timezone.now() - timedelta(minutes=11))
+    ImportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=11))
+    assert b"restart-form" in client_owner.get(job.get_absolute_url()).content
+    with django_capture_on_commit_callbacks() as callbacks:
+        client_owner.post(reverse("import_restart", args=[job.pk]))
+    assert ImportJob.objects.get(pk=job.pk).status == ImportStatus.QUEUED and len(callbacks) == 1
+
+
+def test_a_stalled_apply_goes_back_to_review_having_changed_nothing(client_owner, stocked):
+    job = ImportJob.objects.create(merchant=stocked.merchant, kind="stock", file_name="s.csv", file_format="csv",
+                                   status=ImportStatus.APPLYING,
+                                   step_started_at=timezone.now() - timedelta(minutes=30))
+    client_owner.post(reverse("import_restart", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.status == ImportStatus.PREVIEW and "nothing was changed" in job.error
+
+
+def test_templates_download_for_every_kind_and_unknown_kinds_are_not_found(client_viewer):
+    for kind in ("products", "prices", "batches", "stock", "customer_codes"):
+        response = client_viewer.get(reverse("import_template", args=[kind]))
+        assert response.status_code == 200 and response.content.startswith(b"PK")
+        assert f"import-{kind}-template.xlsx" in response["Content-Disposition"]
+    assert client_viewer.get(reverse("import_template", args=["orders"])).status_code == 404
+
+
+def test_checked_workbook_of_a_deleted_file_says_so(client_owner, stocked):
+    _upload(client_owner, "erp_product_id,stock\nP-1,oops\n")
+    job = ImportJob.objects.get()
+    jobs.import_validate(job.pk)
+    response = client_owner.get(reverse("import_annotated", args=[job.pk]))
+    assert response.status_code == 200 and b"".join(response.streaming_content).startswith(b"PK")
+    job.file.storage.delete(job.file.name)
+    response = client_owner.get(reverse("import_annotated", args=[job.pk]), follow=True)
+    assert response.status_code == 200
+    assert [m.level_tag for m in response.context["messages"]] == ["error"]

@@ -94,6 +94,38 @@ def import_cancel(*, job: ImportJob, actor: Actor) -> ImportJob:
     return job
 
 
+STALL_SECONDS = 600  # progress is reported every chunk (seconds apart); this long silent means the worker died
+
+
+def import_stalled(job: ImportJob, progress: dict | None) -> bool:
+    """Whether a running step has shown no sign of life for STALL_SECONDS (its worker was killed or lost)."""
+    if job.status not in (ImportStatus.QUEUED, ImportStatus.VALIDATING, ImportStatus.APPLYING):
+        return False
+    last = (progress or {}).get("at")
+    started = job.step_started_at or job.created_at
+    since = timezone.now().timestamp() - max(last or 0, started.timestamp())
+    return since > STALL_SECONDS
+
+
+def import_restart(*, job: ImportJob, actor: Actor, progress: dict | None = None) -> ImportJob:
+    """Start a stalled step again. A check restarts from the top; an apply, which runs in one transaction,
+    wrote nothing when its worker died, so the change set goes back to review."""
+    actor.require(Action.EDIT)
+    if not import_stalled(job, progress):
+        raise ValidationError(_("This import is still making progress; wait for it."))
+    if job.status == ImportStatus.APPLYING:
+        ImportJob.objects.filter(pk=job.pk, status=ImportStatus.APPLYING).update(
+            status=ImportStatus.PREVIEW,
+            error=_("Applying stopped before it finished, and nothing was changed. Confirm again to apply."))
+    else:
+        claimed = ImportJob.objects.filter(pk=job.pk, status=job.status).update(
+            status=ImportStatus.QUEUED, step_started_at=timezone.now())
+        if claimed:
+            transaction.on_commit(partial(_enqueue, "merchant.jobs.import_validate", job.pk))
+    job.refresh_from_db()
+    return job
+
+
 def import_actor(user, role) -> Actor:
     """Changes an import makes are audited with source "import" and the user who confirmed it."""
     return Actor(source=AuditSource.IMPORT, user=user, role=role)

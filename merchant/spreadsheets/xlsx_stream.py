@@ -5,10 +5,12 @@ the export's first-byte bar on 300,000 rows. A worksheet is one XML part inside 
 library's zipfile writes to an unseekable stream (using data descriptors), so we serialise rows ourselves
 and hand over compressed bytes as they come out.
 """
+import math
 import re
 import zipfile
 from datetime import date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 from xml.sax.saxutils import escape
 
 _CONTENT_TYPES = (
@@ -40,20 +42,33 @@ _WORKBOOK_RELS = (
     '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" '
     'Target="styles.xml"/></Relationships>'
 )
-# Style 1: a bold header; style 2: yyyy-mm-dd hh:mm for datetimes.
+# Cell styles (indexes into cellXfs below). 0-2 are the original ones and keep their ids, since rendered cells
+# of existing callers refer to them; the rest serve the annotated import workbook (error fill, plain dates).
+BOLD, DATETIME, DATE, ERROR_FILL, ERROR_DATE, ERROR_DATETIME, HEADER, ERROR_HEADER = range(1, 9)
 _STYLES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
     '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-    '<numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy-mm-dd hh:mm:ss"/></numFmts>'
+    '<numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy-mm-dd hh:mm:ss"/>'
+    '<numFmt numFmtId="165" formatCode="yyyy-mm-dd"/></numFmts>'
     '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
     '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
-    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
-    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<fills count="3"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill>'
+    '<fill><patternFill patternType="solid"><fgColor rgb="FFFFC7CE"/><bgColor indexed="64"/></patternFill></fill>'
+    '</fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<cellXfs count="9"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
-    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="0" fontId="0" fillId="2" borderId="0" xfId="0" applyFill="1"/>'
+    '<xf numFmtId="165" fontId="0" fillId="2" borderId="0" xfId="0" applyNumberFormat="1" applyFill="1"/>'
+    '<xf numFmtId="164" fontId="0" fillId="2" borderId="0" xfId="0" applyNumberFormat="1" applyFill="1"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" applyAlignment="1">'
+    '<alignment vertical="top" wrapText="1"/></xf>'
+    '<xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1" applyAlignment="1">'
+    '<alignment vertical="top" wrapText="1"/></xf></cellXfs>'
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
@@ -94,9 +109,12 @@ def _text(value: str, style: str = "") -> str:
     return f'<c t="inlineStr"{style}><is><t xml:space="preserve">{escape(value)}</t></is></c>'
 
 
+def _serial(value: datetime) -> str:
+    return f"{(value.replace(tzinfo=None) - _EXCEL_EPOCH).total_seconds() / 86400:.10f}"
+
+
 def _datetime(value: datetime) -> str:
-    serial = (value.replace(tzinfo=None) - _EXCEL_EPOCH).total_seconds() / 86400
-    return f'<c s="2"><v>{serial:.10f}</v></c>'
+    return f'<c s="2"><v>{_serial(value)}</v></c>'
 
 
 # Dispatch on the exact type: this runs once per cell, millions of times for a large export.
@@ -127,6 +145,49 @@ def render_cells(values) -> Cells:
     return Cells("".join(_cell(v) for v in values))
 
 
+def styled_cell(value, *, highlight: bool = False) -> Cells:
+    """One cell for a value as a spreadsheet holds it: dates as yyyy-mm-dd, datetimes with the time, text as
+    inline strings (never evaluated, even when it looks like a formula). highlight gives it the error fill,
+    blank cells included, so a missing value is marked too."""
+    fill = f' s="{ERROR_FILL}"' if highlight else ""
+    if value is None or value == "":
+        return Cells(f"<c{fill}/>")
+    if isinstance(value, bool):
+        return Cells(f'<c t="b"{fill}><v>{int(value)}</v></c>')
+    if isinstance(value, datetime):
+        return Cells(f'<c s="{ERROR_DATETIME if highlight else DATETIME}"><v>{_serial(value)}</v></c>')
+    if isinstance(value, date):
+        return Cells(f'<c s="{ERROR_DATE if highlight else DATE}"><v>{(value - _EXCEL_EPOCH.date()).days}</v></c>')
+    if isinstance(value, (int, Decimal)) or (isinstance(value, float) and math.isfinite(value)):
+        return Cells(f"<c{fill}><v>{value}</v></c>")
+    return Cells(_text(str(value), fill))
+
+
+# The classic error values every spreadsheet program reads back as errors.
+ERROR_VALUES = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A")
+
+
+def error_cell(code: str, *, highlight: bool = False) -> Cells:
+    """An Excel error value cell (#N/A, #DIV/0! ...); anything else becomes #N/A."""
+    fill = f' s="{ERROR_FILL}"' if highlight else ""
+    return Cells(f'<c t="e"{fill}><v>{code if code in ERROR_VALUES else "#N/A"}</v></c>')
+
+
+def header_cell(value, *, highlight: bool = False) -> Cells:
+    """A bold header cell whose text wraps (two-line headers stay readable); highlight adds the error fill."""
+    if value is None or value == "":
+        return Cells("<c/>")
+    return Cells(_text(str(value), f' s="{ERROR_HEADER if highlight else HEADER}"'))
+
+
+class Row(NamedTuple):
+    """Row values to be placed at an explicit 1-based row number (numbers must increase through the sheet);
+    rows given as plain iterables follow the previous row."""
+
+    number: int
+    values: object
+
+
 class _Sink:
     """A write-only file object whose contents are taken away after each write."""
 
@@ -146,9 +207,34 @@ class _Sink:
         return data
 
 
-def stream_xlsx(header: list[str], rows, sheet_name="Sheet1", rows_per_chunk=500):
-    """Yield the bytes of an xlsx workbook with one sheet: a bold header row, then rows (iterables of values).
+def _sheet_head(header_row: int, freeze_header: bool, widths) -> bytes:
+    # Element order is fixed by the schema: sheetViews, then cols, then sheetData.
+    head = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">')
+    if freeze_header:
+        head += (f'<sheetViews><sheetView workbookViewId="0"><pane ySplit="{header_row}" '
+                 f'topLeftCell="A{header_row + 1}" activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>')
+    cols = "".join(f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
+                   for i, w in enumerate(widths or (), start=1) if w)
+    if cols:  # an empty <cols> is invalid
+        head += f"<cols>{cols}</cols>"
+    return (head + "<sheetData>").encode()
 
+
+def _row(row) -> str:
+    if type(row) is Row:
+        return f'<row r="{row.number}">' + "".join(_cell(v) for v in row.values) + "</row>"
+    return "<row>" + "".join(_cell(v) for v in row) + "</row>"
+
+
+def stream_xlsx(header: list[str], rows, sheet_name="Sheet1", rows_per_chunk=500, *, header_row: int = 1,
+                freeze_header: bool = False, widths=None):
+    """Yield the bytes of an xlsx workbook with one sheet: a bold header row, then rows (iterables of values, or
+    Row to place one at a given row number).
+
+    Header items that are Cells (see header_cell) are written as they are. header_row puts the header lower
+    (rows above it stay empty); freeze_header keeps it in view while scrolling; widths are column widths in
+    characters (None or 0 leaves a column's default).
     Datetimes must already be in the time zone the reader should see (naive values are written as-is).
     """
     sink = _Sink()
@@ -159,14 +245,12 @@ def stream_xlsx(header: list[str], rows, sheet_name="Sheet1", rows_per_chunk=500
             zf.writestr(name, text)
         yield sink.take()
         with zf.open("xl/worksheets/sheet1.xml", mode="w", force_zip64=True) as sheet:
-            sheet.write(
-                b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-            )
-            sheet.write(("<row>" + "".join(_text(str(h), ' s="1"') for h in header) + "</row>").encode())
+            sheet.write(_sheet_head(header_row, freeze_header, widths))
+            cells = "".join(h if type(h) is Cells else _text(str(h), ' s="1"') for h in header)
+            sheet.write(_row(Row(header_row, [Cells(cells)]) if header_row != 1 else [Cells(cells)]).encode())
             buffer = []
             for row in rows:
-                buffer.append("<row>" + "".join(_cell(v) for v in row) + "</row>")
+                buffer.append(_row(row))
                 if len(buffer) >= rows_per_chunk:
                     sheet.write("".join(buffer).encode())
                     buffer.clear()

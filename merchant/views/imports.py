@@ -13,8 +13,11 @@ from merchant.forms import ImportConfirmForm, ImportUploadForm, pause_until
 from merchant.models import ImportJob, ImportKind, ImportStatus, RowAction
 from merchant.permissions import Action
 from merchant.services import imports
+from merchant.spreadsheets.imports.annotate import annotated_workbook
 from merchant.spreadsheets.imports.columns import KIND_COLUMNS
 from merchant.spreadsheets.imports.pipeline import progress_key
+from merchant.spreadsheets.imports.reader import ImportFileError
+from merchant.spreadsheets.imports.template import template_workbook
 from merchant.views.common import flash_errors, form_error_from, merchant_view, paginate
 
 POST = ("POST",)
@@ -54,8 +57,6 @@ def import_list(request):
 
 @merchant_view()
 def import_template(request, kind):
-    from merchant.spreadsheets.imports.template import template_workbook
-
     if kind not in ImportKind.values:
         raise Http404
     response = HttpResponse(template_workbook(kind), content_type=XLSX)
@@ -86,11 +87,13 @@ def import_detail(request, pk):
         rows = rows.filter(action=show)
     page = paginate(request, rows)
     labels = _labels(job.kind)
+    progress = cache.get(progress_key(job.pk))
     return render(request, "merchant/imports/detail.html", {
         "job": job, "running": job.status in RUNNING, "show": show, "page": page,
         "rows": [_row_view(row, labels) for row in page.object_list],
         "confirm_form": ImportConfirmForm(initial={"valid_only": bool(job.invalid_count)}),
-        "progress": cache.get(progress_key(job.pk)),
+        "progress": progress,
+        "stalled": imports.import_stalled(job, progress),
         "filters": [(RowAction.NEW, job.new_count), (RowAction.CHANGED, job.changed_count),
                     (RowAction.INVALID, job.invalid_count)],
     })
@@ -130,6 +133,16 @@ def import_confirm(request, pk):
 
 
 @merchant_view(Action.EDIT, methods=POST)
+def import_restart(request, pk):
+    job = get_import_for_user(request, pk)
+    try:
+        imports.import_restart(job=job, actor=request.actor, progress=cache.get(progress_key(job.pk)))
+    except ValidationError as error:
+        flash_errors(request, error)
+    return redirect(job)
+
+
+@merchant_view(Action.EDIT, methods=POST)
 def import_cancel(request, pk):
     job = get_import_for_user(request, pk)
     try:
@@ -142,13 +155,15 @@ def import_cancel(request, pk):
 
 @merchant_view()
 def import_annotated(request, pk):
-    from merchant.spreadsheets.imports.annotate import annotated_workbook
-
     job = get_import_for_user(request, pk)
     if job.status not in (ImportStatus.PREVIEW, ImportStatus.APPLYING, ImportStatus.APPLIED) or not job.file:
         raise Http404
-    only_invalid = request.GET.get("only") == "invalid"
-    response = StreamingHttpResponse(annotated_workbook(job, only_invalid=only_invalid), content_type=XLSX)
+    try:
+        chunks = annotated_workbook(job, only_invalid=request.GET.get("only") == "invalid")
+    except ImportFileError as error:
+        messages.error(request, str(error))
+        return redirect(job)
+    response = StreamingHttpResponse(chunks, content_type=XLSX)
     stem = job.file_name.rsplit(".", 1)[0]
     response["Content-Disposition"] = content_disposition_header(True, f"{stem}-checked.xlsx")
     return response

@@ -5,6 +5,7 @@ import sys
 
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from merchant.models import AuditSource, ImportJob, ImportKind, ImportStatus, Merchant, RowAction
 from merchant.permissions import Actor
@@ -77,7 +78,8 @@ class Command(BaseCommand):
             ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.PREVIEW)
             summary["error"] = "The data changed while checking; nothing applied. Run again."
             return summary, False
-        ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.APPLIED, applied_count=result["applied"],
-                                                   skipped_count=result["skipped"])
+        # applied_at too: the import history shows when each import was applied, as for the page's imports.
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.APPLIED, applied_at=timezone.now(),
+                                                   applied_count=result["applied"], skipped_count=result["skipped"])
         summary.update(status=ImportStatus.APPLIED, applied=result["applied"], skipped=result["skipped"])
         return summary, True

@@ -20,6 +20,9 @@ class BatchesPlan:
     dup_field = "batch_no"
     unique_fields = ()
     required = ("erp_product_id", "batch_no", "production_date", "expiry_date", "quantity")
+    # The change set keeps unchanged rows too: the full replace removes every on-sale batch the file does
+    # not name, so applying must know the unchanged batches it names.
+    replaces_all = True
 
     def __init__(self, merchant):
         self.merchant = merchant
@@ -84,7 +87,9 @@ class BatchesPlan:
                 for name, value in values.items():
                     setattr(batch, name, value)
                 changed.append(batch)
-            audit.add("product", product.pk, outcome.changes)
+            # batch_managed is in every row's changes for the preview, but is written (and audited) once, by finish.
+            audit.add("product", product.pk, {name: change for name, change in outcome.changes.items()
+                                              if name != "batch_managed"})
         Batch.objects.bulk_create(created, batch_size=WRITE_BATCH)
         Batch.objects.bulk_update(changed, BATCH_FIELDS, batch_size=WRITE_BATCH)
         audit.flush()

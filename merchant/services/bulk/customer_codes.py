@@ -16,6 +16,10 @@ class CustomerCodesPlan:
 
     def __init__(self, merchant):
         self.merchant = merchant
+        # One customer named on two rows, by USCC on one and by platform customer id on the other, is not caught
+        # by key_of (which sees only what the row says); both rows would write a code for the same customer.
+        self.rows_by_customer = {}  # customer id -> (the first valid row naming it, the column naming it)
+        self.late_duplicates = []  # (earlier row, column, later row): the caller invalidates the earlier row too
 
     def key_of(self, item: Item):
         values = item.values
@@ -65,6 +69,12 @@ class CustomerCodesPlan:
             holder = by_code.get(code)
             if holder is not None and holder.customer_id != customer.pk:
                 errors["erp_customer_code"] = _("already used for %(customer)s") % {"customer": holder.customer.name}
+        if not errors:
+            column = "uscc" if "uscc" in values else "platform_customer_id"
+            first, first_column = self.rows_by_customer.setdefault(customer.pk, (item.ref, column))
+            if first != item.ref:
+                errors[column] = _("the same record is also on row %(row)d") % {"row": first}
+                self.late_duplicates.append((first, first_column, item.ref))
         if errors:
             return invalid(item, key, errors)
         current = by_customer.get(customer.pk)

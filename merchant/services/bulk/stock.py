@@ -2,9 +2,10 @@
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from merchant.models import ListingState, Product
+from merchant.models import Product
 
 from .common import CHANGED, UNCHANGED, WRITE_BATCH, AuditBuffer, Item, Outcome, invalid, require
+from .products import listing_after
 
 
 def products_by_key(merchant, keys, lock: bool, fields=None) -> dict:
@@ -32,7 +33,7 @@ class StockPlan:
 
     def plan(self, items: list[Item], lock: bool = False) -> list[Outcome]:
         existing = products_by_key(merchant=self.merchant, keys=[self.key_of(i) for i in items if self.key_of(i)],
-                                   lock=lock, fields=("stock", "batch_managed", "listing_state"))
+                                   lock=lock, fields=("stock", "batch_managed", "listing_state", "base_product_id"))
         outcomes = []
         for item in items:
             key = item.values.get("erp_product_id", "")
@@ -50,9 +51,9 @@ class StockPlan:
                 outcomes.append(invalid(item, key, errors))
                 continue
             stock = item.values["stock"]
-            state = product.listing_state
-            if state == ListingState.LISTED and stock == 0:
-                state = ListingState.READY  # the listing rule: nothing to sell, not listed
+            # The import listing rule, as for products and batches: without stock a listed product goes to ready,
+            # and a ready one is listed again when stock comes back (else one stock-out would unlist it for good).
+            state = listing_after(product.listing_state, product.base_product_id is not None, stock, False)
             changes = {name: change for name, change in
                        {"stock": (product.stock, stock), "listing_state": (product.listing_state, state)}.items()
                        if change[0] != change[1]}

@@ -69,8 +69,10 @@ def to_decimal(value) -> Decimal:
     if isinstance(value, (int, Decimal)):
         result = Decimal(value)
     elif isinstance(value, float):
-        # repr gives the shortest text that round-trips, so 12.3 stays 12.3 rather than 12.300000000000000710...
-        result = Decimal(repr(value))
+        # Excel shows and computes with 15 significant digits; a formula's saved result such as =12.3*1.1 is
+        # 13.530000000000001 in the file but 13.53 on the merchant's screen. 15 digits also keep 12.3 as 12.3
+        # rather than the binary 12.300000000000000710...
+        result = Decimal(format(value, ".15g"))
     else:
         text = _MONEY_NOISE.sub("", normalise_text(value))
         try:
@@ -84,16 +86,18 @@ def to_decimal(value) -> Decimal:
 
 def to_int(value) -> int:
     number = to_decimal(value)
+    # Size first, by the exponent alone: to_integral_value() and abs() raise decimal.Overflow for text
+    # such as 1e999999999, which would stop the whole check instead of failing this cell.
+    if number.adjusted() > 9 or abs(number) > 2**31 - 1:
+        raise CellError(_("too large"))
     if number != number.to_integral_value():
         raise CellError(_("must be a whole number"))
-    if abs(number) > 2**31 - 1:
-        raise CellError(_("too large"))
     return int(number)
 
 
 def to_date(value) -> date:
     """A date cell, an Excel serial number (1900 date system) or text like 2026-03-01, 2026/3/1,
-    2026.3.1, 20260301 or 2026年3月1日."""
+    2026.3.1, 20260301 (also as a number) or 2026年3月1日."""
     _check_special(value)
     if isinstance(value, datetime):
         return value.date()
@@ -101,6 +105,9 @@ def to_date(value) -> date:
         return value
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
         serial = float(value)
+        if serial.is_integer() and _COMPACT_DATE.match(str(int(serial))):
+            # 20260301 typed into a cell is stored as a number; no serial number is that large (see _MAX_SERIAL).
+            return to_date(str(int(serial)))
         if not 1 <= serial <= _MAX_SERIAL:
             raise CellError(_("not a date"))
         return _EXCEL_EPOCH + timedelta(days=int(serial))

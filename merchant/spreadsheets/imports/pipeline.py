@@ -23,6 +23,7 @@ from merchant.services.bulk.common import INVALID
 from .cells import CellError
 from .columns import KIND_COLUMNS, match_header
 from .reader import ImportFileError, open_source
+from .template import is_example_row
 
 log = logging.getLogger(__name__)
 CHUNK = 2000
@@ -47,6 +48,10 @@ class StaleChangeSet(Exception):
     """Rows that were valid at review no longer are: the database changed since."""
 
 
+class InvalidRows(Exception):
+    """The change set has invalid rows and applying the valid ones only was not asked for."""
+
+
 def progress_key(job_id: int) -> str:
     return f"import:{job_id}:progress"
 
@@ -69,11 +74,12 @@ class _Reader:
     """Rows of the file as Items (values parsed per column), with the cells as read for error display."""
 
     def __init__(self, kind: str, source, mapping: dict):
-        self.source, self.mapping = source, mapping
+        self.kind, self.source, self.mapping = kind, source, mapping
         self.columns = {column.key: column for column in KIND_COLUMNS[kind]}
 
     def __iter__(self):
         columns, mapping = self.columns, self.mapping
+        example_row = self.source.header_row + 1
         for number, cells in self.source.rows():
             values, errors, raw = {}, {}, {}
             for index, key in mapping.items():
@@ -88,6 +94,8 @@ class _Reader:
                     continue
                 if value != "":
                     values[key] = value
+            if number == example_row and not errors and is_example_row(self.kind, values):
+                continue  # the template's example row, left as it was
             if values or errors:
                 yield Item(number, values, errors), raw
 
@@ -104,6 +112,7 @@ class Validation:
     def __init__(self, job: ImportJob):
         self.job = job
         self.plan = PLANS[job.kind](job.merchant)
+        self.plan_replaces = getattr(self.plan, "replaces_all", False)
         self.columns = KIND_COLUMNS[job.kind]
         self.actions = bytearray()
         self.counts = dict.fromkeys(_CODES, 0)
@@ -141,6 +150,7 @@ class Validation:
                 progress_report(job.pk, "validate", done, estimate, started)
             tick = time.monotonic()
             self._merged_cells(source, mapping)
+            self.late.extend(getattr(self.plan, "late_duplicates", ()))  # duplicates only the plan can see
             self._late_duplicates()
             warnings.extend(getattr(self.plan, "notes", list)())
             self.timings["validate"] += time.monotonic() - tick
@@ -189,9 +199,11 @@ class Validation:
         rows = []
         for (item, raw), outcome in zip(chunk, outcomes):
             self._record(item.ref, outcome.action)
-            if outcome.action == RowAction.UNCHANGED:
+            if outcome.action == RowAction.UNCHANGED and not self.plan_replaces:
                 continue
-            if outcome.product_id and outcome.action == RowAction.CHANGED:
+            # A new value for an existing SKU (a changed field, or a new group price): the next automatic sync
+            # would overwrite it. Products this import creates have no id yet and are not counted.
+            if outcome.product_id:
                 for kind in sync_kinds(outcome.changes):
                     self.sync_products[kind].add(outcome.product_id)
             rows.append(ImportRow(
@@ -239,7 +251,9 @@ class Validation:
             if not columns or max_row <= source.header_row:
                 continue
             reason = _("merged cells %(range)s: unmerge them and fill in every cell") % {"range": ref}
-            for row in range(max(min_row, source.header_row + 1), max_row + 1):
+            # Only rows that were read can be invalidated: a range down to the sheet's end (B3:B1048576) must not
+            # cost a million lookups.
+            for row in range(max(min_row, source.header_row + 1), min(max_row, len(self.actions) - 1) + 1):
                 self._invalidate(row, columns[0], reason)
 
     def _finish(self, warnings: list[str]) -> None:
@@ -305,12 +319,20 @@ def _reparse(kind: str, data: dict) -> dict:
 
 def apply(job: ImportJob, *, actor, valid_only: bool = False, pause_until=None, pause_kinds=()) -> dict:
     """Apply a reviewed change set in one transaction. Returns counts; raises StaleChangeSet (nothing
-    written) when a row is no longer valid and valid_only is off."""
+    written) when a row is no longer valid and valid_only is off, and InvalidRows (nothing written) when
+    the change set has invalid rows and valid_only is off."""
     from merchant.services.switches import sku_switch_set
 
     started = time.monotonic()
+    if not valid_only and ImportRow.objects.filter(job=job, action=RowAction.INVALID).exists():
+        raise InvalidRows(job.invalid_count)
     plan = PLANS[job.kind](job.merchant)
-    rows = ImportRow.objects.filter(job=job, action__in=[RowAction.NEW, RowAction.CHANGED]).order_by("row_number")
+    applied_actions = [RowAction.NEW, RowAction.CHANGED]
+    if getattr(plan, "replaces_all", False):
+        # A full replace must see every row the file names, unchanged ones included: a record the file
+        # names without changing it is kept, not removed as stale.
+        applied_actions.append(RowAction.UNCHANGED)
+    rows = ImportRow.objects.filter(job=job, action__in=applied_actions).order_by("row_number")
     if hasattr(plan, "excluded_keys") and valid_only:
         plan.excluded_keys = set(
             ImportRow.objects.filter(job=job, action=RowAction.INVALID).exclude(key="").values_list("key", flat=True))
@@ -326,10 +348,12 @@ def apply(job: ImportJob, *, actor, valid_only: bool = False, pause_until=None, 
                 raise StaleChangeSet(refused)
             skipped += len(refused)
             valid = [outcome for outcome in outcomes if outcome.valid]
-            applied += plan.apply(valid, actor, reason)
+            # Before plan.apply, which gives the products it creates their ids: the pause covers the SKUs the
+            # preview counted (existing ones), not new products.
             for outcome in valid:
                 for kind in sync_kinds(outcome.changes) if outcome.product_id else ():
                     touched[kind].add(outcome.product_id)
+            applied += plan.apply(valid, actor, reason)
             done += len(chunk)
             progress_report(job.pk, "apply", done, job.new_count + job.changed_count, started)
         if hasattr(plan, "finish"):

@@ -8,6 +8,7 @@ entity declarations (billion laughs). Rows are streamed: memory does not grow wi
 import codecs
 import csv
 import os
+import re
 import zipfile
 from dataclasses import dataclass
 
@@ -17,9 +18,12 @@ from openpyxl import load_workbook
 from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
 
 from .cells import NO_CACHED_VALUE, ErrorValue
+from .template import LISTS_SHEET, NOTES_SHEET
 
+_DIMENSION = re.compile(r'<(?:\w+:)?dimension\s+ref="[A-Z]+\d+:[A-Z]+(\d+)"')
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
+MAX_SHEET_ROW = 1048576  # Excel's last row
 
 
 class ImportFileError(Exception):
@@ -128,15 +132,22 @@ class XlsxSource(Source):
         if not visible:
             raise ImportFileError(_("The workbook has no visible worksheet."))
         self._sheet = visible[0]
-        hidden = [ws.title for ws in sheets if ws.sheet_state != "visible"]
+        # The template's own notes and dropdown-list sheets are expected, not worth a warning.
+        ours = {NOTES_SHEET, LISTS_SHEET}
+        hidden = [ws.title for ws in sheets if ws.sheet_state != "visible" and ws.title not in ours]
         if hidden:
             self.warnings.append(_("Hidden sheets were not read: %(names)s.") % {"names": ", ".join(hidden)})
-        if len(visible) > 1:
+        if len([ws for ws in visible if ws.title not in ours]) > 1:
             self.warnings.append(_("Only the first sheet, %(name)s, was read.") % {"name": self._sheet.title})
-        try:
-            self.estimate = self._sheet.max_row
-        except Exception:  # a missing or wrong <dimension> only costs the progress estimate
-            self.estimate = None
+        self.estimate = self._dimension_rows()
+
+    def _dimension_rows(self) -> int | None:
+        """The last row the sheet's <dimension> declares, for the progress bar, or None. openpyxl's max_row
+        would parse the whole sheet when the element is missing (streamed writers leave it out)."""
+        with self._sheet._get_source() as source:
+            head = source.read(4096).decode("utf-8", "replace")
+        match = _DIMENSION.search(head)
+        return int(match.group(1)) if match else None
 
     def _check_container(self, path: str) -> None:
         with open(path, "rb") as handle:
@@ -175,8 +186,16 @@ class XlsxSource(Source):
         source = ws._get_source()  # openpyxl (pinned) has no public per-cell hook; see _CellParser
         parser = _CellParser(source, ws._shared_strings, data_only=True, epoch=wb.epoch,
                              date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats)
+        last = 0
         try:
             for number, cells in parser.parse():
+                # Excel writes rows in ascending order up to its last row. A crafted row number (0, negative,
+                # repeated, or 2,000,000,000) would upset the bookkeeping by row number downstream.
+                if not last < number <= MAX_SHEET_ROW:
+                    raise ImportFileError(_("The worksheet is malformed: row %(row)d is out of order or beyond "
+                                            "Excel's last row. Save it again in Excel or LibreOffice.")
+                                          % {"row": number})
+                last = number
                 yield number, {cell["column"]: cell["value"] for cell in cells if cell["value"] is not None}
         except ImportFileError:
             raise
@@ -192,6 +211,10 @@ class XlsxSource(Source):
 
 
 def _describe(error: Exception) -> str:
+    # openpyxl wraps what went wrong in a ValueError that names the stored file's path on the server: describe
+    # the cause instead (also how an entity declaration in a part it reads while loading shows up).
+    while error.__cause__ is not None:
+        error = error.__cause__
     name = type(error).__name__
     if name in ("EntitiesForbidden", "DTDForbidden", "ExternalReferenceForbidden"):
         return _("it declares XML entities, which are refused")
@@ -218,6 +241,9 @@ class CsvSource(Source):
             decoder = codecs.getincrementaldecoder(encoding)()
             try:
                 while chunk := handle.read(1024 * 1024):
+                    # Past the head too: the csv module passes NUL through, and PostgreSQL refuses it in text.
+                    if b"\x00" in chunk:
+                        raise ImportFileError(_("The file is not a CSV text file (it holds binary data)."))
                     decoder.decode(chunk)
                 decoder.decode(b"", final=True)
             except UnicodeDecodeError:
@@ -225,8 +251,9 @@ class CsvSource(Source):
         if encoding == "gb18030":
             try:
                 with open(path, encoding=encoding) as text:
-                    while text.read(1024 * 1024):
-                        pass
+                    while chunk := text.read(1024 * 1024):
+                        if "\x00" in chunk:
+                            raise ImportFileError(_("The file is not a CSV text file (it holds binary data)."))
             except UnicodeDecodeError:
                 raise ImportFileError(_("The CSV file is neither UTF-8 nor GBK text.")) from None
         return encoding
