@@ -412,3 +412,17 @@ def test_a_merged_range_reaching_far_below_the_data_only_marks_the_rows_read(mer
     job = validated(merchant_a, "stock", content=content)
     assert row_errors(job) == {3: {"stock": "merged cells B3:B1048576: unmerge them and fill in every cell"}}
     assert job.changed_count == 1
+
+
+def test_excel_unicode_text_utf16_tab_separated_is_read(merchant_a, stocked):
+    content = "erp_product_id\t库存\r\nP-1\t４\r\nP-2\t6\r\n".encode("utf-16")  # with its byte order mark
+    job = validated(merchant_a, "stock", content=content, name="stock.csv")
+    assert (job.status, job.changed_count, job.invalid_count) == (ImportStatus.PREVIEW, 2, 0)
+
+
+def test_a_shared_strings_table_too_large_to_hold_is_refused(merchant_a, stocked, monkeypatch):
+    from merchant.spreadsheets.imports import reader
+
+    monkeypatch.setattr(reader, "MAX_WHOLE_PART", 100)
+    job = validated(merchant_a, "stock", content=shared_strings_xlsx(STOCK + [["P-1", 5]]))
+    assert_refused(job, "part unpacks to", "more than the 100 bytes that can be read", "Save the sheet as CSV")

@@ -224,3 +224,22 @@ def test_upload_check_confirm_and_apply_run_through_the_queue(settings, tmp_path
     switch = SkuSwitch.objects.get(product=synced, kind="stock")
     assert (switch.enabled, switch.paused_until) == (False, until)
     assert SkuSwitch.objects.get(product=paused).paused_until is None  # already paused: left as it was
+
+
+def test_a_batch_file_whose_rows_are_unchanged_can_still_remove_stale_batches(merchant_a, owner_actor):
+    from merchant.models import Batch
+
+    from .factories import BatchFactory
+
+    kept = BatchFactory(product__merchant=merchant_a, product__erp_product_id="P-9", batch_no="KEEP")
+    BatchFactory(product=kept.product, batch_no="STALE")
+    rows = [["erp_product_id", "batch_no", "production_date", "expiry_date", "quantity"],
+            ["P-9", "KEEP", kept.production_date, kept.expiry_date, kept.quantity]]
+    job = make_job(merchant_a, "batches", xlsx_bytes(rows))
+    pipeline.validate(job)
+    job.refresh_from_db()
+    assert (job.new_count, job.changed_count, job.unchanged_count) == (0, 0, 1)
+    assert any("will be removed" in warning for warning in job.warnings)
+    import_confirm(job=job, actor=owner_actor)  # not refused as "nothing to apply"
+    jobs.import_apply(job.pk)
+    assert list(Batch.objects.filter(product=kept.product).values_list("batch_no", flat=True)) == ["KEEP"]

@@ -64,7 +64,9 @@ def import_confirm(
     if job.invalid_count and not valid_only:
         raise ValidationError(_("%(count)d rows are invalid: fix them and upload the file again, or choose to "
                                 "apply the valid rows only.") % {"count": job.invalid_count})
-    if not (job.new_count or job.changed_count):
+    # A batch file whose rows are all unchanged may still remove stale batches (a full replace).
+    replaces = job.kind == ImportKind.BATCHES and job.unchanged_count
+    if not (job.new_count or job.changed_count or replaces):
         raise ValidationError(_("Nothing to apply: no row adds or changes anything."))
     claimed = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.PREVIEW).update(
         status=ImportStatus.APPLYING, valid_only=valid_only, step_started_at=timezone.now(), error="",

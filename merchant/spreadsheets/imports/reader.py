@@ -21,6 +21,7 @@ from .cells import NO_CACHED_VALUE, ErrorValue
 from .template import LISTS_SHEET, NOTES_SHEET
 
 _DIMENSION = re.compile(r'<(?:\w+:)?dimension\s+ref="[A-Z]+\d+:[A-Z]+(\d+)"')
+MAX_WHOLE_PART = 160 * 1024 * 1024  # keeps a shared-strings table within the import's memory bar
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 MAX_SHEET_ROW = 1048576  # Excel's last row
@@ -47,7 +48,9 @@ class Limits:
 
 
 def _mb(size: int) -> str:
-    return f"{size / 1024 / 1024:.0f} MB"
+    if size < 1024 * 1024:
+        return f"{size:,} bytes"
+    return f"{size / 1024 / 1024:,.0f} MB"
 
 
 class Source:
@@ -174,6 +177,11 @@ class XlsxSource(Source):
             raise ImportFileError(_("The workbook unpacks to %(size)s, more than the %(max)s allowed.")
                                   % {"size": _mb(total), "max": _mb(self.limits.max_uncompressed)})
         for info in infos:
+            # openpyxl holds these parts whole in memory even in read-only mode.
+            if info.filename in ("xl/sharedStrings.xml", "xl/styles.xml") and info.file_size > MAX_WHOLE_PART:
+                raise ImportFileError(_("The workbook's %(name)s part unpacks to %(size)s, more than the %(max)s "
+                                        "that can be read. Save the sheet as CSV and upload that instead.")
+                                      % {"name": info.filename, "size": _mb(info.file_size), "max": _mb(MAX_WHOLE_PART)})
             if info.file_size > 1024 * 1024 and info.file_size > self.limits.max_ratio * max(info.compress_size, 1):
                 raise ImportFileError(_("The workbook is compressed abnormally (%(name)s unpacks %(ratio)d times "
                                         "larger): refused as a possible zip bomb.")
@@ -231,6 +239,8 @@ class CsvSource(Source):
     def _detect_encoding(path: str) -> str:
         with open(path, "rb") as handle:
             head = handle.read(64 * 1024)
+            if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                return CsvSource._check_utf16(path)
             if head.startswith(codecs.BOM_UTF8):
                 encoding = "utf-8-sig"
             else:
@@ -257,6 +267,18 @@ class CsvSource(Source):
             except UnicodeDecodeError:
                 raise ImportFileError(_("The CSV file is neither UTF-8 nor GBK text.")) from None
         return encoding
+
+    @staticmethod
+    def _check_utf16(path: str) -> str:
+        """Excel's "Unicode text" (tab-separated UTF-16 with a byte order mark)."""
+        try:
+            with open(path, encoding="utf-16") as text:
+                while chunk := text.read(1024 * 1024):
+                    if "\x00" in chunk:
+                        raise ImportFileError(_("The file is not a CSV text file (it holds binary data)."))
+        except UnicodeError:
+            raise ImportFileError(_("The file starts like UTF-16 text but is not.")) from None
+        return "utf-16"
 
     def _raw_rows(self):
         with open(self.path, encoding=self.encoding, newline="") as text:
