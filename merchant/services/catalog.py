@@ -19,6 +19,9 @@ EDITABLE_FIELDS = (
 )
 
 
+_MONEY_LIMIT = Decimal(10) ** (MONEY["max_digits"] - MONEY["decimal_places"])
+
+
 def _check_price(field: str, value) -> None:
     if value is None:
         return
@@ -34,6 +37,8 @@ def _check_price(field: str, value) -> None:
         raise ValidationError({field: _("A price must be greater than 0.")})
     if value.as_tuple().exponent < -2:
         raise ValidationError({field: _("A price has at most 2 decimal places.")})
+    if value < _MONEY_LIMIT:
+        return  # fits the column: the common case, checked without building a validator (bulk imports)
     try:
         DecimalValidator(**MONEY)(value)
     except ValidationError as exc:

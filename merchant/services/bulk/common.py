@@ -2,10 +2,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from merchant.models import AuditEntry, RowAction
 
 from ..audit import audit_entries
+from .copy import insert_many
 
 NEW, CHANGED, UNCHANGED, INVALID = RowAction.NEW, RowAction.CHANGED, RowAction.UNCHANGED, RowAction.INVALID
 WRITE_BATCH = 1000
@@ -73,5 +75,8 @@ class AuditBuffer:
             self.flush()
 
     def flush(self) -> None:
-        AuditEntry.objects.bulk_create(self.entries, batch_size=WRITE_BATCH)
+        now = timezone.now()
+        for entry in self.entries:
+            entry.at = now  # auto_now_add is not applied by COPY
+        insert_many(AuditEntry, self.entries)
         self.entries.clear()

@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 from merchant.models import BaseProduct, ListingState, Product
 
 from ..catalog import _check_price
+from .copy import insert_many
 from .common import CHANGED, NEW, UNCHANGED, WRITE_BATCH, AuditBuffer, Item, Outcome, field_error, invalid, money
 
 TEXT_FIELDS = ("name", "barcode", "approval_number", "spec", "manufacturer", "unit")
@@ -45,6 +46,8 @@ class ProductsPlan:
         known_bases = set(BaseProduct.objects.filter(pk__in=explicit).values_list("pk", flat=True))
         merged = {item.ref: self._merged(item, existing.get(item.values.get("erp_product_id"))) for item in items}
         matches = self._matches([values for values in merged.values() if values.get("base_product_id") is None])
+        # Applying needs no display of a new product's fields (its audit entry is a summary).
+        self._describe_new = not lock
         return [self._plan_one(item, existing, known_bases, merged[item.ref], matches) for item in items]
 
     @staticmethod
@@ -104,7 +107,7 @@ class ProductsPlan:
                                                 product is None)
         if product is None:
             changes = {name: (None, _display(name, values[name])) for name in WRITE_FIELDS
-                       if values[name] not in (None, "")}
+                       if values[name] not in (None, "")} if self._describe_new else {}
             return Outcome(item.ref, key, NEW, changes=changes, payload=values)
         changes = {
             name: (_display(name, getattr(product, name)), _display(name, values[name]))
@@ -121,7 +124,7 @@ class ProductsPlan:
             Product(merchant=self.merchant, erp_product_id=o.key, created_at=now, updated_at=now, **o.payload)
             for o in outcomes if o.action == NEW
         ]
-        Product.objects.bulk_create(created, batch_size=WRITE_BATCH)
+        insert_many(Product, created, with_ids=True)
         for product, outcome in zip(created, (o for o in outcomes if o.action == NEW)):
             outcome.product_id = product.pk
             audit.add("product", product.pk, {"created": (None, _summary(product))})

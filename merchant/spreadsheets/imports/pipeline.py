@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from merchant.models import ImportJob, ImportRow, ImportStatus, Module, ModuleSwitch, Product, RowAction, SkuSwitch
 from merchant.services.bulk import PLANS, Item
 from merchant.services.bulk.common import INVALID
+from merchant.services.bulk.copy import insert_many
 
 from .cells import CellError
 from .columns import KIND_COLUMNS, match_header
@@ -213,7 +214,7 @@ class Validation:
                 errors=[{"column": f, "value": _text(raw.get(f)), "reason": reason}
                         for f, reason in outcome.errors.items()],
             ))
-        ImportRow.objects.bulk_create(rows, batch_size=CHUNK)
+        insert_many(ImportRow, rows)
 
     def _record(self, row: int, action: str) -> None:
         if len(self.actions) <= row:
@@ -340,8 +341,8 @@ def apply(job: ImportJob, *, actor, valid_only: bool = False, pause_until=None, 
     applied = skipped = done = 0
     touched = {"stock": set(), "price": set()}
     with transaction.atomic():
-        for chunk in _chunks(rows.iterator(chunk_size=CHUNK), CHUNK):
-            items = [Item(row.row_number, _reparse(job.kind, row.data)) for row in chunk]
+        for chunk in _chunks(rows.values_list("row_number", "data").iterator(chunk_size=CHUNK), CHUNK):
+            items = [Item(number, _reparse(job.kind, data)) for number, data in chunk]
             outcomes = plan.plan(items, lock=True)
             refused = [outcome for outcome in outcomes if not outcome.valid]
             if refused and not valid_only:

@@ -2,29 +2,46 @@
 
 Before openpyxl sees an xlsx we check it is a zip at all (a password-protected workbook is an OLE
 container, as is a legacy .xls), that its declared uncompressed size and compression ratios are sane
-(zip bombs) and that it holds a workbook. XML is parsed by openpyxl through defusedxml, which refuses
-entity declarations (billion laughs). Rows are streamed: memory does not grow with the row count.
+(zip bombs), that it holds a workbook, and that no XML part declares a DTD (where entity expansion
+attacks live). Rows are streamed: memory does not grow with the row count.
 """
 import codecs
 import csv
 import os
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 from openpyxl import load_workbook
-from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+from openpyxl.utils.cell import column_index_from_string
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
-from .cells import NO_CACHED_VALUE, ErrorValue
+from .sheet_xml import DeclarationRefused, SheetRows
 from .template import LISTS_SHEET, NOTES_SHEET
 
-_DIMENSION = re.compile(r'<(?:\w+:)?dimension\s+ref="[A-Z]+\d+:[A-Z]+(\d+)"')
+_FULL_DIMENSION = re.compile(r'<(?:\w+:)?dimension\s+ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
 MAX_WHOLE_PART = 160 * 1024 * 1024  # keeps a shared-strings table within the import's memory bar
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 MAX_SHEET_ROW = 1048576  # Excel's last row
+
+
+def _head_dimension(worksheet) -> None:
+    """Replaces ReadOnlyWorksheet._get_size, which every read-only load runs for every sheet: when a sheet
+    has no <dimension> element (streamed writers leave it out) openpyxl's version parses the whole sheet to
+    find out. The element, when present, is at the very start."""
+    with worksheet._get_source() as source:
+        head = source.read(4096).decode("utf-8", "replace")
+    match = _FULL_DIMENSION.search(head)
+    if match:
+        worksheet._min_column, worksheet._min_row = column_index_from_string(match[1]), int(match[2])
+        worksheet._max_column, worksheet._max_row = column_index_from_string(match[3]), int(match[4])
+
+
+ReadOnlyWorksheet._get_size = _head_dimension
 
 
 class ImportFileError(Exception):
@@ -106,21 +123,6 @@ class Source:
         pass
 
 
-class _CellParser(WorkSheetParser):
-    """openpyxl's sheet parser, telling apart what its data_only mode merges: a formula with no saved result
-    (a blank would be wrong: it is an error for that cell), and Excel error values."""
-
-    def parse_cell(self, element):
-        cell = super().parse_cell(element)
-        if cell["data_type"] == "e":
-            cell["value"] = ErrorValue(cell["value"])
-        elif cell["value"] is None and element.find(FORMULA_TAG) is not None:
-            cell["value"] = NO_CACHED_VALUE
-        elif isinstance(cell["value"], str) and not cell["value"].strip():
-            cell["value"] = None
-        return cell
-
-
 class XlsxSource(Source):
     def __init__(self, path: str, limits: Limits):
         super().__init__(limits)
@@ -142,15 +144,7 @@ class XlsxSource(Source):
             self.warnings.append(_("Hidden sheets were not read: %(names)s.") % {"names": ", ".join(hidden)})
         if len([ws for ws in visible if ws.title not in ours]) > 1:
             self.warnings.append(_("Only the first sheet, %(name)s, was read.") % {"name": self._sheet.title})
-        self.estimate = self._dimension_rows()
-
-    def _dimension_rows(self) -> int | None:
-        """The last row the sheet's <dimension> declares, for the progress bar, or None. openpyxl's max_row
-        would parse the whole sheet when the element is missing (streamed writers leave it out)."""
-        with self._sheet._get_source() as source:
-            head = source.read(4096).decode("utf-8", "replace")
-        match = _DIMENSION.search(head)
-        return int(match.group(1)) if match else None
+        self.estimate = getattr(self._sheet, "_max_row", None)  # from <dimension>, see _head_dimension
 
     def _check_container(self, path: str) -> None:
         with open(path, "rb") as handle:
@@ -188,15 +182,25 @@ class XlsxSource(Source):
                                       % {"name": info.filename, "ratio": info.file_size // max(info.compress_size, 1)})
         if any(info.flag_bits & 0x1 for info in infos):
             raise ImportFileError(_("The workbook is encrypted. Remove the password and upload it again."))
+        try:
+            with zipfile.ZipFile(path) as archive:
+                declares = any(_declares_dtd(archive, info) for info in infos
+                               if info.filename.endswith((".xml", ".rels")))
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
+            raise ImportFileError(_("The worksheet cannot be read (%(error)s).") % {"error": error}) from None
+        if declares:
+            raise ImportFileError(_("The workbook cannot be read (%(error)s). Save it again as .xlsx in "
+                                            "Excel or LibreOffice.")
+                                          % {"error": _("it declares XML entities, which are refused")})
 
     def _raw_rows(self):
         ws, wb = self._sheet, self._workbook
-        source = ws._get_source()  # openpyxl (pinned) has no public per-cell hook; see _CellParser
-        parser = _CellParser(source, ws._shared_strings, data_only=True, epoch=wb.epoch,
-                             date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats)
+        source = ws._get_source()
+        parser = SheetRows(source, ws._shared_strings, epoch=wb.epoch, date_formats=wb._date_formats,
+                           timedelta_formats=wb._timedelta_formats)
         last = 0
         try:
-            for number, cells in parser.parse():
+            for number, cells in parser:
                 # Excel writes rows in ascending order up to its last row. A crafted row number (0, negative,
                 # repeated, or 2,000,000,000) would upset the bookkeeping by row number downstream.
                 if not last < number <= MAX_SHEET_ROW:
@@ -204,18 +208,44 @@ class XlsxSource(Source):
                                             "Excel's last row. Save it again in Excel or LibreOffice.")
                                           % {"row": number})
                 last = number
-                yield number, {cell["column"]: cell["value"] for cell in cells if cell["value"] is not None}
+                yield number, cells
         except ImportFileError:
             raise
+        except DeclarationRefused:
+            raise ImportFileError(_("The worksheet cannot be read (%(error)s).")
+                                  % {"error": _("it declares XML entities, which are refused")}) from None
         except Exception as error:
             raise ImportFileError(_("The worksheet cannot be read (%(error)s).") % {"error": _describe(error)}) from None
         finally:
             source.close()
-        if parser.merged_cells is not None:
-            self.merged_ranges = [str(merged.ref) for merged in parser.merged_cells.mergeCell]
+        self.merged_ranges = parser.merged
 
     def close(self):
         self._workbook.close()
+
+
+_PROLOG_ITEM = re.compile(r"\s*(?:<\?.*?\?>|<!--.*?-->)", re.S)
+PROLOG_LIMIT = 64 * 1024
+
+
+def _declares_dtd(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether an XML part has a document type declaration, the only place entities can be declared
+    (billion laughs, external entities): workbooks never need one. A prolog longer than PROLOG_LIMIT counts
+    as one. Checking here lets openpyxl parse with the standard library's fast C parser."""
+    with archive.open(info) as part:
+        head = part.read(PROLOG_LIMIT)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head[:4]:
+        text = head.decode("utf-16", "ignore")
+    else:
+        text = head.decode("utf-8", "ignore")
+    text = text.lstrip("\ufeff")
+    position = 0
+    while match := _PROLOG_ITEM.match(text, position):
+        position = match.end()
+    rest = text[position:].lstrip()
+    if not rest:
+        return len(head) >= PROLOG_LIMIT
+    return rest.startswith("<!")
 
 
 def _describe(error: Exception) -> str:

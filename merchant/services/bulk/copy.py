@@ -1,0 +1,61 @@
+"""Bulk inserts through PostgreSQL's COPY.
+
+Django 5.2's bulk_create sends each column as an array, and psycopg escapes array text in Python, one
+regex call per quote: for JSON columns and long text that dominates a 100,000-row import. COPY streams
+rows to the server with psycopg's C encoders instead (about 5x faster here; bench/import.py). Other
+databases use bulk_create.
+"""
+import json
+
+from django.db import connection, models
+
+BATCH = 1000
+
+
+def _fields(model) -> list:
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
+
+
+def _converter(field):
+    """How a value goes into COPY: as it is for the types psycopg dumps itself (text, numbers, Decimal,
+    dates, ids), as JSON text for JSON fields, else through the field's own preparation."""
+    if isinstance(field, models.JSONField):
+        return lambda value: None if value is None else json.dumps(value, cls=field.encoder)
+    if isinstance(field, (models.CharField, models.TextField, models.IntegerField, models.BigIntegerField,
+                          models.BooleanField, models.DecimalField, models.DateField, models.ForeignKey)):
+        return None  # DateTimeField is a DateField: aware datetimes pass as they are
+    return lambda value: field.get_db_prep_save(value, connection)
+
+
+def insert_many(model, objs: list, *, with_ids: bool = False) -> list:
+    """Insert new objects; with_ids sets each object's pk (reserved from the table's sequence first).
+    auto_now / auto_now_add fields must already be set by the caller. Returns objs."""
+    if not objs:
+        return objs
+    if connection.vendor != "postgresql":
+        return model.objects.bulk_create(objs, batch_size=BATCH)
+    table = model._meta.db_table
+    fields = _fields(model)
+    columns = [f.column for f in fields]
+    plan = [(field.attname, _converter(field)) for field in fields]
+    with connection.cursor() as cursor:
+        if with_ids:
+            pk = model._meta.pk.column
+            cursor.execute(f"SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                           [table, pk, len(objs)])
+            for obj, (value,) in zip(objs, cursor.fetchall()):
+                obj.pk = value
+            columns.insert(0, pk)
+        quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+        with cursor.cursor.copy(f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN") as copy:
+            for obj in objs:
+                values = obj.__dict__
+                row = [values[name] if convert is None else convert(values[name]) for name, convert in plan]
+                if with_ids:
+                    row.insert(0, obj.pk)
+                copy.write_row(row)
+    for obj in objs:
+        obj._state.adding = False
+    return objs
+
+
