@@ -407,16 +407,16 @@ def main():
 
     print()
     print(f"{'run':<22}{'rows':>9}{'parse s':>9}{'valid s':>9}{'apply s':>9}{'total s':>9}{'rows/s':>8}"
-          f"{'new':>9}{'changed':>8}{'unchgd':>9}{'invalid':>8}{'RSS0':>7}{'peak':>7}{'busy':>6}{'steal':>6}")
+          f"{'new':>11}{'changed':>9}{'unchgd':>11}{'invalid':>8}{'RSS0':>7}{'peak':>7}{'busy':>6}{'steal':>6}")
     for label, r in runs:
         print(f"{label:<22}{r['rows']:>9,}{r['parse_s']:>9.2f}{r['plan_s']:>9.2f}{r['apply_s']:>9.2f}"
-              f"{r['total_s']:>9.2f}{r['rows'] / r['total_s']:>8,.0f}{r['new']:>9,}{r['changed']:>8,}"
-              f"{r['unchanged']:>9,}{r['invalid']:>8,}{r['rss_start']:>7.0f}{r['peak']:>7.0f}{r['busy']:>6.0%}"
+              f"{r['total_s']:>9.2f}{r['rows'] / r['total_s']:>8,.0f}{r['new']:>11,}{r['changed']:>9,}"
+              f"{r['unchanged']:>11,}{r['invalid']:>8,}{r['rss_start']:>7.0f}{r['peak']:>7.0f}{r['busy']:>6.0%}"
               f"{r['steal']:>6.0%}")
     if peer:
         print(f"{'django-import-export':<22}{peer['rows']:>9,}{peer['load_s']:>9.2f}{'-':>9}{peer['import_s']:>9.2f}"
-              f"{peer['total_s']:>9.2f}{peer['rows'] / peer['total_s']:>8,.0f}{peer['new']:>9,}{peer['update']:>8,}"
-              f"{peer['skip']:>9,}{peer['invalid'] + peer['error']:>8,}{peer['rss_start']:>7.0f}{peer['peak']:>7.0f}"
+              f"{peer['total_s']:>9.2f}{peer['rows'] / peer['total_s']:>8,.0f}{peer['new']:>11,}{peer['update']:>9,}"
+              f"{peer['skip']:>11,}{peer['invalid'] + peer['error']:>8,}{peer['rss_start']:>7.0f}{peer['peak']:>7.0f}"
               f"{peer['busy']:>6.0%}{peer['steal']:>6.0%}")
     print("  (ours: parse = reading the cells, valid = planning against the database and storing the change set,"
           " total = validate() + apply() wall time;")

@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class MerchantConfig(AppConfig):
     name = "merchant"
     verbose_name = _("Merchant back office")
+
+    def ready(self):
+        from merchant import lookups  # noqa: F401  registers field__any

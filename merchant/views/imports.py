@@ -70,10 +70,17 @@ def _labels(kind: str) -> dict:
     return {**FIELD_LABELS, **labels}
 
 
+def _changes(row) -> dict:
+    """A new record's values come from its data; changes hold what the rules derived (listing, match)."""
+    if row.action != RowAction.NEW:
+        return row.changes
+    return {**{field: ["", value] for field, value in row.data.items()}, **row.changes}
+
+
 def _row_view(row, labels):
     return {
         "number": row.row_number, "action": row.action, "action_label": RowAction(row.action).label, "key": row.key,
-        "changes": [(labels.get(field, field), old, new) for field, (old, new) in row.changes.items()],
+        "changes": [(labels.get(field, field), old, new) for field, (old, new) in _changes(row).items()],
         "errors": [(labels.get(e["column"], e["column"]), e["value"], e["reason"]) for e in row.errors],
     }
 

@@ -38,12 +38,12 @@ class ProductsPlan:
 
     def plan(self, items: list[Item], lock: bool = False) -> list[Outcome]:
         keys = {item.values["erp_product_id"] for item in items if "erp_product_id" in item.values}
-        query = Product.objects.filter(merchant=self.merchant, erp_product_id__in=keys)
+        query = Product.objects.filter(merchant=self.merchant, erp_product_id__any=keys)
         if lock:
             query = query.select_for_update()
         existing = {product.erp_product_id: product for product in query}
         explicit = {item.values["base_product_id"] for item in items if "base_product_id" in item.values}
-        known_bases = set(BaseProduct.objects.filter(pk__in=explicit).values_list("pk", flat=True))
+        known_bases = set(BaseProduct.objects.filter(pk__any=explicit).values_list("pk", flat=True))
         merged = {item.ref: self._merged(item, existing.get(item.values.get("erp_product_id"))) for item in items}
         matches = self._matches([values for values in merged.values() if values.get("base_product_id") is None])
         # Applying needs no display of a new product's fields (its audit entry is a summary).
@@ -70,7 +70,7 @@ class ProductsPlan:
         barcodes = {values["barcode"] for values in candidates if values.get("barcode") and values.get("approval_number")}
         found = {}
         if barcodes:
-            for row in BaseProduct.objects.filter(barcode__in=barcodes).values_list("pk", *MATCH_FIELDS):
+            for row in BaseProduct.objects.filter(barcode__any=barcodes).values_list("pk", *MATCH_FIELDS):
                 found.setdefault(tuple(row[1:]), []).append(row[0])
         return {match: ids[0] for match, ids in found.items() if len(ids) == 1}
 

@@ -9,7 +9,7 @@ from .products import listing_after
 
 
 def products_by_key(merchant, keys, lock: bool, fields=None) -> dict:
-    query = Product.objects.filter(merchant=merchant, erp_product_id__in=set(keys))
+    query = Product.objects.filter(merchant=merchant, erp_product_id__any=set(keys))
     if fields:
         query = query.only("pk", "merchant_id", "erp_product_id", *fields)
     if lock:

@@ -21,6 +21,7 @@ from merchant.services.bulk import PLANS, Item
 from merchant.services.bulk.common import INVALID
 from merchant.services.bulk.copy import insert_many
 
+from . import cells
 from .cells import CellError
 from .columns import KIND_COLUMNS, match_header
 from .reader import ImportFileError, open_source
@@ -210,7 +211,9 @@ class Validation:
             rows.append(ImportRow(
                 job=self.job, row_number=item.ref, action=outcome.action, key=_text(outcome.key)[:200],
                 data={key: _text(value) for key, value in item.values.items()} if outcome.valid else {},
-                changes={f: [_text(old), _text(new)] for f, (old, new) in outcome.changes.items()},
+                # A new record's own values are in data already; only what the rules derived is added.
+                changes={f: [_text(old), _text(new)] for f, (old, new) in outcome.changes.items()
+                         if outcome.action != RowAction.NEW or f not in item.values},
                 errors=[{"column": f, "value": _text(raw.get(f)), "reason": reason}
                         for f, reason in outcome.errors.items()],
             ))
@@ -313,9 +316,15 @@ def _fail(job: ImportJob, message: str) -> None:
     job.refresh_from_db()
 
 
-def _reparse(kind: str, data: dict) -> dict:
-    columns = {column.key: column for column in KIND_COLUMNS[kind]}
-    return {key: columns[key].parse(value) for key, value in data.items()}
+def _restorers(kind: str) -> dict:
+    """How each stored value (text written by _text from an already parsed value) becomes that value
+    again: the plain constructor for numbers and dates, as it is for text, which is already normalised."""
+    restore = {cells.to_decimal: Decimal, cells.to_int: int, cells.to_date: date.fromisoformat}
+    return {column.key: restore.get(column.parse, str) for column in KIND_COLUMNS[kind]}
+
+
+def _reparse(restorers: dict, data: dict) -> dict:
+    return {key: restorers[key](value) for key, value in data.items()}
 
 
 def apply(job: ImportJob, *, actor, valid_only: bool = False, pause_until=None, pause_kinds=()) -> dict:
@@ -340,9 +349,10 @@ def apply(job: ImportJob, *, actor, valid_only: bool = False, pause_until=None, 
     reason = _("import #%(id)d (%(file)s)") % {"id": job.pk, "file": job.file_name}
     applied = skipped = done = 0
     touched = {"stock": set(), "price": set()}
+    restorers = _restorers(job.kind)
     with transaction.atomic():
         for chunk in _chunks(rows.values_list("row_number", "data").iterator(chunk_size=CHUNK), CHUNK):
-            items = [Item(number, _reparse(job.kind, data)) for number, data in chunk]
+            items = [Item(number, _reparse(restorers, data)) for number, data in chunk]
             outcomes = plan.plan(items, lock=True)
             refused = [outcome for outcome in outcomes if not outcome.valid]
             if refused and not valid_only:
