@@ -75,13 +75,13 @@ def test_a_legacy_xls_workbook_is_refused_with_save_as_xlsx(merchant_a):
     job = validated(merchant_a, "stock", content=ole_bytes(encrypted=False), name="old.xlsx")
     assert_refused(job, "old-format .xls", "Save it as .xlsx")
     with pytest.raises(ImportFileError, match="save it as .xlsx"):
-        sniff_format("old.xls", b"")
+        sniff_format("old.xls")
 
 
 @pytest.mark.parametrize("name", ["notes.docx", "data.json", "noextension"])
 def test_other_file_names_are_refused_before_reading(name):
     with pytest.raises(ImportFileError, match=r"Upload an Excel workbook \(.xlsx\) or a CSV file."):
-        sniff_format(name, b"")
+        sniff_format(name)
 
 
 # --- zip bombs, entity expansion, limits ------------------------------------------------------------------

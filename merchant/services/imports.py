@@ -1,4 +1,5 @@
 """Imports (SPEC M4): upload -> checked in the background -> reviewed -> applied, each step a service."""
+import logging
 import os
 from datetime import datetime
 from functools import partial
@@ -12,7 +13,10 @@ from django.utils.translation import gettext as _
 
 from merchant.models import AuditSource, ImportJob, ImportKind, ImportStatus
 from merchant.permissions import Action, Actor
+from merchant.spreadsheets.imports import pipeline
 from merchant.spreadsheets.imports.reader import ImportFileError, sniff_format
+
+log = logging.getLogger(__name__)
 
 QUEUE = "imports"
 JOB_TIMEOUT = 2 * 3600
@@ -31,7 +35,7 @@ def import_upload(*, merchant, kind: str, uploaded_file, actor: Actor) -> Import
     if kind not in ImportKind.values:
         raise ValidationError({"kind": _("Unknown import kind.")})
     try:
-        file_format = sniff_format(uploaded_file.name, b"")
+        file_format = sniff_format(uploaded_file.name)
     except ImportFileError as error:
         raise ValidationError({"file": str(error)}) from None
     if uploaded_file.size > settings.IMPORT_MAX_BYTES:
@@ -126,6 +130,36 @@ def import_restart(*, job: ImportJob, actor: Actor, progress: dict | None = None
             transaction.on_commit(partial(_enqueue, "merchant.jobs.import_validate", job.pk))
     job.refresh_from_db()
     return job
+
+
+def import_apply_claimed(
+    *, job: ImportJob, actor: Actor, valid_only: bool = False, pause_kinds=(), pause_until: datetime | None = None,
+) -> dict:
+    """Apply a change set whose status is already "applying" (claimed by import_confirm or the CLI) and record
+    the outcome on the job. Returns the pipeline's counts, or {"status": "preview", "error": ...} when a row
+    is no longer valid (nothing written). Other errors put the job back to review and are raised."""
+    try:
+        result = pipeline.apply(job, actor=actor, valid_only=valid_only, pause_kinds=pause_kinds,
+                                pause_until=pause_until)
+    except pipeline.StaleChangeSet as stale:
+        first = stale.args[0][0]
+        reasons = "; ".join(f"{field or _('row')}: {reason}" for field, reason in first.errors.items())
+        message = _("Nothing was applied: row %(row)d is no longer valid (%(reason)s); the data changed since the "
+                    "check. Upload the file again to check it against the current data.") % {
+            "row": first.ref, "reason": reasons}
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.PREVIEW, error=message)
+        return {"status": ImportStatus.PREVIEW, "error": message}
+    except Exception:
+        log.exception("import %s: apply failed", job.pk)
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportStatus.PREVIEW,
+            error=_("The import could not be applied because of an internal error; nothing was changed."))
+        raise
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.APPLIED, applied_at=timezone.now(), applied_count=result["applied"],
+        skipped_count=result["skipped"], error="",
+    )
+    return result
 
 
 def import_actor(user, role) -> Actor:

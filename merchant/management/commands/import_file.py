@@ -5,10 +5,10 @@ import sys
 
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from merchant.models import AuditSource, ImportJob, ImportKind, ImportStatus, Merchant, RowAction
 from merchant.permissions import Actor
+from merchant.services.imports import import_apply_claimed
 from merchant.spreadsheets.imports import pipeline
 from merchant.spreadsheets.imports.reader import ImportFileError, sniff_format
 
@@ -32,7 +32,7 @@ class Command(BaseCommand):
         if not os.path.isfile(file):
             raise CommandError(f"No such file: {file}")
         try:
-            file_format = sniff_format(file, b"")
+            file_format = sniff_format(file)
         except ImportFileError as error:
             raise CommandError(str(error)) from None
         with open(file, "rb") as handle:
@@ -72,14 +72,9 @@ class Command(BaseCommand):
             summary["error"] = "Invalid rows: nothing applied (fix them, or pass --valid-only)."
             return summary, False
         ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.APPLYING, valid_only=valid_only)
-        try:
-            result = pipeline.apply(job, actor=Actor.system(source=AuditSource.IMPORT), valid_only=valid_only)
-        except pipeline.StaleChangeSet:
-            ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.PREVIEW)
-            summary["error"] = "The data changed while checking; nothing applied. Run again."
+        result = import_apply_claimed(job=job, actor=Actor.system(source=AuditSource.IMPORT), valid_only=valid_only)
+        if "error" in result:
+            summary["error"] = result["error"]
             return summary, False
-        # applied_at too: the import history shows when each import was applied, as for the page's imports.
-        ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.APPLIED, applied_at=timezone.now(),
-                                                   applied_count=result["applied"], skipped_count=result["skipped"])
         summary.update(status=ImportStatus.APPLIED, applied=result["applied"], skipped=result["skipped"])
         return summary, True

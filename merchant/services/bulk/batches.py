@@ -9,9 +9,9 @@ from django.utils.translation import gettext as _, ngettext
 
 from merchant.models import Batch, Product
 
-from .common import CHANGED, NEW, UNCHANGED, WRITE_BATCH, AuditBuffer, Item, Outcome, invalid, require
+from .common import CHANGED, NEW, UNCHANGED, WRITE_BATCH, AuditBuffer, Item, Outcome, invalid
 from .products import listing_after
-from .stock import UNKNOWN_PRODUCT, products_by_key
+from .stock import product_of, products_by_key
 
 BATCH_FIELDS = ("production_date", "expiry_date", "quantity")
 
@@ -46,12 +46,7 @@ class BatchesPlan:
 
     def _plan_one(self, item: Item, products: dict, batches: dict) -> Outcome:
         values = item.values
-        key = values.get("erp_product_id", "")
-        errors = dict(item.errors)
-        require(item, errors, self.required, _("required"))
-        product = products.get(key)
-        if key and product is None:
-            errors["erp_product_id"] = _(UNKNOWN_PRODUCT)
+        key, errors, product = product_of(item, products, self.required)
         if values.get("quantity", 0) < 0:
             errors["quantity"] = _("quantity cannot be negative")
         produced, expires = values.get("production_date"), values.get("expiry_date")

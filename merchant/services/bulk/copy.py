@@ -41,7 +41,7 @@ def insert_many(model, objs: list, *, with_ids: bool = False) -> list:
     with connection.cursor() as cursor:
         if with_ids:
             pk = model._meta.pk.column
-            cursor.execute(f"SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
                            [table, pk, len(objs)])
             for obj, (value,) in zip(objs, cursor.fetchall()):
                 obj.pk = value

@@ -8,8 +8,8 @@ from django.utils.translation import gettext as _
 from merchant.models import CustomerGroup, GroupPrice, Product, RegionGroup
 
 from ..catalog import _check_price
-from .common import CHANGED, NEW, UNCHANGED, WRITE_BATCH, AuditBuffer, Item, Outcome, field_error, invalid, money, require
-from .stock import UNKNOWN_PRODUCT, products_by_key
+from .common import CHANGED, NEW, UNCHANGED, WRITE_BATCH, AuditBuffer, Item, Outcome, field_error, invalid, money
+from .stock import product_of, products_by_key
 
 PRODUCT_FIELD = {"default": "default_price", "suggested_retail": "suggested_retail_price"}
 GROUP_FIELD = {"region_group": "region_group", "customer_group": "customer_group"}
@@ -49,12 +49,7 @@ class PricesPlan:
 
     def _plan_one(self, item: Item, products: dict, prices: dict) -> Outcome:
         values = item.values
-        key = values.get("erp_product_id", "")
-        errors = dict(item.errors)
-        require(item, errors, self.required, _("required"))
-        product = products.get(key)
-        if key and product is None:
-            errors["erp_product_id"] = _(UNKNOWN_PRODUCT)
+        key, errors, product = product_of(item, products, self.required)
         price_type = values.get("price_type")
         group = None
         if price_type in GROUP_FIELD:

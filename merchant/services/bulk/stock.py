@@ -20,6 +20,18 @@ def products_by_key(merchant, keys, lock: bool, fields=None) -> dict:
 UNKNOWN_PRODUCT = "no product with this ERP product id"
 
 
+def product_of(item: Item, products: dict, required) -> tuple[str, dict, Product | None]:
+    """For an item keyed by ERP product id: the key, its errors so far (cells that could not be read, required
+    fields missing, an unknown product) and the product (None when unknown)."""
+    key = item.values.get("erp_product_id", "")
+    errors = dict(item.errors)
+    require(item, errors, required, _("required"))
+    product = products.get(key)
+    if key and product is None:
+        errors["erp_product_id"] = _(UNKNOWN_PRODUCT)
+    return key, errors, product
+
+
 class StockPlan:
     dup_field = "erp_product_id"
     unique_fields = ()
@@ -36,13 +48,8 @@ class StockPlan:
                                    lock=lock, fields=("stock", "batch_managed", "listing_state", "base_product_id"))
         outcomes = []
         for item in items:
-            key = item.values.get("erp_product_id", "")
-            errors = dict(item.errors)
-            require(item, errors, self.required, _("required"))
-            product = existing.get(key)
-            if key and product is None:
-                errors["erp_product_id"] = _(UNKNOWN_PRODUCT)
-            elif product is not None and product.batch_managed:
+            key, errors, product = product_of(item, existing, self.required)
+            if product is not None and product.batch_managed:
                 errors["stock"] = _("this product is batch-managed: its stock is the sum of its on-sale batches "
                                     "(import batches instead)")
             if item.values.get("stock", 0) < 0:

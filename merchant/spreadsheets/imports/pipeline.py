@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from openpyxl.utils.cell import range_boundaries
 
 from merchant.models import ImportJob, ImportRow, ImportStatus, Module, ModuleSwitch, Product, RowAction, SkuSwitch
 from merchant.services.bulk import PLANS, Item
@@ -82,10 +83,10 @@ class _Reader:
     def __iter__(self):
         columns, mapping = self.columns, self.mapping
         example_row = self.source.header_row + 1
-        for number, cells in self.source.rows():
+        for number, row in self.source.rows():
             values, errors, raw = {}, {}, {}
             for index, key in mapping.items():
-                cell = cells.get(index)
+                cell = row.get(index)
                 if cell is None:
                     continue
                 raw[key] = cell
@@ -247,8 +248,6 @@ class Validation:
             self._invalidate(row, column, _("the same record is also on row %(row)d") % {"row": other})
 
     def _merged_cells(self, source, mapping: dict) -> None:
-        from openpyxl.utils.cell import range_boundaries
-
         for ref in source.merged_ranges:
             min_col, min_row, max_col, max_row = range_boundaries(ref)
             columns = [mapping[c] for c in range(min_col, max_col + 1) if c in mapping]
