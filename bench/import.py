@@ -43,6 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import REPO, busy_and_steal, cpu_times, django_setup  # noqa: E402
+from vocabulary import DRUGS, FORMS  # noqa: E402
 
 django_setup()
 
@@ -59,15 +60,6 @@ HEADER = ["erp_product_id", "name", "barcode", "approval_number", "spec", "manuf
           "base_product_id", "default_price", "suggested_retail_price", "stock"]
 
 # --- the workbook's values: a function of the row number (base products are reused between runs) ---------
-DRUGS = [
-    "阿莫西林", "头孢克肟", "布洛芬", "对乙酰氨基酚", "复方甘草", "板蓝根", "连花清瘟", "感冒灵", "维生素C", "维生素B6",
-    "葡萄糖酸钙", "阿奇霉素", "罗红霉素", "左氧氟沙星", "奥美拉唑", "雷贝拉唑", "蒙脱石散", "藿香正气", "六味地黄",
-    "逍遥丸", "牛黄解毒", "云南白药", "健胃消食", "氯雷他定", "西替利嗪", "二甲双胍", "格列美脲", "阿卡波糖",
-    "硝苯地平", "氨氯地平", "缬沙坦", "厄贝沙坦", "阿托伐他汀", "瑞舒伐他汀", "阿司匹林", "氯吡格雷", "甲硝唑",
-    "红霉素", "莫匹罗星", "复方丹参", "速效救心", "银黄", "小儿氨酚黄那敏", "止咳糖浆", "川贝枇杷", "金嗓子",
-    "西瓜霜", "开塞露", "碘伏", "医用酒精", "创可贴", "医用口罩", "钙尔奇", "善存", "枸橼酸铁", "叶酸",
-]
-FORMS = ["胶囊", "片", "颗粒", "缓释片", "分散片", "口服液", "软膏", "滴眼液", "注射液", "丸", "散", "喷雾剂"]
 SPECS = ["0.25g*24粒", "0.5g*12片", "10g*10袋", "100ml", "20片*2板", "5mg*28片", "10ml*6支", "15g", "0.1g*100片",
          "50粒", "2g*9袋", "30mg*7片", "10ml:0.5g", "250ml/瓶"]
 MAKERS = ["华北制药股份有限公司", "哈药集团制药总厂", "石药集团欧意药业有限公司", "扬子江药业集团有限公司",

@@ -34,3 +34,15 @@ def page(browser):
     page.set_default_timeout(15000)
     yield page
     context.close()
+
+
+def log_in_in_english(page, base_url: str, username: str, password: str) -> None:
+    """Log in through the form, then switch the interface to English so tests read stable labels."""
+    page.goto(f"{base_url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+    page.select_option("#language-form select", "en")
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "en"

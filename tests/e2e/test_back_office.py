@@ -10,6 +10,8 @@ from django.utils import timezone
 from merchant.models import BaseProduct, Customer, Membership, Merchant, Order, OrderItem, Product, Role
 from merchant.validators import uscc_check_char
 
+from .conftest import log_in_in_english
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
@@ -37,16 +39,7 @@ def shop():
 
 
 def test_merchant_edits_stock_lists_filters_and_exports(page, live_server, shop, tmp_path):
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", "shop_owner")
-    page.fill("input[name=password]", "secret-pass-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
-
-    # Switch the interface to English so the test reads stable labels.
-    page.select_option("#language-form select", "en")
-    page.wait_for_load_state()
-    assert page.locator("html").get_attribute("lang") == "en"
+    log_in_in_english(page, live_server.url, "shop_owner", "secret-pass-123")
 
     page.click("text=Products")
     page.click("text=SKU-1")

@@ -10,6 +10,8 @@ from django.contrib.auth.models import User
 
 from merchant.models import AuditEntry, BaseProduct, ImportJob, Membership, Merchant, Product, Role
 
+from .conftest import log_in_in_english
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
@@ -33,13 +35,7 @@ def _work_off_imports_queue():
 
 
 def test_merchant_imports_products_from_the_template(page, live_server, shop, tmp_path):
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", "shop_owner")
-    page.fill("input[name=password]", "secret-pass-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
-    page.select_option("#language-form select", "en")
-    page.wait_for_load_state()
+    log_in_in_english(page, live_server.url, "shop_owner", "secret-pass-123")
 
     page.click("nav >> text=Imports")
     with page.expect_download() as download:
