@@ -152,9 +152,8 @@ class Validation:
                 done += len(chunk)
                 progress_report(job.pk, "validate", done, estimate, started)
             tick = time.monotonic()
-            self._merged_cells(source, mapping)
             self.late.extend(getattr(self.plan, "late_duplicates", ()))  # duplicates only the plan can see
-            self._late_duplicates()
+            self._invalidate(self._merged_cells(source, mapping) + self._late_duplicates())
             warnings.extend(getattr(self.plan, "notes", list)())
             self.timings["validate"] += time.monotonic() - tick
         finally:
@@ -229,25 +228,38 @@ class Validation:
         self.actions[row] = _CODES[action]
         self.counts[action] += 1
 
-    def _invalidate(self, row: int, column: str, reason: str, value="") -> None:
-        """Turn a row already planned into an invalid one (a merged cell, a duplicate found later); rows
-        with no content are left alone."""
-        if row >= len(self.actions) or not self.actions[row]:
-            return
-        error = {"column": column, "value": _text(value), "reason": reason}
-        existing = ImportRow.objects.filter(job=self.job, row_number=row).first()
-        if existing is None:
-            ImportRow.objects.create(job=self.job, row_number=row, action=INVALID, errors=[error])
-        else:
-            errors = [e for e in existing.errors if e["column"] != column] + [error]
-            ImportRow.objects.filter(pk=existing.pk).update(action=INVALID, errors=errors, data={})
-        self._record(row, INVALID)
+    def _invalidate(self, marks) -> None:
+        """Turn rows already planned into invalid ones (merged cells, duplicates found after their first row was
+        stored); marks are (row, column, reason). Rows with no content are left alone. A few queries per
+        CHUNK rows, however many marks."""
+        errors_by_row = {}
+        for row, column, reason in marks:
+            if row < len(self.actions) and self.actions[row]:
+                errors_by_row.setdefault(row, {})[column] = {"column": column, "value": "", "reason": reason}
+        rows = sorted(errors_by_row)
+        for start in range(0, len(rows), CHUNK):
+            numbers = rows[start:start + CHUNK]
+            stored = {r.row_number: r for r in ImportRow.objects.filter(job=self.job, row_number__any=numbers)}
+            created = []
+            for number in numbers:
+                marked = errors_by_row[number]
+                existing = stored.get(number)
+                if existing is None:
+                    created.append(ImportRow(job=self.job, row_number=number, action=INVALID,
+                                             errors=list(marked.values())))
+                else:
+                    existing.errors = [e for e in existing.errors if e["column"] not in marked] + list(marked.values())
+                    existing.action, existing.data = INVALID, {}
+                self._record(number, INVALID)
+            ImportRow.objects.bulk_update(stored.values(), ["action", "errors", "data"], batch_size=CHUNK)
+            insert_many(ImportRow, created)
 
-    def _late_duplicates(self) -> None:
-        for row, column, other in self.late:
-            self._invalidate(row, column, _("the same record is also on row %(row)d") % {"row": other})
+    def _late_duplicates(self) -> list:
+        return [(row, column, _("the same record is also on row %(row)d") % {"row": other})
+                for row, column, other in self.late]
 
-    def _merged_cells(self, source, mapping: dict) -> None:
+    def _merged_cells(self, source, mapping: dict) -> list:
+        marks = []
         for ref in source.merged_ranges:
             min_col, min_row, max_col, max_row = range_boundaries(ref)
             columns = [mapping[c] for c in range(min_col, max_col + 1) if c in mapping]
@@ -255,9 +267,10 @@ class Validation:
                 continue
             reason = _("merged cells %(range)s: unmerge them and fill in every cell") % {"range": ref}
             # Only rows that were read can be invalidated: a range down to the sheet's end (B3:B1048576) must not
-            # cost a million lookups.
+            # cost a million marks.
             for row in range(max(min_row, source.header_row + 1), min(max_row, len(self.actions) - 1) + 1):
-                self._invalidate(row, columns[0], reason)
+                marks.append((row, columns[0], reason))
+        return marks
 
     def _finish(self, warnings: list[str]) -> None:
         job = self.job
