@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "import_export",
     "merchant",
     "sync",
+    "sync.sandbox",
 ]
 
 MIDDLEWARE = [
@@ -149,6 +150,16 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 
 PAGE_SIZE = 50
+
+# The simulated TOP marketplace (SPEC D1) is served at /sandbox/top/router/rest for the demo and the tests.
+SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", DEBUG)
+# First pause before retrying a failed marketplace call; doubles per failure (jittered, at most 30 s).
+SYNC_RETRY_BASE_SECONDS = float(os.environ.get("SYNC_RETRY_BASE_SECONDS", "0.5"))
+# Bearer token that /metrics (Prometheus) requires; /metrics answers 404 while it is empty.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# Key for secrets stored in the database (connection app secrets, session tokens); defaults to one derived
+# from SECRET_KEY, so set it explicitly if SECRET_KEY may ever be rotated.
+FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 
 LOGGING = {
     "version": 1,

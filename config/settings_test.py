@@ -10,3 +10,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+SANDBOX_ENABLED = True
+METRICS_TOKEN = "test-metrics-token"
+SYNC_RETRY_BASE_SECONDS = 0.01

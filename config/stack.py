@@ -88,6 +88,7 @@ def run_demo() -> int:
             _start(["manage.py", "runserver", "--noreload", f"{host}:{port}"], env),
             _start(["manage.py", "rqworker", "default", "sync", "imports", "--with-scheduler"], env),
             _start(["manage.py", "rqcron", "config/cron.py"], env),
+            _start(["manage.py", "messages_consume"], env),
         ]
         print(f"\nMerchant Hub is running at http://{host}:{port}/  (Ctrl-C stops everything)")
         print(f"Demo logins, password demo12345: {', '.join(DEMO_LOGINS)}\n", flush=True)

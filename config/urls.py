@@ -1,8 +1,10 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from merchant.views.auth import ThrottledLoginView
+from sync.metrics import metrics
 
 urlpatterns = [
     path("login/", ThrottledLoginView.as_view(), name="login"),
@@ -12,5 +14,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("django-rq/", include("django_rq.urls")),
+    path("metrics", metrics, name="metrics"),
     path("", include("merchant.urls")),
 ]
+
+if settings.SANDBOX_ENABLED:
+    urlpatterns.insert(0, path("sandbox/", include("sync.sandbox.urls")))

@@ -11,4 +11,5 @@ def membership(request):
         "can_sku_switch": role_allows(role, Action.SKU_SWITCH),
         "can_module_switch": role_allows(role, Action.MODULE_SWITCH),
         "can_manage_users": role_allows(role, Action.USERS),
+        "can_manage_connections": role_allows(role, Action.CONNECTIONS),
     }

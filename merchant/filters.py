@@ -28,6 +28,9 @@ class OrderFilter(django_filters.FilterSet):
     )
     taken = django_filters.ChoiceFilter(choices=TAKEN_CHOICES, label=_("ERP sync"), method="filter_taken")
     source = django_filters.ChoiceFilter(choices=OrderSource.choices, label=_("Source"))
+    unmapped = django_filters.ChoiceFilter(
+        choices=[("yes", _("Yes")), ("no", _("No"))], label=_("Has unmapped lines"), method="filter_unmapped",
+    )
     # A search box rather than a list: a merchant may have thousands of customers.
     customer = django_filters.CharFilter(
         label=_("Customer"), method="filter_customer",
@@ -63,3 +66,6 @@ class OrderFilter(django_filters.FilterSet):
 
     def filter_taken(self, queryset, name, value):
         return queryset.filter(taken_by_erp=(value == "yes"))
+
+    def filter_unmapped(self, queryset, name, value):
+        return queryset.filter(has_unmapped_lines=(value == "yes"))

@@ -5,12 +5,14 @@ from decimal import Decimal
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
+from django.core.validators import MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from merchant.models import (
     Carrier, CustomerGroup, ErpStatus, ImportKind, Module, OrderStatus, Product, RegionGroup, Role, SwitchKind,
 )
+from sync.models import Connection
 
 PRICE = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.01")}
 DATE = forms.DateInput(attrs={"type": "date"})
@@ -167,3 +169,63 @@ class ImportConfirmForm(forms.Form):
 
     def pause_kinds(self) -> list[str]:
         return [kind for kind in ("stock", "price") if self.cleaned_data.get(f"pause_{kind}")]
+
+
+class ConnectionForm(forms.ModelForm):
+    """A marketplace connection's settings. The secret and the session token are write-only: the inputs
+    are never filled in from the stored values, and on edit a blank input keeps the stored one."""
+
+    gateway_url = forms.URLField(label=_("Gateway URL"), max_length=300, assume_scheme="https",
+                                 help_text=_("For example https://gw.api.taobao.com/router/rest"))
+    app_secret = forms.CharField(label=_("App secret"), max_length=200, strip=True,
+                                 widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}))
+    session = forms.CharField(label=_("Session token"), max_length=500, strip=True,
+                              widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}))
+
+    class Meta:
+        model = Connection
+        fields = ["name", "gateway_url", "app_key", "app_secret", "session", "sign_method", "calls_per_minute",
+                  "orders_interval", "refunds_interval", "messages_enabled"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("calls_per_minute", "orders_interval", "refunds_interval"):
+            self.fields[name].widget.attrs["min"] = 1
+            self.fields[name].validators.append(MinValueValidator(1))
+        if self.instance.pk:
+            for name in ("app_secret", "session"):
+                self.fields[name].required = False
+                self.fields[name].help_text = _("Stored. Leave blank to keep it.") if self._stored(name) else _(
+                    "Not set.")
+
+    def _stored(self, name: str) -> bool:
+        return bool(getattr(self.instance, f"{name}_encrypted"))
+
+    def settings(self) -> dict:
+        """The cleaned values for connection_create / connection_update (secrets as typed, maybe blank)."""
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+SYNC_JOBS = [("orders", _("Sync orders now")), ("orders_full", _("Full pull (last 90 days)")),
+             ("refunds", _("Refunds now")), ("reconcile", _("Check for missed orders"))]
+RECONCILE_MAX_DAYS = 31
+
+
+class SyncNowForm(forms.Form):
+    job = forms.ChoiceField(label=_("Job"), choices=SYNC_JOBS)
+    first = forms.DateField(label=_("From day"), required=False, widget=DATE)
+    last = forms.DateField(label=_("To day"), required=False, widget=DATE)
+
+    def clean(self):
+        data = super().clean()
+        first, last = data.get("first"), data.get("last")
+        if data.get("job") != "reconcile":
+            data["first"] = data["last"] = None
+            return data
+        if first and last and last < first:
+            self.add_error("last", _("The last day must not be before the first day."))
+        elif (last or first) and (last or first) >= timezone.localdate():
+            self.add_error("last", _("Only days that are over can be checked."))
+        elif first and last and (last - first).days >= RECONCILE_MAX_DAYS:
+            self.add_error("last", _("Check at most %(n)s days at once.") % {"n": RECONCILE_MAX_DAYS})
+        return data

@@ -4,7 +4,7 @@
 placeholders, and converting such a query costs more client time than running it. `= ANY(%s)` is one
 parameter. Other databases get the usual IN list.
 """
-from django.db.models import Field, Lookup
+from django.db.models import Field, ForeignKey, Lookup
 
 
 @Field.register_lookup
@@ -20,3 +20,7 @@ class AnyOf(Lookup):
         if not values:
             return "1 = 0", []
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
+
+
+# Related fields keep their own lookup table; ids of the related rows are plain values here.
+ForeignKey.register_lookup(AnyOf)

@@ -124,7 +124,7 @@ def erp_codes_by_customer(merchant, customers) -> dict[int, str]:
 def order_detail(merchant, pk):
     return (
         Order.objects.filter(merchant=merchant)
-        .select_related("customer", "carrier")
+        .select_related("customer", "carrier", "connection")
         .prefetch_related(
             "items",
             Prefetch("shipments", Shipment.objects.select_related("carrier").prefetch_related("items__order_item")),

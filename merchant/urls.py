@@ -1,6 +1,6 @@
 from django.urls import path
 
-from merchant.views import customers, dashboard, exports, imports, orders, products, switches, team
+from merchant.views import connections, customers, dashboard, exports, imports, orders, products, switches, team
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -36,6 +36,17 @@ urlpatterns = [
     path("switches/", switches.switch_overview, name="switches"),
     path("switches/module/", switches.module_switch, name="module_switch"),
     path("switches/sku/<int:pk>/resume/", switches.sku_switch_resume, name="sku_switch_resume"),
+    path("connections/", connections.connection_list, name="connection_list"),
+    path("connections/add/", connections.connection_add, name="connection_add"),
+    path("connections/<int:pk>/", connections.connection_detail, name="connection_detail"),
+    path("connections/<int:pk>/edit/", connections.connection_edit, name="connection_edit"),
+    path("connections/<int:pk>/enable/", connections.connection_set_enabled, {"enabled": True},
+         name="connection_enable"),
+    path("connections/<int:pk>/disable/", connections.connection_set_enabled, {"enabled": False},
+         name="connection_disable"),
+    path("connections/<int:pk>/test/", connections.connection_test, name="connection_test"),
+    path("connections/<int:pk>/sync/", connections.connection_sync, name="connection_sync"),
+    path("connections/<int:pk>/runs/", connections.connection_runs, name="connection_runs"),
     path("team/", team.team, name="team"),
     path("team/<int:pk>/role/", team.member_role, name="member_role"),
 ]

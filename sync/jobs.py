@@ -1,6 +1,9 @@
 """RQ entry points only: each loads what it needs and calls one pipeline function."""
 import logging
 
+from sync.errors import Retryable
+from sync.runs import LeaseTaken
+
 log = logging.getLogger(__name__)
 
 
@@ -19,3 +22,55 @@ def batches_expire() -> int:
     from merchant.services.stock import stock_recompute_expired_batches
 
     return stock_recompute_expired_batches()
+
+
+def sync_dispatch() -> int:
+    """Periodic (every minute): enqueue the due sync jobs of every connection."""
+    from sync.schedule import dispatch
+
+    return len(dispatch())
+
+
+def sync_records_purge() -> dict:
+    """Periodic (daily): drop call records, processed message ids and runs past their retention."""
+    from sync.retention import records_purge
+
+    return records_purge()
+
+
+def _active(connection_id: int):
+    from sync.models import Connection
+
+    connection = Connection.objects.filter(pk=connection_id).first()
+    return connection if connection and connection.is_active else None
+
+
+def _guarded(pipeline, connection_id: int, **kwargs) -> dict | None:
+    connection = _active(connection_id)
+    if connection is None:
+        return None
+    try:
+        return pipeline(connection, **kwargs)
+    except LeaseTaken as exc:
+        log.info("%s", exc)
+        return None
+    except Retryable:
+        raise  # RQ retries it with backoff (sync.schedule.RETRY)
+
+
+def sync_orders(connection_id: int, *, full: bool = False, trigger: str = "schedule") -> dict | None:
+    from sync.pipelines import orders_sync
+
+    return _guarded(orders_sync, connection_id, full=full, trigger=trigger)
+
+
+def sync_refunds(connection_id: int, *, trigger: str = "schedule") -> dict | None:
+    from sync.pipelines import refunds_sync
+
+    return _guarded(refunds_sync, connection_id, trigger=trigger)
+
+
+def sync_reconcile(connection_id: int, *, trigger: str = "schedule", first=None, last=None) -> dict | None:
+    from sync.pipelines import reconcile_sync
+
+    return _guarded(reconcile_sync, connection_id, trigger=trigger, first=first, last=last)

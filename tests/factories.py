@@ -254,3 +254,18 @@ class HeldValueFactory(factory.django.DjangoModelFactory):
     source = "erp"
     value = 99
     received_at = factory.LazyFunction(timezone.now)
+
+
+class ConnectionFactory(factory.django.DjangoModelFactory):
+    """A TOP marketplace connection; its gateway refuses connections unless gateway_url is given."""
+
+    class Meta:
+        model = "sync.Connection"
+
+    merchant = factory.SubFactory(MerchantFactory)
+    name = factory.Sequence(lambda n: f"Shop {n}")
+    gateway_url = "http://127.0.0.1:9/router/rest"
+    app_key = factory.Sequence(lambda n: f"app-key-{n}")
+    # Model(**kwargs) sets properties too, so these are stored encrypted like the services store them.
+    app_secret = "factory-app-secret"
+    session = "factory-session-token"

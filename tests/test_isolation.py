@@ -17,7 +17,9 @@ from merchant.models import (
     Order, Product, Shipment, SkuSwitch, TrackingEntry,
 )
 
-from .factories import BatchFactory, GroupPriceFactory, RegionGroupFactory
+from sync.models import Connection
+
+from .factories import BatchFactory, ConnectionFactory, GroupPriceFactory, RegionGroupFactory
 
 NONEXISTENT = 987654321
 
@@ -38,6 +40,7 @@ PK_OWNER_BY_PREFIX = [
     ("customers/", "customer"),
     ("team/", "membership"),
     ("imports/", "import_job"),
+    ("connections/", "connection"),
 ]
 OTHER_KWARGS = {"price_pk": "group_price", "batch_pk": "batch"}
 
@@ -58,6 +61,9 @@ def a_objects(merchant_a, owner, operator, product, order, customer, carrier, se
         "membership": operator.membership,
         "region": region,
         "import_job": _import_job(merchant_a, owner, product),
+        # Its gateway refuses connections at once, so the owner's "test" click in the walk stays fast and offline.
+        "connection": ConnectionFactory(merchant=merchant_a, name="Merchant A shop",
+                                        gateway_url="http://127.0.0.1:9/router/rest"),
     }
 
 
@@ -110,6 +116,9 @@ def hostile_post(objects, carrier) -> dict:
         "status": "cancelled", "carrier": carrier.code, "tracking_no": "HIJACK",
         "s-carrier": carrier.code, "s-tracking_no": "HIJACK", "erp_status": "picking", "message": "hijack",
         "role": "viewer",
+        "gateway_url": "http://hijack.example/router/rest", "app_key": "HIJACK", "app_secret": "HIJACK",
+        "session": "HIJACK", "sign_method": "md5", "calls_per_minute": "1", "orders_interval": "1",
+        "refunds_interval": "1", "job": "orders_full",
         **{f"i{item.pk}-quantity": "1" for item in objects["order"].items.all()},
     }
 
@@ -130,6 +139,9 @@ def merchant_a_state(merchant_a) -> dict:
         "codes": sorted(ErpCustomerCode.objects.filter(merchant=merchant_a).values_list("customer_id", "code")),
         "members": sorted(Membership.objects.filter(merchant=merchant_a).values_list("pk", "role")),
         "imports": sorted(ImportJob.objects.filter(merchant=merchant_a).values_list("pk", "status")),
+        "connections": sorted(Connection.objects.filter(merchant=merchant_a).values_list(
+            "pk", "name", "gateway_url", "app_key", "app_secret_encrypted", "session_encrypted", "is_enabled",
+            "stopped_reason")),
     }
 
 
@@ -137,7 +149,8 @@ def test_every_back_office_url_with_an_id_is_covered():
     names = {p.name for p in ID_PATTERNS}
     # A sanity check that the URL list is really read: these exist today.
     assert {"product_detail", "order_detail", "customer_detail", "batch_delete", "group_price_delete",
-            "member_role", "sku_switch_resume"} <= names
+            "member_role", "sku_switch_resume", "connection_detail", "connection_edit", "connection_sync",
+            "connection_test", "connection_enable", "connection_disable", "connection_runs"} <= names
 
 
 @pytest.mark.parametrize("pattern", ID_PATTERNS, ids=[p.name for p in ID_PATTERNS])

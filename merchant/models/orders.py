@@ -34,6 +34,7 @@ class RefundStatus(models.TextChoices):
     NONE = "", _("None")
     REQUESTED = "requested", _("Refund requested")
     REFUNDED = "refunded", _("Refunded")
+    PARTIAL = "partial", _("Partly refunded")
     REJECTED = "rejected", _("Refund rejected")
 
 
@@ -68,6 +69,18 @@ class Order(models.Model):
     status = models.CharField(_("status"), max_length=20, choices=OrderStatus.choices)
     platform_status = models.CharField(_("platform status"), max_length=40, blank=True)
     is_presale = models.BooleanField(_("presale"), default=False)
+    # Marketplace presale stage (deposit / balance), e.g. FRONT_PAID_FINAL_NOPAID.
+    presale_status = models.CharField(_("presale stage"), max_length=40, blank=True)
+    # The marketplace connection an order came in through (null for own-storefront orders).
+    connection = models.ForeignKey(
+        "sync.Connection", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders",
+        verbose_name=_("connection"),
+    )
+    refund_status = models.CharField(
+        _("refund status"), max_length=12, choices=RefundStatus.choices, blank=True, default=""
+    )
+    # Some lines name an ERP product id that matches none of the merchant's products; kept, not dropped.
+    has_unmapped_lines = models.BooleanField(_("has unmapped lines"), default=False)
     erp_status = models.CharField(_("ERP status"), max_length=20, choices=ErpStatus.choices, blank=True, default="")
     taken_by_erp = models.BooleanField(_("taken by ERP"), default=False)
     taken_at = models.DateTimeField(_("taken by ERP at"), null=True, blank=True)
@@ -117,6 +130,8 @@ class Order(models.Model):
             models.Index(fields=["merchant", "source", "-created_at"], name="order_source_idx"),
             models.Index(fields=["merchant", "order_no"], name="order_no_idx"),
             models.Index(fields=["merchant", "-modified_at"], name="order_modified_idx"),
+            models.Index(fields=["connection", "modified_at"], name="order_conn_modified_idx"),
+            models.Index(fields=["connection", "created_at"], name="order_conn_created_idx"),
         ]
 
     def __str__(self):
@@ -133,6 +148,8 @@ class OrderItem(models.Model):
         "merchant.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="order_items"
     )
     erp_product_id = models.CharField(_("ERP product id"), max_length=64)
+    # The marketplace's line id (TOP oid); refunds and re-pulls find the line by it.
+    external_id = models.CharField(_("marketplace line id"), max_length=32, blank=True)
     item_name = models.CharField(_("item"), max_length=200)
     spec = models.CharField(_("spec"), max_length=100, blank=True)
     quantity = models.PositiveIntegerField(_("quantity"))
@@ -142,6 +159,8 @@ class OrderItem(models.Model):
         _("refund status"), max_length=12, choices=RefundStatus.choices, blank=True, default=""
     )
     batch_no = models.CharField(_("batch numbers"), max_length=200, blank=True, help_text=_("Shown to the buyer."))
+    # When the refund state was last set from a refund record, so an older refund record never wins.
+    refund_modified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("order item")

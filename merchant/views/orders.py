@@ -24,8 +24,8 @@ def order_filter(request) -> OrderFilter:
 @merchant_view()
 def order_list(request):
     f = order_filter(request)
-    qs = f.qs.select_related("customer") if f.is_bound and f.is_valid() else f.queryset.filter(
-        merchant=request.merchant).select_related("customer")
+    qs = f.qs if f.is_bound and f.is_valid() else f.queryset.filter(merchant=request.merchant)
+    qs = qs.select_related("customer", "connection")
     paginator = selectors.EstimatedCountPaginator(qs.order_by("-created_at", "-id"), settings.PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     return render(request, "merchant/orders/list.html", {

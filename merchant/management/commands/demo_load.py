@@ -1,4 +1,5 @@
 """Load the demo data set (merchant.demo): merchants demo and other, their users, catalogs, customers, orders."""
+import os
 import time
 
 from django.conf import settings
@@ -26,7 +27,20 @@ class Command(BaseCommand):
         summary = load_demo()
         for line in summary.lines():
             self.stdout.write(f"  {line}")
+        if settings.SANDBOX_ENABLED:
+            self.stdout.write(f"  sandbox marketplace: {self._connect_marketplace()}")
         self.stdout.write(self.style.SUCCESS(
             f"Demo data ready in {time.monotonic() - started:.1f} s. "
             f"Logins (password {PASSWORD}): {', '.join(LOGINS)}"
         ))
+
+    def _connect_marketplace(self) -> dict:
+        """Connect the demo merchant to the sandbox marketplace this server serves (SPEC D1)."""
+        from merchant.demo.accounts import MERCHANTS
+        from merchant.models import Merchant
+        from sync.sandbox.demo import demo_marketplace_connect
+
+        host = os.environ.get("HOST", "127.0.0.1")
+        host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        gateway = f"http://{host}:{os.environ.get('PORT', '8000')}/sandbox/top/router/rest"
+        return demo_marketplace_connect(merchant=Merchant.objects.get(code=MERCHANTS[0].code), gateway_url=gateway)

@@ -1,0 +1,613 @@
+"""Marketplace sync (SPEC N, Sync efficiency: API calls per order pulled <= 1.05 / page_size in steady state and
+>= 1,000 orders/s upserted; Latency: a new marketplace order in the back office within 5 s through the message
+channel, 75 s by polling alone, p95).
+
+Everything runs against the sandbox marketplace served by gunicorn (`/sandbox/top/router/rest`, SANDBOX_ENABLED=1)
+on a free loopback port, through the real client, pipelines and consumer:
+  1. steady state: --orders trades made over the last 10 minutes (a busy shop), the full pull marked done and the
+     incremental checkpoint just before the first trade; then incremental runs as the 60-second poller would make
+     them (`orders_pull_incremental(run, client, until=first + k minutes)`) until every trade is in. Calls per
+     order (run counters, ApiCall rows and the sandbox's own call log), end-to-end orders/s, and a check that our
+     orders are exactly the sandbox's (numbers and modified times);
+  2. the upsert alone: the same trades read once from the sandbox (trades.sold.get, pages of 100) and given to
+     `orders_upsert_marketplace` page by page on a fresh merchant, then again (all unchanged);
+  3. for information, a 90-day full pull (day windows) of --orders trades spread over 90 days (its own shop and
+     merchant);
+  4. latency through the message channel: TMC on, trades created live at --rate per second for --message-seconds
+     while `manage.py messages_consume` runs in its own process; no polling;
+  5. latency by polling alone: TMC off, no consumer, trades created live at --rate per second for --poll-minutes
+     while `orders_sync(connection, trigger="schedule")` runs every 60 s, until every trade is in.
+Latency = the moment a watcher (polling `merchant_order` every 100 ms) first sees the order number - the bench's
+clock just before `trade_create` (the sandbox's `created` is truncated to the second).
+
+Merchants `bench_sync`, `bench_sync_upsert`, `bench_sync_full` and sandbox shops `bench-sync`, `bench-sync-full`
+are deleted with everything attached and made again at the start; nothing else in the database is touched.
+
+Usage:
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench REDIS_URL=redis://127.0.0.1:6379/0 \
+        .venv/bin/python bench/sync.py [--orders 20000] [--poll-minutes 3] [--message-seconds 60] [--rate 2]
+"""
+import argparse
+import math
+import os
+import random
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import REPO, busy_and_steal, cpu_times, django_setup  # noqa: E402
+from vocabulary import DRUGS, FORMS  # noqa: E402
+
+django_setup()
+
+import requests  # noqa: E402
+from django.db import connection as db, connections, transaction  # noqa: E402
+from django.db.models import Max, Min  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from merchant.models import AuditSource, ListingState, Merchant, Order, OrderSource, Product  # noqa: E402
+from merchant.permissions import Actor  # noqa: E402
+from merchant.services.marketplace_orders import UpsertCounts, orders_upsert_marketplace  # noqa: E402
+from sync.connectors.top import mapping  # noqa: E402
+from sync.connectors.top.client import TopClient  # noqa: E402
+from sync.connectors.top.times import to_top  # noqa: E402
+from sync.models import ApiCall, Checkpoint, Connection, SyncModule  # noqa: E402
+from sync.orders import PAGE_SIZE, SOLD, TRADE_TYPES, orders_pull_incremental  # noqa: E402
+from sync.pipelines import orders_sync  # noqa: E402
+from sync.runs import checkpoint_for, run_of  # noqa: E402
+from sync.sandbox import marketplace  # noqa: E402
+from sync.sandbox.models import SandboxCall, SandboxShop, SandboxSku, SandboxTrade  # noqa: E402
+from sync.services import connection_create  # noqa: E402
+
+CALLS_BAR = 1.05 / PAGE_SIZE
+UPSERT_BAR = 1000.0
+MESSAGE_P95_BAR = 5.0
+POLL_P95_BAR = 75.0
+POLL_EVERY = 60.0  # the scheduler's cadence for orders (Connection.orders_interval default)
+WATCH_EVERY = 0.1
+
+CODE, UPSERT_CODE, FULL_CODE = "bench_sync", "bench_sync_upsert", "bench_sync_full"
+APP_KEY, FULL_APP_KEY = "bench-sync", "bench-sync-full"
+APP_SECRET, SESSION = "bench-sync-secret", "bench-sync-session"
+PRODUCTS = 200
+STEADY_SPAN = timedelta(minutes=10)
+# trades_generate caps a paid trade's later times (and so its `modified`) at `end`: over one 10-minute span
+# nine trades in ten would share its last second. Short slices keep `modified` spread as a busy shop's is.
+SLICE = timedelta(seconds=10)
+FULL_DAYS = 90
+
+
+# --- gateway -------------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_process(proc: subprocess.Popen | None) -> None:
+    """SIGTERM the process's own session (it was started with start_new_session), SIGKILL if it lingers."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def child_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "DEBUG"}
+    env.update({"SANDBOX_ENABLED": "1", "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only"),
+                "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
+                "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")})
+    return env
+
+
+def start_gateway(port: int) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}",
+           "--log-level", "warning", "--timeout", "120", "--keep-alive", "30"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=child_env(), start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"gunicorn exited with {proc.returncode}")
+        try:
+            # Without parameters the gateway answers TOP's "Missing Method" envelope: proof it is served.
+            answer = requests.get(f"http://127.0.0.1:{port}/sandbox/top/router/rest", timeout=10)
+            if answer.status_code == 200 and "error_response" in answer.text:
+                return proc
+            if answer.status_code == 404:
+                stop_process(proc)
+                sys.exit("the sandbox gateway answered 404: SANDBOX_ENABLED did not take")
+        except requests.RequestException:
+            pass  # still booting
+        time.sleep(0.2)
+    stop_process(proc)
+    sys.exit("gunicorn did not answer within 60 s")
+
+
+# --- set-up: merchants, shops, connections --------------------------------------------------------------------
+
+def _referencing(cur, table: str) -> list[tuple[str, str]]:
+    cur.execute(
+        """SELECT c.conrelid::regclass::text, a.attname FROM pg_constraint c
+           JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)
+           WHERE c.contype = 'f' AND c.confrelid = %s::regclass""", [table])
+    return cur.fetchall()
+
+
+def _delete_tree(cur, table: str, where: str, params: list, depth: int = 0) -> None:
+    """Delete the rows of `table` matching `where` and, first, every row referencing them (FK catalogue);
+    far faster than the ORM's cascade, which loads every order before deleting it."""
+    if depth > 8:
+        raise RuntimeError(f"foreign keys nest deeper than expected under {table}")
+    for child, column in _referencing(cur, table):
+        if child != table:
+            _delete_tree(cur, child, f"{column} IN (SELECT id FROM {table} WHERE {where})", params, depth + 1)
+    cur.execute(f"DELETE FROM {table} WHERE {where}", params)
+
+
+def reset() -> None:
+    """Delete the bench's merchants and sandbox shops with everything attached (and nobody else's)."""
+    with transaction.atomic(), db.cursor() as cur:
+        for pk in Merchant.objects.filter(code__in=[CODE, UPSERT_CODE, FULL_CODE]).values_list("pk", flat=True):
+            _delete_tree(cur, Merchant._meta.db_table, "id = %s", [pk])
+        for pk in SandboxShop.objects.filter(app_key__in=[APP_KEY, FULL_APP_KEY]).values_list("pk", flat=True):
+            _delete_tree(cur, SandboxShop._meta.db_table, "id = %s", [pk])
+
+
+def merchant_with_products(code: str) -> Merchant:
+    merchant = Merchant.objects.create(code=code, name=f"Bench sync ({code})")
+    Product.objects.bulk_create([
+        Product(merchant=merchant, erp_product_id=f"SYNC-{i:05d}", name=f"{DRUGS[i % len(DRUGS)]}{FORMS[i % len(FORMS)]}",
+                default_price=Decimal(150 + (i * 7919) % 19850).scaleb(-2), stock=50 + (i * 31) % 950,
+                listing_state=ListingState.LISTED)
+        for i in range(1, PRODUCTS + 1)
+    ])
+    return merchant
+
+
+def shop_with_items(app_key: str, merchant: Merchant) -> SandboxShop:
+    shop = marketplace.shop_create(app_key=app_key, app_secret=APP_SECRET, session=SESSION, nick=f"{app_key}-shop")
+    products = merchant.products.order_by("erp_product_id")
+    marketplace.items_from_products(shop, [(p.erp_product_id, p.name, p.default_price, p.stock) for p in products])
+    return shop
+
+
+def connection_to(merchant: Merchant, app_key: str, base_url: str) -> Connection:
+    # A budget far above what the bench uses: the bars are about our calls, not about waiting for the budget.
+    return connection_create(
+        merchant=merchant, actor=Actor.system(AuditSource.SYSTEM), app_secret=APP_SECRET, session=SESSION,
+        name=f"Bench sandbox ({app_key})", gateway_url=f"{base_url}/sandbox/top", app_key=app_key,
+        sign_method="hmac-sha256", calls_per_minute=100_000, orders_interval=int(POLL_EVERY),
+    )
+
+
+# --- measuring helpers ----------------------------------------------------------------------------------------
+
+def pct(values, p):
+    """Nearest-rank percentile."""
+    values = sorted(values)
+    if not values:
+        return float("nan")
+    return values[max(0, min(len(values) - 1, math.ceil(p / 100 * len(values)) - 1))]
+
+
+class Phase:
+    """Wall time and the box's busy / stolen CPU share of one phase."""
+
+    def __enter__(self):
+        self.cpu0, self.t0 = cpu_times(), time.perf_counter()
+        self.at0 = timezone.now()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.t0
+        self.busy, self.steal = busy_and_steal(self.cpu0, cpu_times())
+        self.at1 = timezone.now()
+        return False
+
+
+def calls_between(conn: Connection, start, end) -> int:
+    return ApiCall.objects.filter(connection=conn, at__gte=start, at__lte=end).count()
+
+
+def our_orders(merchant: Merchant):
+    return Order.objects.filter(merchant=merchant, source=OrderSource.MARKETPLACE)
+
+
+def same_orders(merchant: Merchant, shop: SandboxShop) -> tuple[int, int, int, bool]:
+    """(ours, distinct order numbers of ours, the sandbox's, same order numbers and modified times)."""
+    ours = list(our_orders(merchant).values_list("order_no", "modified_at"))
+    theirs = {(str(tid), modified) for tid, modified in SandboxTrade.objects.filter(shop=shop)
+              .values_list("tid", "modified")}
+    return len(ours), len({no for no, _ in ours}), len(theirs), set(ours) == theirs
+
+
+# --- 1. steady state ------------------------------------------------------------------------------------------
+
+def generate_steady(shop: SandboxShop, count: int) -> float:
+    end = timezone.now().replace(microsecond=0)
+    start = end - STEADY_SPAN
+    slices = int(STEADY_SPAN / SLICE)
+    t0 = time.perf_counter()
+    for i in range(slices):
+        share = count * (i + 1) // slices - count * i // slices
+        first = start + i * SLICE
+        marketplace.trades_generate(shop, share, start=first, end=first + SLICE - timedelta(seconds=1),
+                                    seed=20260000 + i)
+    return time.perf_counter() - t0
+
+
+def steady_state(conn: Connection, merchant: Merchant, shop: SandboxShop, count: int) -> dict:
+    gen_s = generate_steady(shop, count)
+    span = SandboxTrade.objects.filter(shop=shop).aggregate(first=Min("modified"), last=Max("modified"))
+    first, last = span["first"], span["last"]
+    now = timezone.now()
+    Checkpoint.objects.filter(pk=checkpoint_for(conn, SyncModule.ORDERS_FULL).pk).update(position=now, completed_at=now)
+    Checkpoint.objects.filter(pk=checkpoint_for(conn, SyncModule.ORDERS).pk).update(
+        position=first - timedelta(seconds=1))
+    print(f"steady state: {count:,} trades generated over {STEADY_SPAN.total_seconds() / 60:.0f} minutes "
+          f"(modified {to_top(first)} .. {to_top(last)} GMT+8) in {gen_s:.1f} s; pulling ...", flush=True)
+    runs = []
+    with Phase() as phase:
+        position, k = first - timedelta(seconds=1), 0
+        while position < last:
+            k += 1
+            # The poller's windows end where a run every minute would end them; never past now.
+            until = min(first + timedelta(minutes=k), timezone.now())
+            with run_of(conn, SyncModule.ORDERS, mode="incremental", trigger="bench") as run:
+                client = TopClient(conn, counter=run.counter)
+                orders_pull_incremental(run, client, until=until)
+            position = run.checkpoint.position
+            runs.append(run.record)
+            if k > STEADY_SPAN / timedelta(minutes=1) + 5:
+                raise RuntimeError(f"the checkpoint is stuck at {position} after {k} runs")
+    calls = sum(r.calls for r in runs)
+    stored, distinct, theirs, same = same_orders(merchant, shop)
+    return {
+        "orders": theirs, "stored": stored, "distinct": distinct, "same": same, "runs": len(runs),
+        "calls": calls, "api_calls": ApiCall.objects.filter(connection=conn).count(),
+        "sandbox_calls": SandboxCall.objects.filter(shop=shop).count(),
+        "failed": sum(r.failed_calls for r in runs), "fetched": sum(r.fetched for r in runs),
+        "created": sum(r.created for r in runs), "updated": sum(r.updated for r in runs),
+        "per_run": [r.calls for r in runs], "orders_per_run": [r.fetched for r in runs],
+        "seconds": phase.seconds, "busy": phase.busy, "steal": phase.steal,
+    }
+
+
+# --- 2. the upsert alone --------------------------------------------------------------------------------------
+
+def read_pages(conn: Connection, shop: SandboxShop) -> list[list[mapping.Trade]]:
+    """Every trade of the shop as the list calls map them, in pages of PAGE_SIZE (read once, not timed)."""
+    span = SandboxTrade.objects.filter(shop=shop).aggregate(first=Min("created"), last=Max("created"))
+    params = {"start_created": to_top(span["first"]), "end_created": to_top(span["last"]), "type": TRADE_TYPES,
+              "use_has_next": "true", "fields": mapping.TRADE_FIELDS, "page_size": PAGE_SIZE}
+    client, pages, page_no = TopClient(conn), [], 1
+    while True:
+        body = client.call_with_retry(SOLD, {**params, "page_no": page_no})
+        page = mapping.trades_from_page(body)
+        if page:
+            pages.append(page)
+        if str(body.get("has_next", "false")).lower() != "true" or not page:
+            return pages
+        page_no += 1
+
+
+def upsert_alone(conn: Connection, shop: SandboxShop) -> dict:
+    pages = read_pages(conn, shop)
+    n = sum(len(p) for p in pages)
+    print(f"upsert alone: {n:,} trades read in {len(pages)} pages; upserting into a fresh merchant ...", flush=True)
+    results = {}
+    for label in ("fresh", "again"):
+        counts = UpsertCounts()
+        with Phase() as phase:
+            for page in pages:
+                counts.add(orders_upsert_marketplace(connection=conn, trades=page))
+        results[label] = {"orders": n, "seconds": phase.seconds, "busy": phase.busy, "steal": phase.steal,
+                          "created": counts.created, "updated": counts.updated, "unchanged": counts.unchanged}
+    results["stored"] = our_orders(conn.merchant).count()
+    return results
+
+
+# --- 3. full pull (information) -------------------------------------------------------------------------------
+
+def full_pull(conn: Connection, merchant: Merchant, shop: SandboxShop, count: int) -> dict:
+    now = timezone.now()
+    t0 = time.perf_counter()
+    marketplace.trades_generate(shop, count, start=now - timedelta(days=FULL_DAYS) + timedelta(hours=1),
+                                end=now - timedelta(hours=1), seed=20269000)
+    print(f"full pull: {count:,} trades generated over {FULL_DAYS} days in {time.perf_counter() - t0:.1f} s; "
+          f"pulling ...", flush=True)
+    with Phase() as phase:
+        summary = orders_sync(conn, full=True, trigger="bench")
+    stored, distinct, theirs, same = same_orders(merchant, shop)
+    return {"orders": theirs, "stored": stored, "distinct": distinct, "same": same, "calls": summary["calls"],
+            "windows": summary["windows"], "outcome": summary["outcome"], "seconds": phase.seconds,
+            "busy": phase.busy, "steal": phase.steal}
+
+
+# --- 4 and 5. latency -----------------------------------------------------------------------------------------
+
+class LiveOrders:
+    """Creates trades in the sandbox at `rate` per second (one thread) and watches `merchant_order` for their
+    numbers (another thread). Each thread has its own database connection and closes it when done."""
+
+    def __init__(self, shop: SandboxShop, merchant: Merchant, rate: float, seconds: float, seed: int):
+        self.shop, self.merchant_id = shop, merchant.pk
+        self.rate, self.count = rate, max(1, round(rate * seconds))
+        self.rng = random.Random(seed)
+        self.created: dict[str, float] = {}  # order number -> bench clock just before trade_create
+        self.sandbox_created: dict[str, float] = {}  # order number -> the sandbox's created (whole seconds)
+        self.seen: dict[str, float] = {}
+        self.errors: list[str] = []
+        self.lock = threading.Lock()
+        self.creating_done = threading.Event()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._create, daemon=True),
+                        threading.Thread(target=self._watch, daemon=True)]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+    def all_seen(self) -> bool:
+        with self.lock:
+            return self.creating_done.is_set() and len(self.seen) == len(self.created)
+
+    def _create(self) -> None:
+        try:
+            codes = list(SandboxSku.objects.filter(item__shop=self.shop).values_list("outer_sku_id", flat=True))
+            t0 = time.monotonic()
+            for i in range(self.count):
+                pause = t0 + i / self.rate - time.monotonic()
+                if pause > 0 and self.stopping.wait(pause):
+                    break
+                lines = [(code, self.rng.randint(1, 3)) for code in self.rng.sample(codes, self.rng.randint(1, 3))]
+                at = time.time()
+                trade = marketplace.trade_create(self.shop, lines=lines)
+                with self.lock:
+                    self.created[str(trade.tid)] = at
+                    self.sandbox_created[str(trade.tid)] = trade.created.timestamp()
+        except Exception as exc:  # noqa: BLE001 - reported with the results
+            self.errors.append(f"creating trades: {type(exc).__name__}: {exc}")
+        finally:
+            self.creating_done.set()
+            connections.close_all()
+
+    def _watch(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                with self.lock:
+                    pending = [no for no in self.created if no not in self.seen]
+                if pending:
+                    found = list(Order.objects.filter(merchant_id=self.merchant_id, source=OrderSource.MARKETPLACE,
+                                                      order_no__any=pending).values_list("order_no", flat=True))
+                    # Taken after the query returns: the order may have been visible up to one query earlier,
+                    # so this errs on the late side.
+                    now = time.time()
+                    with self.lock:
+                        for no in found:
+                            self.seen.setdefault(no, now)
+                self.stopping.wait(WATCH_EVERY)
+        except Exception as exc:  # noqa: BLE001
+            self.errors.append(f"watching: {type(exc).__name__}: {exc}")
+        finally:
+            connections.close_all()
+
+    def result(self) -> dict:
+        delays = [self.seen[no] - self.created[no] for no in self.seen]
+        sandbox = [self.seen[no] - self.sandbox_created[no] for no in self.seen]
+        return {"orders": len(self.created), "seen": len(self.seen), "p50": pct(delays, 50), "p95": pct(delays, 95),
+                "max": max(delays, default=float("nan")), "sandbox_p95": pct(sandbox, 95), "errors": self.errors}
+
+
+def messages_latency(conn: Connection, merchant: Merchant, shop: SandboxShop, rate: float, seconds: float) -> dict:
+    marketplace.tmc_permit(shop)  # the shop publishes from now on (the consumer also asks, as it would)
+    log = tempfile.NamedTemporaryFile(prefix="bench-sync-consumer-", suffix=".log", delete=False)
+    consumer = subprocess.Popen(
+        [sys.executable, "manage.py", "messages_consume", "--connection", str(conn.pk), "--idle-sleep", "0.2"],
+        cwd=REPO, env=child_env(), stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True)
+    try:
+        ready, _, _ = select.select([consumer.stdout], [], [], 60)
+        if not ready or "consuming" not in (consumer.stdout.readline() or ""):
+            raise RuntimeError(f"the consumer did not start within 60 s; see {log.name}")
+        live = LiveOrders(shop, merchant, rate, seconds, seed=20265000)
+        print(f"message channel: {live.count} trades at {rate:g}/s, `messages_consume` in its own process ...",
+              flush=True)
+        with Phase() as phase:
+            live.start()
+            live.creating_done.wait()
+            deadline = time.monotonic() + 30
+            while not live.all_seen() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            live.stop()
+    finally:
+        stop_process(consumer)
+        SandboxShop.objects.filter(pk=shop.pk).update(tmc_enabled=False)
+    stderr = Path(log.name).read_text(errors="replace").strip()
+    os.unlink(log.name)
+    result = live.result()
+    result.update(calls=calls_between(conn, phase.at0, phase.at1), seconds=phase.seconds, busy=phase.busy,
+                  steal=phase.steal, consumer_log=stderr.splitlines()[-3:])
+    return result
+
+
+def polling_latency(conn: Connection, merchant: Merchant, shop: SandboxShop, rate: float, minutes: float) -> dict:
+    live = LiveOrders(shop, merchant, rate, minutes * 60, seed=20266000)
+    print(f"polling alone: {live.count} trades at {rate:g}/s over {minutes:g} min, orders_sync every "
+          f"{POLL_EVERY:.0f} s, no consumer ...", flush=True)
+    polls = []
+    with Phase() as phase:
+        live.start()
+        t0 = time.monotonic()
+        # The first run (at once) catches up with what came since the last phase, as the running poller would
+        # have; then every POLL_EVERY seconds on the clock, whatever a run took, until every order is in.
+        for i in range(math.ceil(minutes) + 4):
+            pause = t0 + i * POLL_EVERY - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            started = time.perf_counter()
+            summary = orders_sync(Connection.objects.get(pk=conn.pk), trigger="schedule")
+            polls.append((time.perf_counter() - started, summary))
+            time.sleep(2 * WATCH_EVERY)  # let the watcher look once more before judging
+            if live.all_seen():
+                break
+        live.stop()
+    result = live.result()
+    result.update(calls=calls_between(conn, phase.at0, phase.at1), seconds=phase.seconds, busy=phase.busy,
+                  steal=phase.steal, polls=len(polls), poll_seconds=max(s for s, _ in polls),
+                  poll_errors=[e for _, summary in polls for e in summary["errors"]])
+    return result
+
+
+# --- report ---------------------------------------------------------------------------------------------------
+
+def yes(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+def report(args, server, steady, upsert, full, msgs, poll, run_cpu, total_s) -> None:
+    print()
+    print(f"{'phase':<40}{'orders':>8}{'calls':>7}{'calls/order':>13}{'wall s':>8}{'orders/s':>10}{'busy':>6}"
+          f"{'steal':>6}")
+
+    def row(label, orders, calls, seconds, busy, steal):
+        per = f"{calls / orders:.5f}" if calls is not None and orders else "-"
+        print(f"{label:<40}{orders:>8,}{'-' if calls is None else f'{calls:,}':>7}{per:>13}{seconds:>8.1f}"
+              f"{orders / seconds:>10,.0f}{busy:>6.0%}{steal:>6.0%}")
+
+    row(f"steady state, {steady['runs']} incremental runs", steady["orders"], steady["calls"], steady["seconds"],
+        steady["busy"], steady["steal"])
+    row("upsert alone, fresh merchant", upsert["fresh"]["orders"], None, upsert["fresh"]["seconds"],
+        upsert["fresh"]["busy"], upsert["fresh"]["steal"])
+    row("upsert alone again, all unchanged", upsert["again"]["orders"], None, upsert["again"]["seconds"],
+        upsert["again"]["busy"], upsert["again"]["steal"])
+    row(f"full pull, {FULL_DAYS} days (information)", full["orders"], full["calls"], full["seconds"], full["busy"],
+        full["steal"])
+    row(f"message channel, {args.rate:g}/s for {args.message_seconds:g} s", msgs["orders"], msgs["calls"],
+        msgs["seconds"], msgs["busy"], msgs["steal"])
+    row(f"polling alone, {args.rate:g}/s for {args.poll_minutes:g} min", poll["orders"], poll["calls"],
+        poll["seconds"], poll["busy"], poll["steal"])
+    print("  (steady state: wall time of the incremental runs, orders/s end to end through the gateway on this box;"
+          " message channel and polling: calls include the idle consume calls and every poll, wall time the whole"
+          " phase)")
+    print()
+    print(f"{'new order -> visible in merchant_order, s':<44}{'n':>6}{'seen':>6}{'p50':>7}{'p95':>7}{'max':>7}"
+          f"{'p95 vs sandbox created':>24}")
+    for label, r in (("message channel", msgs), (f"polling alone (every {POLL_EVERY:.0f} s)", poll)):
+        print(f"{label:<44}{r['orders']:>6}{r['seen']:>6}{r['p50']:>7.2f}{r['p95']:>7.2f}{r['max']:>7.2f}"
+              f"{r['sandbox_p95']:>24.2f}")
+    print("  (from the bench's clock just before trade_create; the sandbox's created is whole seconds, so the last"
+          " column can be up to 1 s more)")
+
+    calls_per_order = steady["calls"] / steady["orders"]
+    fresh = upsert["fresh"]
+    fresh_rate = fresh["orders"] / fresh["seconds"]
+    again_rate = upsert["again"]["orders"] / upsert["again"]["seconds"]
+    print()
+    print(f"Sync bars on PostgreSQL {server}, {os.cpu_count()} vCPUs:")
+    overlap = steady["runs"]
+    print(f"  steady-state calls per order {calls_per_order:.5f} <= 1.05 / {PAGE_SIZE} = {CALLS_BAR:.5f}: "
+          f"{yes(calls_per_order <= CALLS_BAR)} ({steady['calls']:,} calls for {steady['orders']:,} orders in "
+          f"{steady['runs']} runs: {overlap} overlap checks + {steady['calls'] - overlap:,} list pages, "
+          f"{math.ceil(steady['orders'] / PAGE_SIZE):,} pages at the least; {steady['fetched']:,} records fetched, "
+          f"{steady['failed']} failed calls)")
+    print(f"    calls counted: run counters {steady['calls']:,}, ApiCall rows {steady['api_calls']:,}, sandbox call "
+          f"log {steady['sandbox_calls']:,}; per run {' '.join(map(str, steady['per_run']))} for orders "
+          f"{' '.join(map(str, steady['orders_per_run']))}")
+    print(f"  upsert {fresh_rate:,.0f} orders/s >= {UPSERT_BAR:,.0f}: {yes(fresh_rate >= UPSERT_BAR)} "
+          f"({fresh['orders']:,} orders in pages of {PAGE_SIZE}, {fresh['seconds']:.2f} s; again, unchanged: "
+          f"{again_rate:,.0f} orders/s)")
+    upsert_ok = (fresh["created"], upsert["again"]["unchanged"], upsert["stored"]) == (fresh["orders"],) * 3 \
+        and fresh["updated"] == upsert["again"]["created"] == upsert["again"]["updated"] == 0
+    print(f"    counts: fresh {fresh['created']:,} created / {fresh['updated']:,} updated, again "
+          f"{upsert['again']['unchanged']:,} unchanged / {upsert['again']['created'] + upsert['again']['updated']:,}"
+          f" other, {upsert['stored']:,} stored: {yes(upsert_ok)}")
+    steady_ok = steady["stored"] == steady["distinct"] == steady["orders"] and steady["same"]
+    print(f"  steady state stored {steady['stored']:,} orders ({steady['distinct']:,} distinct numbers) = "
+          f"{steady['orders']:,} in the sandbox, same numbers and modified times: {yes(steady_ok)} "
+          f"({steady['created']:,} created, {steady['updated']:,} updated)")
+    print(f"  message channel p95 {msgs['p95']:.2f} s <= {MESSAGE_P95_BAR:.0f} s: "
+          f"{yes(msgs['p95'] <= MESSAGE_P95_BAR and msgs['seen'] == msgs['orders'])} (p50 {msgs['p50']:.2f} s, max "
+          f"{msgs['max']:.2f} s; {msgs['seen']}/{msgs['orders']} orders seen)")
+    print(f"  polling alone p95 {poll['p95']:.1f} s <= {POLL_P95_BAR:.0f} s: "
+          f"{yes(poll['p95'] <= POLL_P95_BAR and poll['seen'] == poll['orders'])} (p50 {poll['p50']:.1f} s, max "
+          f"{poll['max']:.1f} s; {poll['seen']}/{poll['orders']} orders seen; {poll['polls']} runs, the longest "
+          f"{poll['poll_seconds']:.1f} s)")
+    full_ok = full["stored"] == full["distinct"] == full["orders"] and full["same"] and full["outcome"] == "ok"
+    print(f"  full pull (information): {full['calls'] / full['orders']:.5f} calls per order ({full['calls']:,} calls,"
+          f" {full['windows']} day windows), {full['orders'] / full['seconds']:,.0f} orders/s; "
+          f"{full['stored']:,} stored = {full['orders']:,} in the sandbox: {yes(full_ok)}")
+    for label, problems in (("message channel", msgs["errors"] + msgs["consumer_log"]),
+                            ("polling", poll["errors"] + poll["poll_errors"])):
+        for problem in problems:
+            print(f"  {label}: {problem}")
+    print(f"  CPU over the run: {run_cpu[0]:.0%} busy, {run_cpu[1]:.0%} stolen by the hypervisor; "
+          f"total run time {total_s / 60:.1f} min")
+
+
+def main():
+    parser = argparse.ArgumentParser(description="marketplace sync: calls per order, upsert rate, order latency")
+    parser.add_argument("--orders", type=int, default=20_000, help="trades for the steady state and the full pull")
+    parser.add_argument("--poll-minutes", type=float, default=3, help="live trades for the polling-alone phase")
+    parser.add_argument("--message-seconds", type=float, default=60, help="live trades for the message phase")
+    parser.add_argument("--rate", type=float, default=2, help="live trades created per second")
+    args = parser.parse_args()
+
+    if db.vendor != "postgresql":
+        sys.exit(f"The sync bars are measured on PostgreSQL; this database is {db.vendor}. Set "
+                 "DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench.")
+    from django.core.management import call_command
+
+    started, cpu0 = time.perf_counter(), cpu_times()
+    call_command("migrate", verbosity=0)
+    with db.cursor() as cur:
+        cur.execute("SHOW server_version")
+        server = cur.fetchone()[0].split()[0]
+    t0 = time.perf_counter()
+    reset()
+    merchant, upsert_merchant, full_merchant = (merchant_with_products(c) for c in (CODE, UPSERT_CODE, FULL_CODE))
+    shop, full_shop = shop_with_items(APP_KEY, merchant), shop_with_items(FULL_APP_KEY, full_merchant)
+    print(f"database: PostgreSQL {server} ({db.settings_dict['NAME']}); bench merchants and shops made afresh with "
+          f"{PRODUCTS} products each in {time.perf_counter() - t0:.1f} s", flush=True)
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    gateway = None
+    # gunicorn runs in its own session: a SIGTERM to us must still stop it (the finally below does)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        gateway = start_gateway(port)
+        print(f"gateway: gunicorn (2 workers x 4 threads) at {base}/sandbox/top/router/rest", flush=True)
+        conn = connection_to(merchant, APP_KEY, base)
+        steady = steady_state(conn, merchant, shop, args.orders)
+        upsert = upsert_alone(connection_to(upsert_merchant, APP_KEY, base), shop)
+        full = full_pull(connection_to(full_merchant, FULL_APP_KEY, base), full_merchant, full_shop, args.orders)
+        msgs = messages_latency(conn, merchant, shop, args.rate, args.message_seconds)
+        poll = polling_latency(conn, merchant, shop, args.rate, args.poll_minutes)
+    finally:
+        stop_process(gateway)
+        connections.close_all()
+    report(args, server, steady, upsert, full, msgs, poll, busy_and_steal(cpu0, cpu_times()),
+           time.perf_counter() - started)
+
+
+if __name__ == "__main__":
+    main()

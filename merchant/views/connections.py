@@ -1,0 +1,147 @@
+"""Marketplace connections (SPEC M12): every role may look, only owners change or run anything.
+
+The app secret and the session token never reach a page: forms never fill them in and templates only say
+whether one is stored.
+"""
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from merchant.forms import ConnectionForm, SyncNowForm
+from merchant.permissions import Action
+from merchant.templatetags.sync_display import redact
+from merchant.views.common import form_error_from, merchant_view, paginate, querystring_without_page
+from sync import selectors, services
+from sync.models import Connection, RunOutcome, SyncModule
+
+POST = ("POST",)
+
+
+def _get_connection_for_user(request, pk) -> Connection:
+    return get_object_or_404(Connection, merchant=request.merchant, pk=pk)
+
+
+def hourly_points(points) -> list[tuple[str, float]]:
+    """(bucket start, value) pairs as bar_chart points labelled with the local hour."""
+    return [(timezone.localtime(start).strftime("%H:00"), value) for start, value in points]
+
+
+@merchant_view()
+def connection_list(request):
+    connections = selectors.connections_for_merchant(request.merchant)
+    return render(request, "merchant/connections/list.html", {
+        "healths": selectors.connections_health(connections),
+    })
+
+
+@merchant_view(Action.CONNECTIONS, ("GET", "POST"))
+def connection_add(request):
+    form = ConnectionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            connection = services.connection_create(merchant=request.merchant, actor=request.actor,
+                                                    **form.settings())
+            messages.success(request, _("Connection %(name)s added.") % {"name": connection.name})
+            return redirect(connection)
+        except ValidationError as e:
+            form_error_from(form, e)
+    return render(request, "merchant/connections/form.html", {"form": form, "connection": None},
+                  status=400 if request.method == "POST" else 200)
+
+
+@merchant_view(Action.CONNECTIONS, ("GET", "POST"))
+def connection_edit(request, pk):
+    connection = _get_connection_for_user(request, pk)
+    # The form works on its own copy: a rejected form must not leave changed values on `connection`.
+    form = ConnectionForm(request.POST or None, instance=Connection.objects.get(pk=connection.pk))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.connection_update(connection=connection, actor=request.actor, **form.settings())
+            messages.success(request, _("Connection saved."))
+            return redirect(connection)
+        except ValidationError as e:
+            form_error_from(form, e)
+    return render(request, "merchant/connections/form.html", {"form": form, "connection": connection},
+                  status=400 if request.method == "POST" else 200)
+
+
+@merchant_view()
+def connection_detail(request, pk):
+    connection = _get_connection_for_user(request, pk)
+    detail = selectors.connection_detail(connection)
+    yesterday = timezone.localdate() - timedelta(days=1)
+    return render(request, "merchant/connections/detail.html", {
+        "connection": connection,
+        **detail,
+        "error_rate_chart": hourly_points(detail["series"].error_rate),
+        "lag_chart": hourly_points(detail["series"].lag),
+        "sync_form": SyncNowForm(initial={"job": "reconcile", "first": yesterday, "last": yesterday}),
+        "failed_outcomes": selectors.FAILED_RUNS,
+    })
+
+
+@merchant_view(Action.CONNECTIONS, POST)
+def connection_set_enabled(request, pk, enabled: bool):
+    connection = _get_connection_for_user(request, pk)
+    services.connection_set_enabled(connection=connection, enabled=enabled, actor=request.actor)
+    messages.success(request, _("Connection enabled.") if enabled else _("Connection disabled."))
+    return redirect(connection)
+
+
+@merchant_view(Action.CONNECTIONS, POST)
+def connection_test(request, pk):
+    connection = _get_connection_for_user(request, pk)
+    result = services.connection_test(connection=connection, actor=request.actor)
+    (messages.success if result.ok else messages.error)(request, redact(result.message))
+    return redirect(connection)
+
+
+QUEUED = {
+    "orders": gettext_lazy("An order sync is queued."),
+    "orders_full": gettext_lazy("A full pull is queued."),
+    "refunds": gettext_lazy("A refund sync is queued."),
+    "reconcile": gettext_lazy("The missed-order check is queued."),
+}
+
+
+@merchant_view(Action.CONNECTIONS, POST)
+def connection_sync(request, pk):
+    connection = _get_connection_for_user(request, pk)
+    form = SyncNowForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(connection)
+    data = form.cleaned_data
+    services.connection_sync_now(connection=connection, job=data["job"], actor=request.actor,
+                                 first=data["first"], last=data["last"])
+    messages.success(request, QUEUED[data["job"]])
+    if not connection.is_active:
+        # The job is queued but skips a disabled or stopped connection; say so instead of a silent no-op.
+        messages.warning(request, _("The connection is disabled or stopped: the job will do nothing until "
+                                    "the connection is enabled again."))
+    return redirect(connection)
+
+
+@merchant_view()
+def connection_runs(request, pk):
+    connection = _get_connection_for_user(request, pk)
+    module = request.GET.get("module", "")
+    outcome = request.GET.get("outcome", "")
+    runs = selectors.runs_for(connection, module=module, outcome=outcome)
+    return render(request, "merchant/connections/runs.html", {
+        "connection": connection,
+        "page": paginate(request, runs),
+        "query": querystring_without_page(request),
+        "modules": SyncModule.choices,
+        "outcomes": RunOutcome.choices,
+        "module": module,
+        "outcome": outcome,
+        "failed_outcomes": selectors.FAILED_RUNS,
+    })

@@ -1,0 +1,1 @@
+"""TOP protocol (Taobao/Tmall open platform) connector: signing, client, errors, mapping."""

@@ -1,0 +1,113 @@
+"""The consumer loop's state across connections: one client per connection, permission asked once,
+failures backed off per connection, and each hour's work recorded as one run."""
+import logging
+import time
+from datetime import timedelta
+
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .breaker import breaker_after_run
+from .connectors.top.client import CallCounter, TopClient
+from .errors import Permanent, SessionExpired, SyncError
+from .messages import messages_consume_once, messages_permit
+from .models import Connection, ConnectionKind, RunOutcome, SyncModule, SyncRun
+from .runs import connection_stop
+
+log = logging.getLogger(__name__)
+
+RUN_SPAN = timedelta(hours=1)
+BACKOFF_MAX = 60.0
+
+
+class Consumer:
+    def __init__(self, only=None, client_factory=TopClient, clock=time.monotonic):
+        self.only = set(only or [])
+        self.client_factory = client_factory
+        self.clock = clock
+        self.state = {}
+
+    def _connections(self):
+        qs = Connection.objects.filter(kind=ConnectionKind.TOP, is_enabled=True, stopped_reason="",
+                                       messages_enabled=True)
+        return qs.filter(pk__in=self.only) if self.only else qs
+
+    def _state(self, connection):
+        state = self.state.get(connection.pk)
+        if state is None or state["record"].started_at < timezone.now() - RUN_SPAN:
+            if state is not None:
+                self._close(state, RunOutcome.OK)
+            counter = CallCounter()
+            state = {
+                "client": self.client_factory(connection, counter=counter), "counter": counter, "permitted": False,
+                "record": SyncRun.objects.create(connection=connection, module=SyncModule.MESSAGES, mode="consume",
+                                                 trigger="consumer", started_at=timezone.now()),
+                "retry_at": 0.0, "failures": 0, "counted": (0, 0),
+            }
+            self.state[connection.pk] = state
+        return state
+
+    def poll_all(self) -> dict:
+        results = {}
+        for connection in self._connections():
+            results[connection.pk] = self.poll(connection)
+        return results
+
+    def poll(self, connection) -> dict:
+        state = self._state(connection)
+        if self.clock() < state["retry_at"]:
+            return {"received": 0, "waiting": True}
+        try:
+            if not state["permitted"]:
+                messages_permit(state["client"])
+                state["permitted"] = True
+            summary = messages_consume_once(connection, state["client"])
+            state["failures"] = 0
+        except Permanent as exc:
+            what = _("The marketplace session has expired or is invalid; update the session token to resume") \
+                if isinstance(exc, SessionExpired) else _("The marketplace refused the connection's settings")
+            connection_stop(connection, f"{what}: {exc}")
+            self._close(state, RunOutcome.STOPPED, str(exc))
+            self.state.pop(connection.pk, None)
+            return {"received": 0, "error": str(exc)}
+        except SyncError as exc:
+            state["failures"] += 1
+            state["retry_at"] = self.clock() + min(BACKOFF_MAX, 2 ** state["failures"])
+            log.warning("message channel of connection %s: %s", connection.pk, exc)
+            self._count(state, errors=[str(exc)])
+            return {"received": 0, "error": str(exc)}
+        if summary["received"]:
+            self._count(state, summary=summary)
+        return summary
+
+    def _count(self, state, summary=None, errors=()):
+        record = state["record"]
+        calls, failed = state["counter"].calls, state["counter"].failed
+        seen_calls, seen_failed = state["counted"]
+        state["counted"] = (calls, failed)
+        summary = summary or {}
+        SyncRun.objects.filter(pk=record.pk).update(
+            calls=F("calls") + (calls - seen_calls), failed_calls=F("failed_calls") + (failed - seen_failed),
+            fetched=F("fetched") + summary.get("fetched", 0), created=F("created") + summary.get("created", 0),
+            updated=F("updated") + summary.get("updated", 0), unchanged=F("unchanged") + summary.get("unchanged", 0),
+            windows=F("windows") + (1 if summary else 0), finished_at=timezone.now(),
+        )
+        new_errors = list(summary.get("errors", [])) + list(errors)
+        if new_errors:
+            record.refresh_from_db(fields=["errors"])
+            SyncRun.objects.filter(pk=record.pk).update(errors=(record.errors + new_errors)[-20:])
+        if summary.get("received") and not errors:
+            Connection.objects.filter(pk=record.connection_id).update(last_success_at=timezone.now())
+        if errors:
+            record.refresh_from_db()
+            breaker_after_run(record.connection)
+
+    def _close(self, state, outcome, error=""):
+        record = state["record"]
+        record.refresh_from_db()
+        record.outcome = outcome
+        record.finished_at = timezone.now()
+        if error:
+            record.errors = (record.errors + [error])[-20:]
+        record.save()

@@ -1,0 +1,82 @@
+"""/metrics in Prometheus text format (SPEC S8), behind the METRICS_TOKEN bearer token.
+
+Call counters and latency come from Redis (every worker adds to them); lag, breaker state and queue
+depth are read from the database and RQ at scrape time, so a restarted web process loses nothing."""
+import hmac
+from collections import defaultdict
+
+import django_rq
+from django.conf import settings
+from django.http import Http404, HttpResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+from . import redis as sync_redis
+from .models import BreakerState, Checkpoint, Connection, SyncModule
+from .stats import CALLS_KEY, LATENCY_BUCKETS, LATENCY_KEY
+
+QUEUES = ("default", "sync", "imports")
+LAG_MODULES = (SyncModule.ORDERS, SyncModule.REFUNDS)
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class SyncCollector:
+    def collect(self):
+        redis = sync_redis.connection()
+        calls = CounterMetricFamily("mh_top_calls", "Outbound marketplace calls by method and outcome.",
+                                    labels=["connection", "method", "outcome"])
+        for field, count in redis.hgetall(CALLS_KEY).items():
+            connection, method, outcome = _text(field).split("|", 2)
+            calls.add_metric([connection, method, outcome], int(count))
+        yield calls
+        series = defaultdict(dict)
+        for field, value in redis.hgetall(LATENCY_KEY).items():
+            connection, method, bound = _text(field).rsplit("|", 2)
+            series[(connection, method)][bound] = float(value)
+        latency = HistogramMetricFamily("mh_top_call_duration_seconds", "Outbound call latency.",
+                                        labels=["connection", "method"])
+        for (connection, method), values in sorted(series.items()):
+            buckets = [(str(b), values.get(str(b), 0.0)) for b in LATENCY_BUCKETS]
+            buckets.append(("+Inf", values.get("+Inf", 0.0)))
+            latency.add_metric([connection, method], buckets, sum_value=values.get("sum", 0.0))
+        yield latency
+        now = timezone.now()
+        lag = GaugeMetricFamily("mh_sync_lag_seconds", "Now minus the last completed window's end.",
+                                labels=["connection", "module"])
+        for checkpoint in Checkpoint.objects.filter(module__in=LAG_MODULES, position__isnull=False):
+            lag.add_metric([str(checkpoint.connection_id), checkpoint.module],
+                           (now - checkpoint.position).total_seconds())
+        yield lag
+        breaker = GaugeMetricFamily("mh_connection_breaker_open", "1 when the breaker is open, 0.5 half open.",
+                                    labels=["connection"])
+        stopped = GaugeMetricFamily("mh_connection_stopped", "1 when a permanent error stopped the jobs.",
+                                    labels=["connection"])
+        weights = {BreakerState.OPEN: 1.0, BreakerState.HALF_OPEN: 0.5}
+        for pk, state, reason in Connection.objects.values_list("pk", "breaker_state", "stopped_reason"):
+            breaker.add_metric([str(pk)], weights.get(state, 0.0))
+            stopped.add_metric([str(pk)], 1.0 if reason else 0.0)
+        yield breaker
+        yield stopped
+        depth = GaugeMetricFamily("mh_queue_depth", "Jobs waiting in each RQ queue.", labels=["queue"])
+        for name in QUEUES:
+            depth.add_metric([name], django_rq.get_queue(name).count)
+        yield depth
+
+
+@require_GET
+def metrics(request):
+    token = settings.METRICS_TOKEN
+    if not token:
+        raise Http404("metrics are off (METRICS_TOKEN is not set)")
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        return HttpResponse("a valid bearer token is required\n", status=401, content_type="text/plain",
+                            headers={"WWW-Authenticate": "Bearer"})
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SyncCollector())
+    return HttpResponse(generate_latest(registry), content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,237 @@
+"""Connections to other systems and the sync engine's durable state: checkpoints, runs, call records,
+breaker transitions, reconciliation reports and processed messages. Redis only carries work; what must
+survive a flushed Redis or a killed worker lives here."""
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from . import secrets
+
+
+class ConnectionKind(models.TextChoices):
+    TOP = "top", _("TOP marketplace (Taobao/Tmall)")
+    ERP = "erp", _("ERP bridge")
+
+
+class SignMethod(models.TextChoices):
+    MD5 = "md5", "md5"
+    HMAC = "hmac", "hmac (HMAC-MD5)"
+    HMAC_SHA256 = "hmac-sha256", "hmac-sha256"
+
+
+class BreakerState(models.TextChoices):
+    CLOSED = "closed", _("Closed (healthy)")
+    OPEN = "open", _("Open (degraded to hourly full pull)")
+    HALF_OPEN = "half_open", _("Half open (probing)")
+
+
+class SyncModule(models.TextChoices):
+    ORDERS = "orders", _("Orders (incremental)")
+    ORDERS_FULL = "orders_full", _("Orders (full pull)")
+    REFUNDS = "refunds", _("Refunds")
+    RECONCILE = "reconcile", _("Reconciliation")
+    MESSAGES = "messages", _("Message channel")
+
+
+class Connection(models.Model):
+    merchant = models.ForeignKey("merchant.Merchant", on_delete=models.CASCADE, related_name="connections")
+    kind = models.CharField(_("kind"), max_length=8, choices=ConnectionKind.choices, default=ConnectionKind.TOP)
+    name = models.CharField(_("name"), max_length=100)
+    gateway_url = models.URLField(_("gateway URL"), max_length=300)
+    app_key = models.CharField(_("app key"), max_length=64)
+    app_secret_encrypted = models.TextField(editable=False, blank=True)
+    session_encrypted = models.TextField(editable=False, blank=True)
+    sign_method = models.CharField(_("sign method"), max_length=12, choices=SignMethod.choices, default=SignMethod.MD5)
+    calls_per_minute = models.PositiveIntegerField(_("calls per minute"), default=100)
+    orders_interval = models.PositiveIntegerField(_("order pull interval (seconds)"), default=60)
+    refunds_interval = models.PositiveIntegerField(_("refund pull interval (seconds)"), default=300)
+    messages_enabled = models.BooleanField(_("use the message channel"), default=True)
+    is_enabled = models.BooleanField(_("enabled"), default=True)
+    # Set when a permanent error (expired session, bad signature) stops the jobs; cleared when the owner
+    # saves new credentials or enables the connection again.
+    stopped_reason = models.CharField(_("stopped because"), max_length=300, blank=True)
+    breaker_state = models.CharField(
+        _("breaker"), max_length=10, choices=BreakerState.choices, default=BreakerState.CLOSED
+    )
+    breaker_reason = models.CharField(_("breaker reason"), max_length=300, blank=True)
+    breaker_changed_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(_("last success"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("connection")
+        verbose_name_plural = _("connections")
+        ordering = ["merchant", "name", "id"]
+        indexes = [models.Index(fields=["merchant", "kind"], name="connection_kind_idx")]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_kind_display()})"
+
+    def get_absolute_url(self):
+        return reverse("connection_detail", args=[self.pk])
+
+    @property
+    def app_secret(self) -> str:
+        return secrets.decrypt(self.app_secret_encrypted)
+
+    @app_secret.setter
+    def app_secret(self, value: str) -> None:
+        self.app_secret_encrypted = secrets.encrypt(value)
+
+    @property
+    def session(self) -> str:
+        return secrets.decrypt(self.session_encrypted)
+
+    @session.setter
+    def session(self, value: str) -> None:
+        self.session_encrypted = secrets.encrypt(value)
+
+    @property
+    def is_active(self) -> bool:
+        """Jobs run for it: enabled and not stopped by a permanent error."""
+        return self.is_enabled and not self.stopped_reason
+
+
+class Checkpoint(models.Model):
+    """Per (connection, module): how far sync has fully completed, and the lease of the run in progress."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="checkpoints")
+    module = models.CharField(max_length=12, choices=SyncModule.choices)
+    # End of the last window that completed; moves only when a window completes.
+    position = models.DateTimeField(null=True, blank=True)
+    # For the full pull: when it finished (the incremental pull starts only after).
+    completed_at = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    # A run holds the lease while it works and renews it per window; a killed worker's lease expires.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "module"], name="uniq_checkpoint")]
+
+    def __str__(self):
+        return f"{self.connection_id}/{self.module} @ {self.position}"
+
+
+class RunOutcome(models.TextChoices):
+    RUNNING = "running", _("Running")
+    OK = "ok", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    STOPPED = "stopped", _("Stopped (permanent error)")
+    SKIPPED = "skipped", _("Skipped (another run holds the lease)")
+
+
+class SyncRun(models.Model):
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="runs")
+    module = models.CharField(_("module"), max_length=12, choices=SyncModule.choices)
+    mode = models.CharField(_("mode"), max_length=16, blank=True)
+    trigger = models.CharField(_("trigger"), max_length=16, blank=True)
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=8, choices=RunOutcome.choices, default=RunOutcome.RUNNING)
+    windows = models.PositiveIntegerField(_("windows"), default=0)
+    calls = models.PositiveIntegerField(_("calls"), default=0)
+    failed_calls = models.PositiveIntegerField(_("failed calls"), default=0)
+    fetched = models.PositiveIntegerField(_("fetched"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    window_from = models.DateTimeField(null=True, blank=True)
+    window_to = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sync run")
+        verbose_name_plural = _("sync runs")
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["connection", "-started_at"], name="syncrun_recent_idx")]
+
+    def __str__(self):
+        return f"{self.connection_id}/{self.module} {self.started_at:%Y-%m-%d %H:%M} {self.outcome}"
+
+
+class CallOutcome(models.TextChoices):
+    OK = "ok", _("OK")
+    RETRYABLE = "retryable", _("Platform error (retried)")
+    RATE_LIMITED = "rate_limited", _("Rate limited")
+    PERMANENT = "permanent", _("Permanent error")
+    BUSINESS = "business", _("Business error")
+    MALFORMED = "malformed", _("Malformed answer")
+    NETWORK = "network", _("Network error")
+
+
+class ApiCall(models.Model):
+    """One outbound call (SPEC S8); kept API_CALL_RETENTION_DAYS for run history, breaker and charts."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="calls")
+    method = models.CharField(max_length=64)
+    at = models.DateTimeField(db_index=True)
+    duration_ms = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=12, choices=CallOutcome.choices)
+    code = models.CharField(max_length=80, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["connection", "at"], name="apicall_recent_idx")]
+
+    def __str__(self):
+        return f"{self.method} {self.outcome} {self.duration_ms} ms"
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome not in (CallOutcome.OK, CallOutcome.BUSINESS)
+
+
+class BreakerEvent(models.Model):
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="breaker_events")
+    at = models.DateTimeField(_("time"))
+    from_state = models.CharField(_("from"), max_length=10, choices=BreakerState.choices)
+    to_state = models.CharField(_("to"), max_length=10, choices=BreakerState.choices)
+    reason = models.CharField(_("reason"), max_length=300)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.from_state} -> {self.to_state}: {self.reason}"
+
+
+class ReconcileReport(models.Model):
+    """The missed-order check for one day (SPEC S7)."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="reconcile_reports")
+    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    day = models.DateField(_("day"))
+    theirs = models.PositiveIntegerField(_("orders on the marketplace"))
+    ours = models.PositiveIntegerField(_("orders here"))
+    missing = models.PositiveIntegerField(_("missing here"))
+    stale = models.PositiveIntegerField(_("older here"))
+    refetched = models.PositiveIntegerField(_("re-fetched"))
+    extra = models.PositiveIntegerField(_("only here"))
+    sample = models.JSONField(_("examples"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("checked at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-day", "-id"]
+        indexes = [models.Index(fields=["connection", "-day"], name="reconcile_day_idx")]
+
+    def __str__(self):
+        return f"{self.connection_id} {self.day}: {self.missing} missing"
+
+
+class ProcessedMessage(models.Model):
+    """A message-channel message already stored, so a redelivery is confirmed without work (idempotency)."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    message_id = models.BigIntegerField()
+    topic = models.CharField(max_length=80)
+    processed_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "message_id"], name="uniq_processed_message")]

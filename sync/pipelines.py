@@ -1,0 +1,60 @@
+"""One function per job kind: claim the lease, run the pipeline with a client, judge the breaker,
+return the run's summary. RQ jobs, the CLI and the "sync now" button all call these."""
+from datetime import date, datetime, timedelta
+
+from django.utils import timezone
+
+from .breaker import DEGRADED_EVERY
+from .connectors.top.client import TopClient
+from .connectors.top.times import TOP_TZ
+from .models import BreakerState, Connection, SyncModule
+from .orders import orders_pull_full, orders_pull_incremental, orders_pull_range, refunds_pull
+from .reconcile import reconcile_days
+from .runs import checkpoint_for, run_of
+
+
+def orders_sync(connection: Connection, *, full: bool = False, since: datetime | None = None,
+                until: datetime | None = None, trigger: str = "schedule", client_factory=TopClient) -> dict:
+    """Incremental pull from the checkpoint (the first one runs the 90-day full pull), or a full pull.
+    While the breaker is open a scheduled run is the hourly full pull of recent days instead.
+    With since/until an incremental pull re-reads that range and leaves the checkpoint alone."""
+    initial = checkpoint_for(connection, SyncModule.ORDERS_FULL).completed_at is None and not (since or until)
+    if full or initial:
+        with run_of(connection, SyncModule.ORDERS_FULL, mode="full", trigger=trigger) as run:
+            client = client_factory(connection, counter=run.counter)
+            orders_pull_full(run, client, since=since, until=until, save_progress=not (since or until))
+        return run.summary()
+    degraded = trigger == "schedule" and connection.breaker_state == BreakerState.OPEN
+    mode = "degraded" if degraded else ("range" if since or until else "incremental")
+    with run_of(connection, SyncModule.ORDERS, mode=mode, trigger=trigger) as run:
+        client = client_factory(connection, counter=run.counter)
+        if degraded:
+            start = (run.checkpoint.position or timezone.now()) - DEGRADED_EVERY - timedelta(days=1)
+            orders_pull_full(run, client, since=start, save_progress=False)
+        elif since or until:
+            orders_pull_range(run, client, since or (until - timedelta(days=1)), until or timezone.now())
+        else:
+            orders_pull_incremental(run, client)
+    return run.summary()
+
+
+def refunds_sync(connection: Connection, *, trigger: str = "schedule", until: datetime | None = None,
+                 client_factory=TopClient) -> dict:
+    with run_of(connection, SyncModule.REFUNDS, mode="incremental", trigger=trigger) as run:
+        refunds_pull(run, client_factory(connection, counter=run.counter), until=until)
+    return run.summary()
+
+
+def reconcile_sync(connection: Connection, *, first: date | None = None, last: date | None = None,
+                   trigger: str = "schedule", client_factory=TopClient) -> dict:
+    """Check the days first..last (GMT+8); by default yesterday."""
+    yesterday = (timezone.now().astimezone(TOP_TZ) - timedelta(days=1)).date()
+    first, last = first or last or yesterday, last or first or yesterday
+    with run_of(connection, SyncModule.RECONCILE, mode="days", trigger=trigger) as run:
+        reports = reconcile_days(run, client_factory(connection, counter=run.counter), first, last)
+    summary = run.summary()
+    summary["days"] = [
+        {"day": r.day.isoformat(), "theirs": r.theirs, "ours": r.ours, "missing": r.missing, "stale": r.stale,
+         "refetched": r.refetched, "extra": r.extra} for r in reports
+    ]
+    return summary

@@ -1,0 +1,136 @@
+"""A sync run's life: claim the (connection, module) lease, record the run, release, and on a permanent
+error stop the connection's jobs and say why (instead of retrying forever)."""
+import logging
+import uuid
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .breaker import breaker_after_run
+from .connectors.top.client import CallCounter
+from .errors import Permanent, SessionExpired, SyncError
+from .models import Checkpoint, Connection, RunOutcome, SyncRun
+
+log = logging.getLogger(__name__)
+
+# A run renews its lease after every window; a worker killed mid-run frees the module after this long.
+LEASE = timedelta(minutes=2)
+MAX_ERRORS_KEPT = 20
+
+
+class LeaseTaken(Exception):
+    """Another run of the same (connection, module) is in progress."""
+
+
+def checkpoint_for(connection, module: str) -> Checkpoint:
+    checkpoint, _ = Checkpoint.objects.get_or_create(connection=connection, module=module)
+    return checkpoint
+
+
+class Run:
+    """What a pipeline reports into while it works."""
+
+    def __init__(self, connection, module, record: SyncRun, checkpoint: Checkpoint, token: str):
+        self.connection = connection
+        self.module = module
+        self.record = record
+        self.checkpoint = checkpoint
+        self.token = token
+        self.counter = CallCounter()
+
+    def add(self, counts) -> None:
+        self.record.created += counts.created
+        self.record.updated += counts.updated
+        self.record.unchanged += counts.unchanged
+
+    def error(self, message: str) -> None:
+        if len(self.record.errors) < MAX_ERRORS_KEPT:
+            self.record.errors.append(message[:500])
+
+    def renew(self) -> None:
+        """Extend the lease; raises LeaseTaken if it was lost (expired and taken by another run)."""
+        now = timezone.now()
+        claimed = Checkpoint.objects.filter(pk=self.checkpoint.pk, lease_token=self.token).update(
+            lease_until=now + LEASE
+        )
+        if not claimed:
+            raise LeaseTaken(f"lease on {self.module} for connection {self.connection.pk} was lost")
+
+    def move_checkpoint(self, position) -> None:
+        """Save the end of a completed window (only ever forward)."""
+        self.checkpoint.position = position
+        Checkpoint.objects.filter(pk=self.checkpoint.pk, lease_token=self.token).update(
+            position=position, lease_until=timezone.now() + LEASE
+        )
+
+    def summary(self) -> dict:
+        return run_summary(self.record)
+
+
+def run_summary(r: SyncRun) -> dict:
+    """The one-line summary the CLI prints and jobs return."""
+    return {
+        "run": r.pk, "connection": r.connection_id, "module": r.module, "mode": r.mode, "outcome": r.outcome,
+        "windows": r.windows, "calls": r.calls, "failed_calls": r.failed_calls, "fetched": r.fetched,
+        "created": r.created, "updated": r.updated, "unchanged": r.unchanged, "errors": r.errors,
+    }
+
+
+def _claim(checkpoint: Checkpoint) -> str | None:
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    claimed = Checkpoint.objects.filter(pk=checkpoint.pk).filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    ).update(lease_until=now + LEASE, lease_token=token, last_run_at=now)
+    return token if claimed else None
+
+
+def connection_stop(connection: Connection, reason: str) -> None:
+    """Stop the jobs of `connection` until the owner fixes it (shown on the dashboard and its page)."""
+    Connection.objects.filter(pk=connection.pk).update(
+        stopped_reason=reason[:300], last_error=reason[:500], last_error_at=timezone.now()
+    )
+    connection.stopped_reason = reason[:300]
+
+
+@contextmanager
+def run_of(connection: Connection, module: str, *, mode: str = "", trigger: str = "schedule"):
+    """Yield a Run holding the module's lease; raises LeaseTaken when another run holds it.
+    Records the outcome; a Permanent error stops the connection and is not re-raised."""
+    checkpoint = checkpoint_for(connection, module)
+    token = _claim(checkpoint)
+    if token is None:
+        raise LeaseTaken(f"another {module} run is in progress for connection {connection.pk}")
+    checkpoint.refresh_from_db()
+    record = SyncRun.objects.create(
+        connection=connection, module=module, mode=mode, trigger=trigger, started_at=timezone.now()
+    )
+    run = Run(connection, module, record, checkpoint, token)
+    try:
+        yield run
+        record.outcome = RunOutcome.OK
+    except Permanent as exc:
+        record.outcome = RunOutcome.STOPPED
+        run.error(str(exc))
+        what = _("The marketplace session has expired or is invalid; update the session token to resume") \
+            if isinstance(exc, SessionExpired) else _("The marketplace refused the connection's settings")
+        connection_stop(connection, f"{what}: {exc}")
+        log.warning("connection %s stopped: %s", connection.pk, exc)
+    except BaseException as exc:
+        record.outcome = RunOutcome.FAILED
+        run.error(str(exc) if isinstance(exc, SyncError) else f"{type(exc).__name__}: {exc}")
+        Connection.objects.filter(pk=connection.pk).update(last_error=str(exc)[:500], last_error_at=timezone.now())
+        raise
+    finally:
+        record.finished_at = timezone.now()
+        record.calls = run.counter.calls
+        record.failed_calls = run.counter.failed
+        record.save()
+        Checkpoint.objects.filter(pk=checkpoint.pk, lease_token=token).update(lease_until=None, lease_token="")
+        if record.outcome == RunOutcome.OK:
+            Connection.objects.filter(pk=connection.pk).update(last_success_at=record.finished_at)
+        # Failed runs count most: judge the breaker after every run, however it ended.
+        breaker_after_run(connection, record)

@@ -1,0 +1,389 @@
+"""The sandbox TOP gateway (`/sandbox/top/router/rest`): checks a call the way TOP does, applies the
+shop's faults, and answers from the sandbox's state in TOP's JSON shape (top-protocol.md).
+
+A method is a handler `(shop, params, now) -> dict` (the answer without its request_id) in METHODS; it
+raises TopError for a business or argument error.
+"""
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from sync.connectors.top.signing import SIGN_METHODS, sign_matches
+from sync.connectors.top.times import from_top, to_top
+
+from . import faults, marketplace
+from .models import (
+    FINAL_TRADE_STATUSES, CallOutcome, RefundStatus, SandboxRefund, SandboxShop, SandboxTrade, TradeStatus,
+)
+
+TIMESTAMP_SKEW = timedelta(minutes=10)
+INCREMENT_SPAN = timedelta(days=1)
+DEFAULT_TRADE_TYPES = "guarantee_trade,auto_delivery,ec,cod,step"
+# Taobao files fixed-price (and auction) trades under guarantee_trade.
+TYPE_ALIASES = {"guarantee_trade": {"guarantee_trade", "fixed", "auction"}}
+STATUS_GROUPS = {
+    "ALL_WAIT_PAY": [TradeStatus.WAIT_BUYER_PAY, TradeStatus.TRADE_NO_CREATE_PAY],
+    "ALL_CLOSED": [TradeStatus.TRADE_CLOSED, TradeStatus.TRADE_CLOSED_BY_TAOBAO],
+}
+# README-fields: the list calls do not document these (fetch them with trade.fullinfo.get) ...
+FULLINFO_ONLY = frozenset({"buyer_message", "buyer_memo", "seller_memo"})
+# ... and fullinfo does not document this one.
+LIST_ONLY = frozenset({"has_buyer_message"})
+LOGISTICS_COMPANIES = [
+    {"id": 505, "code": "SF", "name": "顺丰速运", "reg_mail_no": "^SF[0-9]{13}$|^[0-9]{12}$"},
+    {"id": 101, "code": "YTO", "name": "圆通速递", "reg_mail_no": "^YT[0-9]{13,17}$"},
+    {"id": 500, "code": "ZTO", "name": "中通快递", "reg_mail_no": "^[0-9]{12,15}$"},
+    {"id": 100, "code": "STO", "name": "申通快递", "reg_mail_no": "^[0-9]{12,15}$"},
+    {"id": 102, "code": "YUNDA", "name": "韵达快递", "reg_mail_no": "^[0-9]{13,15}$"},
+    {"id": 2, "code": "EMS", "name": "EMS", "reg_mail_no": "^[A-Z]{2}[0-9]{9}[A-Z]{2}$|^[0-9]{13}$"},
+    {"id": 5000000110730, "code": "JD", "name": "京东物流", "reg_mail_no": "^JD[0-9A-Z]{11,13}$"},
+    {"id": 5000000000011, "code": "DBL", "name": "德邦快递", "reg_mail_no": "^DPK[0-9]{12}$|^[0-9]{8,10}$"},
+]
+
+
+class TopError(Exception):
+    """An answer in TOP's error envelope."""
+
+    def __init__(self, code: int, msg: str, sub_code: str = "", sub_msg: str = ""):
+        super().__init__(f"{code} {msg} {sub_code}")
+        self.code, self.msg, self.sub_code, self.sub_msg = code, msg, sub_code, sub_msg
+
+    def envelope(self) -> dict:
+        fields = {"code": self.code, "msg": self.msg, "sub_code": self.sub_code, "sub_msg": self.sub_msg}
+        return {key: value for key, value in fields.items() if value != ""}
+
+
+@dataclass(frozen=True)
+class Method:
+    handler: Callable[[SandboxShop, dict, datetime], dict]
+    needs_session: bool = True
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    size: int
+    use_has_next: bool
+
+
+@csrf_exempt
+def router_rest(request: HttpRequest) -> HttpResponse:
+    """Serve one TOP call (GET or POST; parameters from the query string and a form body, merged)."""
+    params = {**request.GET.dict(), **request.POST.dict()}
+    name = params.get("method", "")
+    started = timezone.now()
+    shop = SandboxShop.objects.filter(app_key=params["app_key"]).first() if params.get("app_key") else None
+    plan = faults.Plan()
+    try:
+        method = _authenticate(params, shop, started)
+        plan = faults.plan_call(shop, started)
+        if plan.error:
+            raise TopError(**plan.error)
+        faults.pause(plan)
+        answer = method.handler(shop, params, timezone.now())
+        body, outcome, code = {_response_key(name): {**answer, "request_id": _request_id()}}, CallOutcome.OK, None
+    except TopError as error:
+        body = {"error_response": {**error.envelope(), "request_id": _request_id()}}
+        outcome, code = (plan.outcome if plan.error else CallOutcome.ERROR), error.code
+    if shop is not None:
+        faults.record(shop, name, faults.outcome_of(plan, outcome), code, started)
+    return faults.respond(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), plan)
+
+
+def _authenticate(params: dict, shop: SandboxShop | None, now: datetime) -> Method:
+    """The method to run, once the call passes TOP's checks in TOP's order; raises TopError otherwise."""
+    name = params.get("method")
+    if not name:
+        raise TopError(21, "Missing Method")
+    method = METHODS.get(name)
+    if method is None:
+        raise TopError(22, "Invalid Method", sub_msg=f"{name} is not served by this gateway")
+    if shop is None:
+        raise TopError(29, "Invalid app Key")
+    try:
+        stamp = from_top(params.get("timestamp", ""))
+    except ValueError:
+        raise TopError(31, "Invalid Timestamp", sub_msg="timestamp must be yyyy-MM-dd HH:mm:ss (GMT+8)") from None
+    if abs(now - stamp) > TIMESTAMP_SKEW:
+        raise TopError(31, "Invalid Timestamp", sub_msg="timestamp is more than 10 minutes off the server time")
+    if (params.get("sign_method") or "md5") not in SIGN_METHODS or not sign_matches(params, shop.app_secret):
+        raise TopError(25, "Invalid Signature")
+    if method.needs_session:
+        if not params.get("session"):
+            raise TopError(26, "Missing Session")
+        if params["session"] != shop.session:
+            raise TopError(27, "Invalid Session", "invalid-sessionkey", "the session key is not valid")
+        if shop.session_expired:
+            raise TopError(27, "Invalid Session", "session-expired", "the session has expired; authorize again")
+    return method
+
+
+# Trades and refunds
+
+def _trades_sold_get(shop: SandboxShop, params: dict, now: datetime) -> dict:
+    fields = _fields(params)
+    trades = _trade_filter(SandboxTrade.objects.filter(shop=shop), params)
+    start, end = _time(params, "start_created"), _time(params, "end_created")
+    if start:
+        trades = trades.filter(created__gte=start)
+    if end:
+        trades = trades.filter(created__lte=end)
+    return _trade_page(trades.order_by("-created", "-tid"), _page(params), fields)
+
+
+def _trades_sold_increment_get(shop: SandboxShop, params: dict, now: datetime) -> dict:
+    fields = _fields(params)
+    start, end = _time(params, "start_modified", required=True), _time(params, "end_modified", required=True)
+    if end < start:
+        raise _invalid("end_modified", "end_modified must not be before start_modified")
+    if end - start > INCREMENT_SPAN:
+        raise _invalid("end_modified", "start_modified to end_modified must not span more than one day")
+    trades = _trade_filter(SandboxTrade.objects.filter(shop=shop, modified__range=(start, end)), params)
+    page = _page(params)
+    if page.number >= 2:
+        faults.move_on_page(shop, trades, now)
+    return _trade_page(trades.order_by("-modified", "-tid"), page, fields)
+
+
+def _trade_fullinfo_get(shop: SandboxShop, params: dict, now: datetime) -> dict:
+    fields = _fields(params)
+    tid = _int(params, "tid")
+    trade = SandboxTrade.objects.filter(shop=shop, tid=tid).first()
+    if trade is None:
+        raise TopError(15, "Remote service error", "isv.trade-not-exist", f"trade {tid} does not exist")
+    return {"trade": _pick(_trade_shape(trade), fields, LIST_ONLY)}
+
+
+def _refunds_receive_get(shop: SandboxShop, params: dict, now: datetime) -> dict:
+    fields = _fields(params)
+    refunds = SandboxRefund.objects.filter(shop=shop)
+    start, end = _time(params, "start_modified"), _time(params, "end_modified")
+    if start:
+        refunds = refunds.filter(modified__gte=start)
+    if end:
+        refunds = refunds.filter(modified__lte=end)
+    if status := params.get("status"):
+        if status not in RefundStatus.values:
+            raise _invalid("status", f"unknown refund status {status}")
+        refunds = refunds.filter(status=status)
+    page = _page(params)
+    if page.number >= 2:
+        faults.move_on_page(shop, refunds, now)
+    rows, answer = _paged(refunds.select_related("trade").order_by("-modified", "-refund_id"), page)
+    if rows:
+        answer["refunds"] = {"refund": [_pick(_refund_shape(refund), fields) for refund in rows]}
+    return answer
+
+
+def _trade_filter(trades: QuerySet, params: dict) -> QuerySet:
+    types = set()
+    for name in (params.get("type") or DEFAULT_TRADE_TYPES).split(","):
+        types |= TYPE_ALIASES.get(name.strip(), {name.strip()})
+    trades = trades.filter(type__in=types)
+    status = params.get("status")
+    if not status:
+        return trades
+    if status in STATUS_GROUPS:
+        return trades.filter(status__in=STATUS_GROUPS[status])
+    if status not in TradeStatus.values:
+        raise _invalid("status", f"unknown trade status {status}")
+    return trades.filter(status=status)
+
+
+def _trade_page(trades: QuerySet, page: Page, fields: list[str]) -> dict:
+    rows, answer = _paged(trades, page)
+    if rows:
+        answer["trades"] = {"trade": [_pick(_trade_shape(trade), fields, FULLINFO_ONLY) for trade in rows]}
+    return answer
+
+
+def _paged(rows: QuerySet, page: Page) -> tuple[list, dict]:
+    """One page of `rows` and the paging fields: has_next, plus total_results unless use_has_next."""
+    offset = (page.number - 1) * page.size
+    if page.use_has_next:
+        found = list(rows[offset: offset + page.size + 1])
+        return found[: page.size], {"has_next": len(found) > page.size}
+    total = rows.count()
+    found = list(rows[offset: offset + page.size])
+    return found, {"total_results": total, "has_next": offset + len(found) < total}
+
+
+def _trade_shape(trade: SandboxTrade) -> dict:
+    """Every field the sandbox holds for the trade, as TOP sends it."""
+    shape = {
+        "tid": trade.tid, "status": trade.status, "type": trade.type,
+        "created": to_top(trade.created), "modified": to_top(trade.modified),
+    }
+    for name in ("pay_time", "consign_time", "end_time"):
+        if moment := getattr(trade, name):
+            shape[name] = to_top(moment)
+    if trade.step_trade_status:
+        shape["step_trade_status"] = trade.step_trade_status
+    shape.update((key, value) for key, value in trade.data.items() if key != "orders")
+    lines = []
+    for line in trade.lines:
+        line = dict(line)
+        if trade.consign_time:
+            line["consign_time"] = to_top(trade.consign_time)
+        if trade.end_time and line["status"] in FINAL_TRADE_STATUSES:
+            line["end_time"] = to_top(trade.end_time)
+        lines.append(line)
+    shape["orders"] = {"order": lines}
+    return shape
+
+
+def _refund_shape(refund: SandboxRefund) -> dict:
+    trade = refund.trade
+    line = next((line for line in trade.lines if line["oid"] == refund.oid), {})
+    paid = Decimal(line.get("payment", "0.00"))
+    return {
+        "refund_id": str(refund.refund_id), "tid": refund.tid, "oid": refund.oid,
+        "title": line.get("title", ""), "num": line.get("num", 0), "outer_id": line.get("outer_sku_id", ""),
+        "sku": line.get("sku_properties_name", ""),
+        "buyer_nick": trade.data.get("buyer_nick", ""), "seller_nick": trade.data.get("seller_nick", ""),
+        "total_fee": line.get("total_fee", "0.00"), "refund_fee": marketplace.money(refund.refund_fee),
+        "payment": marketplace.money(max(paid - refund.refund_fee, Decimal("0.00"))),
+        "status": refund.status, "order_status": line.get("status", trade.status),
+        "created": to_top(refund.created), "modified": to_top(refund.modified),
+        "reason": refund.reason, "desc": "", "has_good_return": refund.has_good_return,
+        "good_status": refund.good_status,
+        "refund_phase": "aftersale" if trade.status == TradeStatus.TRADE_FINISHED else "onsale",
+        "refund_version": int(refund.modified.timestamp() * 1000),
+    }
+
+
+def _pick(shape: dict, fields: list[str], excluded: frozenset = frozenset()) -> dict:
+    """The requested fields of `shape`; `orders` brings whole lines, `orders.x` only those line fields."""
+    wanted = {name for name in fields if "." not in name} - excluded
+    picked = {key: value for key, value in shape.items() if key in wanted and key != "orders"}
+    line_fields = {name.split(".", 1)[1] for name in fields if name.startswith("orders.")}
+    if "orders" in shape and ("orders" in wanted or line_fields):
+        lines = shape["orders"]["order"]
+        if "orders" not in wanted:
+            lines = [{key: value for key, value in line.items() if key in line_fields} for line in lines]
+        picked["orders"] = {"order": lines}
+    return picked
+
+
+# TMC and logistics
+
+def _tmc_user_permit(shop: SandboxShop, params: dict, now: datetime) -> dict:
+    marketplace.tmc_permit(shop)
+    return {"is_success": True}
+
+
+def _tmc_messages_consume(shop: SandboxShop, params: dict, now: datetime) -> dict:
+    quantity = _int(params, "quantity", default=100, low=10, high=200)
+    messages = marketplace.messages_consume(shop, quantity=quantity, now=now)
+    if not messages:
+        return {}
+    return {"messages": {"tmc_message": [
+        {
+            "id": message.id, "topic": message.topic, "user_id": shop.user_id, "user_nick": shop.nick,
+            "content": message.content, "pub_time": to_top(message.pub_time),
+            "pub_app_key": marketplace.PUBLISHER_APP_KEY,
+        }
+        for message in messages
+    ]}}
+
+
+def _tmc_messages_confirm(shop: SandboxShop, params: dict, now: datetime) -> dict:
+    raw = params.get("s_message_ids", "")
+    if not raw:
+        raise _missing("s_message_ids")
+    try:
+        ids = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise _invalid("s_message_ids", "s_message_ids must be comma-separated message ids") from None
+    if len(ids) > 200:
+        raise _invalid("s_message_ids", "at most 200 message ids per call")
+    marketplace.messages_confirm(shop, ids, now=now)
+    return {"is_success": True}
+
+
+def _logistics_companies_get(shop: SandboxShop, params: dict, now: datetime) -> dict:
+    fields = _fields(params)
+    return {"logistics_companies": {"logistics_company": [_pick(c, fields) for c in LOGISTICS_COMPANIES]}}
+
+
+METHODS: dict[str, Method] = {
+    "taobao.trades.sold.get": Method(_trades_sold_get),
+    "taobao.trades.sold.increment.get": Method(_trades_sold_increment_get),
+    "taobao.trade.fullinfo.get": Method(_trade_fullinfo_get),
+    "taobao.refunds.receive.get": Method(_refunds_receive_get),
+    "taobao.tmc.user.permit": Method(_tmc_user_permit),
+    # App-level calls: TOP does not ask for a seller session on these.
+    "taobao.tmc.messages.consume": Method(_tmc_messages_consume, needs_session=False),
+    "taobao.tmc.messages.confirm": Method(_tmc_messages_confirm, needs_session=False),
+    "taobao.logistics.companies.get": Method(_logistics_companies_get, needs_session=False),
+}
+
+
+# Parameters
+
+def _fields(params: dict) -> list[str]:
+    fields = [name.strip() for name in params.get("fields", "").split(",") if name.strip()]
+    if not fields:
+        raise _missing("fields")
+    return fields
+
+
+def _int(params: dict, name: str, *, default: int | None = None, low: int | None = None,
+         high: int | None = None) -> int:
+    raw = params.get(name, "")
+    if raw == "":
+        if default is None:
+            raise _missing(name)
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _invalid(name, f"{name} must be an integer") from None
+    if (low is not None and value < low) or (high is not None and value > high):
+        limits = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise _invalid(name, f"{name} must be {limits}")
+    return value
+
+
+def _time(params: dict, name: str, *, required: bool = False) -> datetime | None:
+    raw = params.get(name, "")
+    if not raw:
+        if required:
+            raise _missing(name)
+        return None
+    try:
+        return from_top(raw)
+    except ValueError:
+        raise _invalid(name, f"{name} must be yyyy-MM-dd HH:mm:ss") from None
+
+
+def _page(params: dict) -> Page:
+    return Page(
+        number=_int(params, "page_no", default=1, low=1),
+        size=_int(params, "page_size", default=40, low=1, high=100),
+        use_has_next=params.get("use_has_next", "").lower() == "true",
+    )
+
+
+def _missing(name: str) -> TopError:
+    return TopError(40, f"Missing required arguments:{name}", "isv.missing-parameter", f"{name} is required")
+
+
+def _invalid(name: str, why: str) -> TopError:
+    return TopError(41, f"Invalid arguments:{name}", "isv.invalid-parameter", why)
+
+
+def _response_key(method: str) -> str:
+    return method.removeprefix("taobao.").replace(".", "_") + "_response"
+
+
+def _request_id() -> str:
+    return uuid.uuid4().hex[:13]

@@ -1,0 +1,82 @@
+"""The dispatcher (SPEC S5): run every minute by the one scheduler (config/cron.py); derives due work
+from the database (checkpoints' last runs, breaker state) and enqueues it with ids unique per
+(connection, module, time slot), so a repeated dispatch does not enqueue twice. The lease in
+sync.runs is what guarantees never two runs of one (connection, module) at once."""
+import logging
+from datetime import timedelta
+
+import django_rq
+from django.utils import timezone
+from rq import Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from .breaker import DEGRADED_EVERY, breaker_probe_if_due
+from .connectors.top.times import TOP_TZ
+from .models import BreakerState, Connection, ConnectionKind, SyncModule
+
+log = logging.getLogger(__name__)
+
+QUEUE = "sync"
+SLACK = timedelta(seconds=5)
+RECONCILE_HOUR = 3  # GMT+8, after the day's late changes have settled
+RETRY = Retry(max=3, interval=[15, 60, 240])
+WAITING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+def _due(checkpoint, every: timedelta, now) -> bool:
+    if checkpoint is None or checkpoint.last_run_at is None:
+        return True
+    if checkpoint.lease_until and checkpoint.lease_until > now:
+        return False
+    return now - checkpoint.last_run_at >= every - SLACK
+
+
+def _enqueue(func, connection_id: int, module: str, every: timedelta, now, **kwargs) -> str | None:
+    queue = django_rq.get_queue(QUEUE)
+    slot = int(now.timestamp() // max(1, every.total_seconds()))
+    job_id = f"sync-{connection_id}-{module}-{slot}"
+    try:
+        if Job.fetch(job_id, connection=queue.connection).get_status() in WAITING:
+            return None
+    except NoSuchJobError:
+        pass
+    queue.enqueue(
+        func, connection_id, job_id=job_id, retry=RETRY, job_timeout=int(timedelta(hours=1).total_seconds()),
+        # A job not started within two intervals is dropped; the next dispatch re-derives it.
+        ttl=int(max(every.total_seconds() * 2, 120)), result_ttl=3600, failure_ttl=86400, **kwargs,
+    )
+    return job_id
+
+
+def dispatch(now=None) -> list[str]:
+    """Enqueue what is due for every active TOP connection; returns the job ids enqueued."""
+    from . import jobs
+
+    now = now or timezone.now()
+    enqueued = []
+    connections = Connection.objects.filter(kind=ConnectionKind.TOP, is_enabled=True, stopped_reason="")
+    for connection in connections.prefetch_related("checkpoints"):
+        breaker_probe_if_due(connection, now)
+        checkpoints = {c.module: c for c in connection.checkpoints.all()}
+        orders_every = timedelta(seconds=connection.orders_interval)
+        full = checkpoints.get(SyncModule.ORDERS_FULL)
+        if full is None or full.completed_at is None:
+            plan = [(jobs.sync_orders, SyncModule.ORDERS_FULL, orders_every)]
+        elif connection.breaker_state == BreakerState.OPEN:
+            plan = [(jobs.sync_orders, SyncModule.ORDERS, DEGRADED_EVERY),
+                    (jobs.sync_refunds, SyncModule.REFUNDS, DEGRADED_EVERY)]
+        else:
+            plan = [(jobs.sync_orders, SyncModule.ORDERS, orders_every),
+                    (jobs.sync_refunds, SyncModule.REFUNDS, timedelta(seconds=connection.refunds_interval))]
+        local = now.astimezone(TOP_TZ)
+        reconcile = checkpoints.get(SyncModule.RECONCILE)
+        last = reconcile.last_run_at.astimezone(TOP_TZ).date() if reconcile and reconcile.last_run_at else None
+        if local.hour >= RECONCILE_HOUR and last != local.date() and full and full.completed_at:
+            plan.append((jobs.sync_reconcile, SyncModule.RECONCILE, timedelta(days=1)))
+        for func, module, every in plan:
+            if _due(checkpoints.get(module), every, now):
+                job_id = _enqueue(func, connection.pk, module, every, now)
+                if job_id:
+                    enqueued.append(job_id)
+    return enqueued

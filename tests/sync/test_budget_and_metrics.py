@@ -1,0 +1,62 @@
+"""The shared call budget (Redis) and the /metrics endpoint."""
+import uuid
+
+import pytest
+
+from sync import stats
+from sync.ratelimit import BudgetTimeout, CallBudget
+
+
+@pytest.fixture
+def budget_id():
+    # Budgets are keyed by connection id in a Redis shared by test runs: use an id nobody else uses.
+    return int(uuid.uuid4().int % 10**12) + 10**12
+
+
+def test_budget_never_lets_more_calls_through_than_allowed_per_minute(budget_id):
+    budget = CallBudget(budget_id, 3)
+    assert [budget.try_acquire() for _ in range(3)] == [0, 0, 0]
+    wait_ms = budget.try_acquire()
+    assert 0 < wait_ms <= 60_000
+    # A second worker sees the same budget.
+    assert CallBudget(budget_id, 3).try_acquire() > 0
+
+
+def test_acquire_waits_for_the_oldest_call_to_leave_the_window(budget_id):
+    waits = []
+    budget = CallBudget(budget_id, 1, sleep=waits.append)
+    budget.acquire()
+    with pytest.raises(BudgetTimeout):
+        budget.acquire(max_wait=0.5)
+    assert waits == []  # it did not sleep past what the caller allows
+
+
+def test_a_ban_stops_every_worker_for_the_stated_seconds(budget_id):
+    budget = CallBudget(budget_id, 100)
+    budget.ban(30)
+    assert 29 <= budget.banned_for() <= 30
+    assert 29_000 <= CallBudget(budget_id, 100).try_acquire() <= 30_000
+
+
+@pytest.mark.django_db
+def test_metrics_need_the_token_and_speak_prometheus(client, settings, merchant_a):
+    from sync.models import Connection
+
+    connection = Connection.objects.create(merchant=merchant_a, name="shop", gateway_url="http://x/router/rest",
+                                           app_key="k")
+    stats.call_record(connection_id=connection.pk, method="taobao.trades.sold.get", outcome="ok", seconds=0.2)
+    stats.call_record(connection_id=connection.pk, method="taobao.trades.sold.get", outcome="network", seconds=3)
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {settings.METRICS_TOKEN}")
+    assert response.status_code == 200
+    text = response.content.decode()
+    label = f'connection="{connection.pk}",method="taobao.trades.sold.get"'
+    assert f'mh_top_calls_total{{{label},outcome="ok"}}' in text
+    assert f'mh_top_calls_total{{{label},outcome="network"}}' in text
+    assert (f'mh_top_call_duration_seconds_bucket{{connection="{connection.pk}",le="0.25",'
+            'method="taobao.trades.sold.get"} 1.0') in text
+    assert 'mh_queue_depth{queue="sync"}' in text
+    assert f'mh_connection_breaker_open{{connection="{connection.pk}"}} 0.0' in text
+    settings.METRICS_TOKEN = ""
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 404
