@@ -110,7 +110,9 @@ def child_env() -> dict:
     env = {k: v for k, v in os.environ.items() if k != "DEBUG"}
     env.update({"SANDBOX_ENABLED": "1", "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only"),
                 "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
-                "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")})
+                "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+                # WhiteNoise's note that staticfiles/ was never collected (files are served from the apps)
+                "PYTHONWARNINGS": "ignore:No directory at:UserWarning"})
     return env
 
 

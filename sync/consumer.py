@@ -71,12 +71,16 @@ class Consumer:
             self._close(state, RunOutcome.STOPPED, str(exc))
             self.state.pop(connection.pk, None)
             return {"received": 0, "error": str(exc)}
-        except SyncError as exc:
+        except Exception as exc:  # noqa: BLE001 - one connection's trouble must not stop the consumer
             state["failures"] += 1
             state["retry_at"] = self.clock() + min(BACKOFF_MAX, 2 ** state["failures"])
-            log.warning("message channel of connection %s: %s", connection.pk, exc)
-            self._count(state, errors=[str(exc)])
-            return {"received": 0, "error": str(exc)}
+            if isinstance(exc, SyncError):
+                log.warning("message channel of connection %s: %s", connection.pk, exc)
+            else:
+                log.exception("message channel of connection %s failed", connection.pk)
+            text = str(exc) if isinstance(exc, SyncError) else f"{type(exc).__name__}: {exc}"
+            self._count(state, errors=[text])
+            return {"received": 0, "error": text}
         if summary["received"]:
             self._count(state, summary=summary)
         return summary

@@ -42,8 +42,8 @@ def _order_no(message: dict) -> str:
 def messages_consume_once(connection, client, *, quantity: int = 100) -> dict:
     """Handle one batch; returns counts (received, duplicates, fetched, created, updated, unchanged,
     confirmed, left for redelivery, errors)."""
-    body = client.call_with_retry(CONSUME, {"quantity": quantity})
-    messages = mapping.unwrap_list(body.get("messages"), "tmc_message")
+    messages = client.call_with_retry(CONSUME, {"quantity": quantity},
+                                      read=lambda body: mapping.unwrap_list(body.get("messages"), "tmc_message"))
     summary = {"received": len(messages), "duplicates": 0, "fetched": 0, "created": 0, "updated": 0,
                "unchanged": 0, "confirmed": 0, "left": 0, "errors": []}
     if not messages:

@@ -46,8 +46,8 @@ def _second(moment: datetime) -> datetime:
 
 def trade_fetch(client, order_no: str) -> mapping.Trade:
     """One trade with every field (trade.fullinfo.get)."""
-    body = client.call_with_retry(FULLINFO, {"tid": order_no, "fields": mapping.DETAIL_FIELDS})
-    return mapping.trade_from_top(body.get("trade"), "trade")
+    return client.call_with_retry(FULLINFO, {"tid": order_no, "fields": mapping.DETAIL_FIELDS},
+                                  read=lambda body: mapping.trade_from_top(body.get("trade"), "trade"))
 
 
 def trades_store(run, client, trades: list[mapping.Trade]) -> None:
@@ -74,7 +74,12 @@ def trades_store(run, client, trades: list[mapping.Trade]) -> None:
 
 
 def _list(client, method: str, params: dict, page_no: int, fields: str) -> tuple[list, dict]:
-    body = client.call_with_retry(method, {**params, "fields": fields, "page_no": page_no, "page_size": PAGE_SIZE})
+    return client.call_with_retry(method, {**params, "fields": fields, "page_no": page_no, "page_size": PAGE_SIZE},
+                                  read=_trades_and_body)
+
+
+def _trades_and_body(body: dict) -> tuple[list, dict]:
+    mapping.total_results(body)
     return mapping.trades_from_page(body), body
 
 
@@ -90,17 +95,22 @@ def window_pull_backwards(run, client, method: str, params: dict, fields: str = 
     return total
 
 
+def tids_and_times(body: dict) -> tuple[int, dict]:
+    """(total_results, {tid: modified}) of a list answer asked for `tid,modified` only."""
+    try:
+        records = mapping.unwrap_list(body.get("trades"), "trade")
+        return mapping.total_results(body), {str(r["tid"]): from_top(r["modified"]) for r in records}
+    except (KeyError, TypeError, ValueError):
+        raise MalformedAnswer("a trade lacks tid or modified", code="missing-field") from None
+
+
 def _overlap_check(run, client, start: datetime, end: datetime) -> None:
     params = {"start_modified": to_top(start), "end_modified": to_top(end), "use_has_next": "false"}
-    body = client.call_with_retry(INCREMENT, {**params, "fields": "tid,modified", "page_no": 1, "page_size": PAGE_SIZE})
-    total = mapping.total_results(body)
-    records = mapping.unwrap_list(body.get("trades"), "trade")
+    total, theirs = client.call_with_retry(
+        INCREMENT, {**params, "fields": "tid,modified", "page_no": 1, "page_size": PAGE_SIZE}, read=tids_and_times
+    )
     ours = Order.objects.filter(connection=run.connection)
     if total <= PAGE_SIZE:
-        try:
-            theirs = {str(r["tid"]): from_top(r["modified"]) for r in records}
-        except (KeyError, TypeError, ValueError):
-            raise MalformedAnswer("overlap check: a trade lacks tid or modified", code="missing-field") from None
         known = dict(ours.filter(order_no__any=list(theirs)).values_list("order_no", "modified_at"))
         differs = any(tid not in known or known[tid] < modified for tid, modified in theirs.items())
     else:
@@ -190,13 +200,11 @@ def refunds_pull(run, client, *, until: datetime | None = None) -> None:
     while start < limit:
         end = min(start + REFUND_WINDOW - timedelta(seconds=1), limit)
         params = {"start_modified": to_top(start), "end_modified": to_top(end), "use_has_next": "false"}
-        body = client.call_with_retry(REFUNDS, {**params, "fields": mapping.REFUND_FIELDS, "page_no": 1,
-                                                "page_size": PAGE_SIZE})
-        refunds = _refunds(body)
-        for page_no in range(math.ceil(mapping.total_results(body) / PAGE_SIZE), 1, -1):
-            page = client.call_with_retry(REFUNDS, {**params, "fields": mapping.REFUND_FIELDS, "page_no": page_no,
-                                                    "page_size": PAGE_SIZE})
-            refunds += _refunds(page)
+        total, refunds = client.call_with_retry(
+            REFUNDS, {**params, "fields": mapping.REFUND_FIELDS, "page_no": 1, "page_size": PAGE_SIZE}, read=_refunds)
+        for page_no in range(math.ceil(total / PAGE_SIZE), 1, -1):
+            refunds += client.call_with_retry(REFUNDS, {**params, "fields": mapping.REFUND_FIELDS, "page_no": page_no,
+                                                        "page_size": PAGE_SIZE}, read=_refunds)[1]
         refunds_store(run, client, refunds)
         run.record.windows += 1
         run.move_checkpoint(end)
@@ -204,9 +212,9 @@ def refunds_pull(run, client, *, until: datetime | None = None) -> None:
     run.record.window_to = limit
 
 
-def _refunds(body: dict) -> list[mapping.Refund]:
+def _refunds(body: dict) -> tuple[int, list[mapping.Refund]]:
     records = mapping.unwrap_list(body.get("refunds"), "refund")
-    return [mapping.refund_from_top(r, f"refunds[{i}]") for i, r in enumerate(records)]
+    return mapping.total_results(body), [mapping.refund_from_top(r, f"refunds[{i}]") for i, r in enumerate(records)]
 
 
 def refunds_store(run, client, refunds: list[mapping.Refund]) -> None:

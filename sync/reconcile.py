@@ -25,16 +25,20 @@ def _theirs(client, start, end) -> dict[str, datetime]:
               "fields": "tid,modified", "page_size": PAGE_SIZE, "use_has_next": "true"}
     found, page_no = {}, 1
     while True:
-        body = client.call_with_retry(SOLD, {**params, "page_no": page_no})
-        records = mapping.unwrap_list(body.get("trades"), "trade")
-        try:
-            for record in records:
-                found[str(record["tid"])] = from_top(record["modified"])
-        except (KeyError, TypeError, ValueError):
-            raise MalformedAnswer("reconciliation: a trade lacks tid or modified", code="missing-field") from None
-        if str(body.get("has_next", "false")).lower() != "true" or not records:
+        page, has_next = client.call_with_retry(SOLD, {**params, "page_no": page_no}, read=_page_of_tids)
+        found.update(page)
+        if not has_next or not page:
             return found
         page_no += 1
+
+
+def _page_of_tids(body: dict) -> tuple[dict, bool]:
+    try:
+        records = mapping.unwrap_list(body.get("trades"), "trade")
+        page = {str(r["tid"]): from_top(r["modified"]) for r in records}
+    except (KeyError, TypeError, ValueError):
+        raise MalformedAnswer("a trade lacks tid or modified", code="missing-field") from None
+    return page, str(body.get("has_next", "false")).lower() == "true"
 
 
 def reconcile_day(run, client, day: date) -> ReconcileReport:

@@ -150,3 +150,24 @@ def test_reconciliation_finds_and_repairs_a_planted_gap(synced, shop):
     assert Order.objects.filter(order_no=gone.order_no).exists()
     assert Order.objects.count() == SandboxTrade.objects.count() == 40
     assert stale is None or stale.order_no
+
+
+def test_messages_are_not_confirmed_when_storing_fails(synced, shop, monkeypatch):
+    consumer = consumer_for(synced)
+    consumer.poll(synced)
+    SandboxShop.objects.filter(pk=shop.pk).update(redeliver_after_seconds=0)
+    trade = marketplace.trade_create(shop, lines=[("ERP-1", 1)])
+
+    def broken_store(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("sync.messages.orders_upsert_marketplace", broken_store)
+    summary = consumer.poll(synced)
+    assert "database went away" in summary["error"]
+    assert SandboxMessage.objects.filter(shop=shop, confirmed_at__isnull=True).exists()
+    assert not ProcessedMessage.objects.exists()
+    monkeypatch.undo()
+    consumer.state[synced.pk]["retry_at"] = 0
+    consumer.poll(synced)
+    assert Order.objects.filter(order_no=str(trade.tid)).exists()
+    assert not SandboxMessage.objects.filter(shop=shop, confirmed_at__isnull=True).exists()

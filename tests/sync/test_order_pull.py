@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from merchant.models import Order, OrderItem, OrderSource, OrderStatus
 from sync.connectors.top.mapping import STATUS
+from sync.errors import SyncError
 from sync.models import ApiCall, Checkpoint, RunOutcome, SyncModule, SyncRun
 from sync.pipelines import orders_sync
 from sync.sandbox import marketplace
@@ -18,7 +19,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def pull(connection, **kwargs):
-    return orders_sync(connection, client_factory=fast_client, **kwargs)
+    """Run a pull; a failed run re-raises for RQ's retry, so return its recorded summary instead."""
+    try:
+        return orders_sync(connection, client_factory=fast_client, **kwargs)
+    except SyncError:
+        from sync.runs import run_summary
+
+        return run_summary(SyncRun.objects.filter(connection=connection).latest("started_at", "id"))
 
 
 def assert_in_step_with_the_marketplace(shop):
@@ -109,10 +116,10 @@ def crashing_client(after_calls):
         client = fast_client(connection, counter=counter)
         real = client.call
 
-        def call(method, params=None):
+        def call(method, params=None, **kwargs):
             if client.counter.calls >= after_calls:
                 raise Crash("worker killed")
-            return real(method, params)
+            return real(method, params, **kwargs)
 
         client.call = call
         return client
@@ -187,3 +194,23 @@ def test_every_marketplace_status_is_known():
 
     assert set(TradeStatus.values) <= set(STATUS)
     assert ERP_IDS
+
+
+def test_an_answer_with_an_unknown_status_is_a_failed_call_and_nothing_of_it_is_applied(top, shop):
+    pull(top)
+    start = ago(minutes=20)
+    Checkpoint.objects.filter(connection=top, module=SyncModule.ORDERS).update(position=start)
+    good = marketplace.trade_create(shop, lines=[("ERP-1", 1)], created=ago(minutes=10))
+    bad = marketplace.trade_create(shop, lines=[("ERP-2", 1)], created=ago(minutes=10))
+    SandboxTrade.objects.filter(pk=bad.pk).update(status="SOMETHING_NEW")
+    summary = pull(top)
+    assert summary["outcome"] == RunOutcome.FAILED
+    assert "SOMETHING_NEW" in summary["errors"][0]
+    assert not Order.objects.filter(order_no__in=[str(good.tid), str(bad.tid)]).exists()  # the page is refused whole
+    malformed = ApiCall.objects.filter(connection=top, outcome="malformed")
+    assert malformed.exists() and all(call.request_id for call in malformed)
+    assert Checkpoint.objects.get(connection=top, module=SyncModule.ORDERS).position == start.replace(microsecond=0) \
+        or Checkpoint.objects.get(connection=top, module=SyncModule.ORDERS).position == start
+    SandboxTrade.objects.filter(pk=bad.pk).update(status="WAIT_SELLER_SEND_GOODS")
+    assert pull(top)["outcome"] == "ok"
+    assert Order.objects.filter(order_no__in=[str(good.tid), str(bad.tid)]).count() == 2

@@ -69,8 +69,10 @@ class TopClient:
         system["sign"] = sign({**system, **business}, self.secret, self.sign_method)
         return system, business
 
-    def call(self, method: str, params: dict | None = None) -> dict:
-        """One call; returns the `<name>_response` object. Raises a SyncError subclass on failure."""
+    def call(self, method: str, params: dict | None = None, *, read=None):
+        """One call; returns the `<name>_response` object, or `read(body)` when given. Raises a SyncError
+        subclass on failure. `read` checks the answer inside the call, so an answer that fails it
+        (MalformedAnswer) is recorded as a failed call with its request id, and retried like one."""
         self.budget.acquire()
         system, business = self.signed_params(method, params or {})
         self.counter.calls += 1
@@ -82,7 +84,7 @@ class TopClient:
             seconds = answer.seconds
             body = self._parse(method, answer)
             request_id = str(body.get("request_id") or "")
-            return body
+            return read(body) if read else body
         except SyncError as exc:
             outcome, code, request_id = exc.outcome, exc.code, exc.request_id or request_id
             if exc.outcome != "business":
@@ -113,8 +115,8 @@ class TopClient:
             raise MalformedAnswer(f"answer to {method} lacks {response_key(method)}", code="malformed-envelope")
         return body
 
-    def call_with_retry(self, method: str, params: dict | None = None, *, attempts: int = 6,
-                        max_ban_wait: float = 600.0) -> dict:
+    def call_with_retry(self, method: str, params: dict | None = None, *, read=None, attempts: int = 6,
+                        max_ban_wait: float = 600.0):
         """Like call(), but waits out bans (for up to max_ban_wait seconds in all; they are not failures
         of the call) and retries other retryable failures with jittered exponential backoff, re-raising
         after `attempts` of them."""
@@ -122,7 +124,7 @@ class TopClient:
         started = time.monotonic()
         while True:
             try:
-                return self.call(method, params)
+                return self.call(method, params, read=read)
             except RateLimited as exc:
                 if time.monotonic() - started > max_ban_wait:
                     raise
