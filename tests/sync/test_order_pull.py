@@ -214,3 +214,19 @@ def test_an_answer_with_an_unknown_status_is_a_failed_call_and_nothing_of_it_is_
     SandboxTrade.objects.filter(pk=bad.pk).update(status="WAIT_SELLER_SEND_GOODS")
     assert pull(top)["outcome"] == "ok"
     assert Order.objects.filter(order_no__in=[str(good.tid), str(bad.tid)]).count() == 2
+
+
+def test_slow_answers_time_out_and_are_retried_without_losing_orders(top, shop):
+    from functools import partial
+
+    from sync.connectors.top.client import TopClient
+
+    from .conftest import short_sleep
+
+    marketplace.trades_generate(shop, 150, start=ago(days=1), end=ago(minutes=30), seed=9)
+    faults(shop, slow_rate=0.3, slow_seconds=1.0)
+    impatient = partial(TopClient, sleep=short_sleep, timeout=(2.0, 0.4))
+    summary = orders_sync(top, client_factory=impatient)
+    assert summary["outcome"] == "ok"
+    assert ApiCall.objects.filter(connection=top, outcome="network", code="ReadTimeout").exists()
+    assert_in_step_with_the_marketplace(shop)
