@@ -1,14 +1,14 @@
 """Order and refund pulls from a TOP marketplace (SPEC S2).
 
-Incremental windows run by modified time. Each window [checkpoint, end] is paged from the last page
+Incremental windows run by modified time. Each window (checkpoint, end] is paged from the last page
 backwards, and `end` stays SETTLE behind now: an order modified while we page gets a modified time after
 `end`, so it can only leave the window (it is caught by the next one), never move inside it; leaving
 shifts the not-yet-read newer pages towards the already-read older ones, so backwards paging sees such
 records twice instead of missing them (Taobao's own advice, top-protocol.md). Records that become
 visible late with a modified time in the past are the reason each run also looks 5 minutes back before
 its checkpoint: one call for that overlap compares the marketplace's (tid, modified) with ours, exactly
-when it fits one page, by count otherwise, and re-reads it only when they differ. The checkpoint moves
-only after a window is stored.
+when it fits one page, by count otherwise (more there than here), and re-reads it only then. The
+checkpoint moves only after a window is stored.
 """
 import math
 from datetime import datetime, timedelta
@@ -114,7 +114,9 @@ def _overlap_check(run, client, start: datetime, end: datetime) -> None:
         known = dict(ours.filter(order_no__any=list(theirs)).values_list("order_no", "modified_at"))
         differs = any(tid not in known or known[tid] < modified for tid, modified in theirs.items())
     else:
-        differs = ours.filter(modified_at__gte=start, modified_at__lte=end).count() != total
+        # Orders modified again since we stored them have left the stretch on their side but not on
+        # ours, so only *more* orders there than here means something is missing.
+        differs = total > ours.filter(modified_at__gte=start, modified_at__lte=end).count()
     if differs:
         window_pull_backwards(run, client, INCREMENT, {"start_modified": params["start_modified"],
                                                        "end_modified": params["end_modified"]})
@@ -126,25 +128,30 @@ def orders_pull_incremental(run, client, *, until: datetime | None = None) -> No
     if position is None:
         raise ValueError("the incremental pull has no checkpoint yet; run the full pull first")
     limit = _second((until or timezone.now()) - SETTLE)
-    run.record.window_from = position - OVERLAP
-    _overlap_check(run, client, _second(position - OVERLAP), _second(position) - timedelta(seconds=1))
-    while position < limit:
-        end = min(position + MAX_WINDOW, limit)
-        window_pull_backwards(run, client, INCREMENT, {"start_modified": to_top(position), "end_modified": to_top(end)})
+    checkpoint = _second(position)
+    run.record.window_from = checkpoint - OVERLAP
+    # The checkpoint's own second was read in full (it ended SETTLE before that run), so the next
+    # window starts one second later: bounds are inclusive, and re-reading it would cost pages.
+    start = checkpoint + timedelta(seconds=1)
+    while start <= limit:
+        end = min(start + MAX_WINDOW, limit)
+        window_pull_backwards(run, client, INCREMENT, {"start_modified": to_top(start), "end_modified": to_top(end)})
         run.record.windows += 1
         run.move_checkpoint(end)
-        position = end
-    run.record.window_to = position
+        start = end + timedelta(seconds=1)
+    # After the new windows, so orders they brought in are not taken for missing ones.
+    _overlap_check(run, client, checkpoint - OVERLAP, checkpoint)
+    run.record.window_to = start - timedelta(seconds=1)
 
 
 def orders_pull_range(run, client, since: datetime, until: datetime) -> None:
     """Re-read orders modified in [since, until] (an operator's repair); the checkpoint stays."""
-    start = _second(since)
-    while start < until:
-        end = min(start + MAX_WINDOW, _second(until))
+    start, until = _second(since), _second(until)
+    while start <= until:
+        end = min(start + MAX_WINDOW, until)
         window_pull_backwards(run, client, INCREMENT, {"start_modified": to_top(start), "end_modified": to_top(end)})
         run.record.windows += 1
-        start = end
+        start = end + timedelta(seconds=1)
     run.record.window_from, run.record.window_to = since, until
 
 
