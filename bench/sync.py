@@ -239,10 +239,10 @@ def same_orders(merchant: Merchant, shop: SandboxShop) -> tuple[int, int, int, b
 
 # --- 1. steady state ------------------------------------------------------------------------------------------
 
-def generate_steady(shop: SandboxShop, count: int) -> float:
+def generate_steady(shop: SandboxShop, count: int, span: timedelta) -> float:
     end = timezone.now().replace(microsecond=0)
-    start = end - STEADY_SPAN
-    slices = int(STEADY_SPAN / SLICE)
+    start = end - span
+    slices = int(span / SLICE)
     t0 = time.perf_counter()
     for i in range(slices):
         share = count * (i + 1) // slices - count * i // slices
@@ -252,15 +252,15 @@ def generate_steady(shop: SandboxShop, count: int) -> float:
     return time.perf_counter() - t0
 
 
-def steady_state(conn: Connection, merchant: Merchant, shop: SandboxShop, count: int) -> dict:
-    gen_s = generate_steady(shop, count)
-    span = SandboxTrade.objects.filter(shop=shop).aggregate(first=Min("modified"), last=Max("modified"))
-    first, last = span["first"], span["last"]
+def steady_state(conn: Connection, merchant: Merchant, shop: SandboxShop, count: int, span: timedelta) -> dict:
+    gen_s = generate_steady(shop, count, span)
+    bounds = SandboxTrade.objects.filter(shop=shop).aggregate(first=Min("modified"), last=Max("modified"))
+    first, last = bounds["first"], bounds["last"]
     now = timezone.now()
     Checkpoint.objects.filter(pk=checkpoint_for(conn, SyncModule.ORDERS_FULL).pk).update(position=now, completed_at=now)
     Checkpoint.objects.filter(pk=checkpoint_for(conn, SyncModule.ORDERS).pk).update(
         position=first - timedelta(seconds=1))
-    print(f"steady state: {count:,} trades generated over {STEADY_SPAN.total_seconds() / 60:.0f} minutes "
+    print(f"steady state: {count:,} trades generated over {span.total_seconds() / 60:.0f} minutes "
           f"(modified {to_top(first)} .. {to_top(last)} GMT+8) in {gen_s:.1f} s; pulling ...", flush=True)
     runs = []
     with Phase() as phase:
@@ -274,7 +274,7 @@ def steady_state(conn: Connection, merchant: Merchant, shop: SandboxShop, count:
                 orders_pull_incremental(run, client, until=until)
             position = run.checkpoint.position
             runs.append(run.record)
-            if k > STEADY_SPAN / timedelta(minutes=1) + 5:
+            if k > span / timedelta(minutes=1) + 5:
                 raise RuntimeError(f"the checkpoint is stuck at {position} after {k} runs")
     calls = sum(r.calls for r in runs)
     stored, distinct, theirs, same = same_orders(merchant, shop)
@@ -571,6 +571,8 @@ def main():
     parser.add_argument("--poll-minutes", type=float, default=3, help="live trades for the polling-alone phase")
     parser.add_argument("--message-seconds", type=float, default=60, help="live trades for the message phase")
     parser.add_argument("--rate", type=float, default=2, help="live trades created per second")
+    parser.add_argument("--steady-minutes", type=float, default=STEADY_SPAN / timedelta(minutes=1),
+                        help="the steady state's --orders are modified over this many minutes (one poll each)")
     args = parser.parse_args()
 
     if db.vendor != "postgresql":
@@ -599,7 +601,7 @@ def main():
         gateway = start_gateway(port)
         print(f"gateway: gunicorn (2 workers x 4 threads) at {base}/sandbox/top/router/rest", flush=True)
         conn = connection_to(merchant, APP_KEY, base)
-        steady = steady_state(conn, merchant, shop, args.orders)
+        steady = steady_state(conn, merchant, shop, args.orders, timedelta(minutes=args.steady_minutes))
         upsert = upsert_alone(connection_to(upsert_merchant, APP_KEY, base), shop)
         full = full_pull(connection_to(full_merchant, FULL_APP_KEY, base), full_merchant, full_shop, args.orders)
         msgs = messages_latency(conn, merchant, shop, args.rate, args.message_seconds)
