@@ -21,6 +21,15 @@ RUN_SPAN = timedelta(hours=1)
 BACKOFF_MAX = 60.0
 
 
+def idle_sleep_next(current: float, received: bool, *, floor: float, ceiling: float) -> float:
+    """The pause before the next consume: none while messages flow, then `floor`, doubling while batches
+    come back empty up to `ceiling`. Every consume call spends the connection's call budget, which the
+    order polls share, so a quiet channel must not take most of it."""
+    if received:
+        return 0.0
+    return min(ceiling, max(floor, current * 2 if current else floor))
+
+
 class Consumer:
     def __init__(self, only=None, client_factory=TopClient, clock=time.monotonic):
         self.only = set(only or [])

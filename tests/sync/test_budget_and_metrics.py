@@ -60,3 +60,16 @@ def test_metrics_need_the_token_and_speak_prometheus(client, settings, merchant_
     assert f'mh_connection_breaker_open{{connection="{connection.pk}"}} 0.0' in text
     settings.METRICS_TOKEN = ""
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 404
+
+
+def test_an_idle_message_channel_backs_off_so_polls_keep_their_budget():
+    from sync.consumer import idle_sleep_next
+
+    pauses, pause = [], 0.0
+    for _ in range(5):
+        pause = idle_sleep_next(pause, False, floor=0.5, ceiling=3.0)
+        pauses.append(pause)
+    assert pauses == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert idle_sleep_next(3.0, True, floor=0.5, ceiling=3.0) == 0.0
+    # At the ceiling a quiet channel spends 20 calls a minute of the default 100.
+    assert 60 / pauses[-1] <= 20
