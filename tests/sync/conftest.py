@@ -31,11 +31,12 @@ fast_client = partial(TopClient, sleep=short_sleep)
 
 @pytest.fixture(autouse=True)
 def fresh_budgets():
-    """Budgets and bans are keyed by connection id, and ids repeat between test runs on one Redis."""
+    """Budgets, bans and call counters are keyed by connection id, and ids repeat between test runs on one
+    Redis (CI's runs share the machine's server)."""
     from sync import redis as sync_redis
 
     redis = sync_redis.connection()
-    for pattern in ("mh:budget:*", "mh:ban:*"):
+    for pattern in ("mh:budget:*", "mh:ban:*", "mh:metrics:*"):
         for key in redis.scan_iter(pattern):
             redis.delete(key)
 
