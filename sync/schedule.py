@@ -1,7 +1,8 @@
 """The dispatcher (SPEC S5): run every minute by the one scheduler (config/cron.py); derives due work
-from the database (checkpoints' last runs, breaker state) and enqueues it with ids unique per
-(connection, module, time slot), so a repeated dispatch does not enqueue twice. The lease in
-sync.runs is what guarantees never two runs of one (connection, module) at once."""
+from the database (checkpoints' last runs, breaker state) and enqueues it under one job id per
+(connection, module), skipped while that job still waits or runs (or waits for an RQ retry), so work
+never piles up behind a slow or failing job; a failed or finished one does not block its successor.
+The lease in sync.runs is what guarantees never two runs of one (connection, module) at once."""
 import logging
 from datetime import timedelta
 
@@ -34,8 +35,7 @@ def _due(checkpoint, every: timedelta, now) -> bool:
 
 def _enqueue(func, connection_id: int, module: str, every: timedelta, now, **kwargs) -> str | None:
     queue = django_rq.get_queue(QUEUE)
-    slot = int(now.timestamp() // max(1, every.total_seconds()))
-    job_id = f"sync-{connection_id}-{module}-{slot}"
+    job_id = f"sync-{connection_id}-{module}"
     try:
         if Job.fetch(job_id, connection=queue.connection).get_status() in WAITING:
             return None
