@@ -8,5 +8,6 @@ cron.register(jobs.switches_resume_expired, queue_name="default", interval=60)
 cron.register(jobs.batches_expire, queue_name="default", interval=3600)
 cron.register(jobs.sync_dispatch, queue_name="default", interval=60)
 cron.register(jobs.sync_records_purge, queue_name="default", interval=86400)
+cron.register(jobs.api_nonces_purge, queue_name="default", interval=3600)
 # The simulated marketplace's buyers and sellers (demo only: it acts on shops with demo activity on).
 cron.register(sandbox_jobs.sandbox_activity, queue_name="default", interval=15)

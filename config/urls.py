@@ -15,6 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("django-rq/", include("django_rq.urls")),
     path("metrics", metrics, name="metrics"),
+    path("api/v1/", include("merchant.api.urls")),
     path("", include("merchant.urls")),
 ]
 

@@ -38,6 +38,13 @@ def sync_records_purge() -> dict:
     return records_purge()
 
 
+def api_nonces_purge() -> int:
+    """Periodic (hourly): Open API nonces old enough that their timestamps are refused anyway."""
+    from merchant.api.auth import nonces_purge
+
+    return nonces_purge()
+
+
 def _active(connection_id: int):
     from sync.models import Connection
 

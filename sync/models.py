@@ -6,7 +6,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from . import secrets
+from merchant import secrets
 
 
 class ConnectionKind(models.TextChoices):

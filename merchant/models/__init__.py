@@ -1,4 +1,5 @@
 from .accounts import Membership, Merchant, Role
+from .api import ApiCredential, ApiNonce
 from .audit import AuditEntry, AuditSource
 from .catalog import (
     Batch,
@@ -28,7 +29,7 @@ from .orders import (
 from .switches import HeldValue, Module, ModuleSwitch, SkuSwitch, SwitchKind
 
 __all__ = [
-    "AuditEntry", "AuditSource", "BaseProduct", "Batch", "Carrier", "Customer", "CustomerGroup",
+    "ApiCredential", "ApiNonce", "AuditEntry", "AuditSource", "BaseProduct", "Batch", "Carrier", "Customer", "CustomerGroup",
     "ErpCustomerCode", "ErpStatus", "ImportJob", "ImportKind", "ImportRow", "ImportStatus", "RowAction", "GroupPrice", "HeldValue", "ListingState", "Membership", "Merchant",
     "Module", "ModuleSwitch", "Order", "OrderItem", "OrderSource", "OrderStatus", "PendingReviewProduct", "Product", "RefundStatus",
     "RegionGroup", "RegionGroupProvince", "Role", "Shipment", "ShipmentItem", "SkuSwitch", "SwitchKind",

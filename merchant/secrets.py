@@ -1,4 +1,4 @@
-"""Secrets at rest (connection app secrets and session tokens): Fernet (AES-128-CBC + HMAC-SHA256).
+"""Secrets at rest (connection app secrets, session tokens, Open API secrets): Fernet (AES-128-CBC + HMAC-SHA256).
 
 The key is FIELD_ENCRYPTION_KEY, or one derived from SECRET_KEY when that is unset. A value that cannot
 be decrypted (the key changed) reads as empty, so the owner is asked to enter it again instead of the

@@ -1,0 +1,47 @@
+"""Open API credentials (SPEC A1): a merchant's ERP signs every request with a key's secret."""
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from merchant import secrets
+
+
+class ApiCredential(models.Model):
+    merchant = models.ForeignKey("merchant.Merchant", on_delete=models.CASCADE, related_name="api_credentials")
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    # Public: sent with every request to say which secret signed it.
+    key = models.CharField(_("API key"), max_length=40, unique=True)
+    secret_encrypted = models.TextField(editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API credential")
+        verbose_name_plural = _("API credentials")
+        ordering = ["merchant", "-created_at"]
+
+    def __str__(self):
+        return self.key
+
+    @property
+    def secret(self) -> str:
+        return secrets.decrypt(self.secret_encrypted)
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = secrets.encrypt(value)
+
+
+class ApiNonce(models.Model):
+    """A nonce already used with a key; the unique constraint is what refuses a replay."""
+
+    credential = models.ForeignKey(ApiCredential, on_delete=models.CASCADE, related_name="+")
+    nonce = models.CharField(max_length=64)
+    seen_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["credential", "nonce"], name="uniq_api_nonce")]
