@@ -5,6 +5,7 @@ A method is a handler `(shop, params, now) -> dict` (the answer without its requ
 raises TopError for a business or argument error.
 """
 import json
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,9 +75,33 @@ class Page:
     use_has_next: bool
 
 
+# Calls being answered in this process. A client that timed out leaves its call running here (a slow
+# answer sleeps on); tests wait for those to finish before the database is reset under them.
+_in_flight = 0
+_idle = threading.Condition()
+
+
+def wait_until_idle(timeout: float = 30.0) -> bool:
+    """Block until no call is being answered in this process; False if `timeout` passed first."""
+    with _idle:
+        return _idle.wait_for(lambda: _in_flight == 0, timeout=timeout)
+
+
 @csrf_exempt
 def router_rest(request: HttpRequest) -> HttpResponse:
     """Serve one TOP call (GET or POST; parameters from the query string and a form body, merged)."""
+    global _in_flight
+    with _idle:
+        _in_flight += 1
+    try:
+        return _serve(request)
+    finally:
+        with _idle:
+            _in_flight -= 1
+            _idle.notify_all()
+
+
+def _serve(request: HttpRequest) -> HttpResponse:
     params = {**request.GET.dict(), **request.POST.dict()}
     name = params.get("method", "")
     started = timezone.now()

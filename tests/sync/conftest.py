@@ -10,7 +10,7 @@ from django.utils import timezone
 from merchant.models import AuditSource
 from merchant.permissions import Actor
 from sync.connectors.top.client import TopClient
-from sync.sandbox import marketplace
+from sync.sandbox import gateway, marketplace
 from sync.sandbox.models import SandboxShop
 from sync.services import connection_create
 from tests.factories import ProductFactory
@@ -57,11 +57,14 @@ def catalog(merchant_a, shop):
 @pytest.fixture
 def top(live_server, merchant_a, shop, catalog):
     """merchant A's TOP connection to the sandbox, with a budget tests do not run into."""
-    return connection_create(
+    yield connection_create(
         merchant=merchant_a, actor=Actor.system(AuditSource.SYSTEM), app_secret=SECRET, session=SESSION,
         name="Sandbox shop", gateway_url=f"{live_server.url}/sandbox/top/router/rest", app_key="sandbox-app",
         sign_method="hmac-sha256", calls_per_minute=100_000,
     )
+    # A call the client gave up on (a timeout) may still be answered by the live server; let it finish
+    # before the database is reset, or it writes into the next test's data.
+    assert gateway.wait_until_idle()
 
 
 def faults(shop: SandboxShop, **values) -> None:
