@@ -12,22 +12,20 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import ApiCall, BreakerEvent, BreakerState, CallOutcome, Connection
+from .models import HEALTHY_CALL_OUTCOMES, ApiCall, BreakerEvent, BreakerState, Connection
 
 WINDOW = timedelta(minutes=5)
 MIN_CALLS = 20
 THRESHOLD = 0.05
 PROBE_AFTER = timedelta(minutes=15)
 DEGRADED_EVERY = timedelta(hours=1)
-FAILED = [CallOutcome.RETRYABLE, CallOutcome.RATE_LIMITED, CallOutcome.PERMANENT, CallOutcome.MALFORMED,
-          CallOutcome.NETWORK]
 
 
 def recent_calls(connection, now=None) -> tuple[int, int, str]:
     """(failed, total, most frequent failure code) over the sliding window."""
     now = now or timezone.now()
     rows = list(ApiCall.objects.filter(connection=connection, at__gt=now - WINDOW).values_list("outcome", "code"))
-    failed = [(outcome, code) for outcome, code in rows if outcome in FAILED]
+    failed = [(outcome, code) for outcome, code in rows if outcome not in HEALTHY_CALL_OUTCOMES]
     common = Counter(code or outcome for outcome, code in failed).most_common(1)
     return len(failed), len(rows), common[0][0] if common else ""
 

@@ -6,14 +6,13 @@ from datetime import timedelta
 
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from .breaker import breaker_after_run
 from .connectors.top.client import CallCounter, TopClient
-from .errors import Permanent, SessionExpired, SyncError
+from .errors import Permanent, SyncError
 from .messages import messages_consume_once, messages_permit
 from .models import Connection, ConnectionKind, RunOutcome, SyncModule, SyncRun
-from .runs import connection_stop
+from .runs import connection_stop, stop_reason
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +73,7 @@ class Consumer:
             summary = messages_consume_once(connection, state["client"])
             state["failures"] = 0
         except Permanent as exc:
-            what = _("The marketplace session has expired or is invalid; update the session token to resume") \
-                if isinstance(exc, SessionExpired) else _("The marketplace refused the connection's settings")
-            connection_stop(connection, f"{what}: {exc}")
+            connection_stop(connection, stop_reason(exc))
             self._close(state, RunOutcome.STOPPED, str(exc))
             self.state.pop(connection.pk, None)
             return {"received": 0, "error": str(exc)}

@@ -43,13 +43,13 @@ def _without_query(text: str) -> str:
     return _QUERY.sub("?…", text)
 
 
-def post_form(url: str, *, query: dict, data: dict, timeout=DEFAULT_TIMEOUT) -> Answer:
-    """POST form-encoded `data` with `query` in the URL; raises NetworkError for transport failures,
+def post_form(url: str, *, data: dict, timeout=DEFAULT_TIMEOUT) -> Answer:
+    """POST form-encoded `data`; raises NetworkError for transport failures,
     including a body cut short (the server dropped the connection)."""
     started = time.monotonic()
     try:
         response = session().post(
-            url, params=query, data=data, timeout=timeout,
+            url, data=data, timeout=timeout,
             headers={"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"},
         )
         body = response.content

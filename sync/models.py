@@ -166,6 +166,11 @@ class CallOutcome(models.TextChoices):
     NETWORK = "network", _("Network error")
 
 
+# A business error is the marketplace refusing one item, not the connection failing: everything else
+# but success counts against the connection (breaker, error rates).
+HEALTHY_CALL_OUTCOMES = (CallOutcome.OK, CallOutcome.BUSINESS)
+
+
 class ApiCall(models.Model):
     """One outbound call (SPEC S8); kept API_CALL_RETENTION_DAYS for run history, breaker and charts."""
 
@@ -185,7 +190,7 @@ class ApiCall(models.Model):
 
     @property
     def failed(self) -> bool:
-        return self.outcome not in (CallOutcome.OK, CallOutcome.BUSINESS)
+        return self.outcome not in HEALTHY_CALL_OUTCOMES
 
 
 class BreakerEvent(models.Model):

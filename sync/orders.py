@@ -21,7 +21,7 @@ from merchant.services.marketplace_orders import order_refunds_apply, orders_ups
 from .connectors.top import mapping
 from .connectors.top.times import TOP_TZ, from_top, to_top
 from .errors import BusinessError, MalformedAnswer
-from .models import SyncModule
+from .models import Checkpoint, SyncModule
 from .runs import checkpoint_for
 
 PAGE_SIZE = 100
@@ -73,23 +73,23 @@ def trades_store(run, client, trades: list[mapping.Trade]) -> None:
     run.add(orders_upsert_marketplace(connection=run.connection, trades=trades))
 
 
-def _list(client, method: str, params: dict, page_no: int, fields: str) -> tuple[list, dict]:
+def _list(client, method: str, params: dict, page_no: int, fields: str) -> tuple[list, int, bool]:
+    """(trades, total_results, has_next) of one list page."""
     return client.call_with_retry(method, {**params, "fields": fields, "page_no": page_no, "page_size": PAGE_SIZE},
-                                  read=_trades_and_body)
+                                  read=_trades_and_total)
 
 
-def _trades_and_body(body: dict) -> tuple[list, dict]:
-    mapping.total_results(body)
-    return mapping.trades_from_page(body), body
+def _trades_and_total(body: dict) -> tuple[list, int, bool]:
+    has_next = str(body.get("has_next", "false")).lower() == "true"
+    return mapping.trades_from_page(body), mapping.total_results(body), has_next
 
 
 def window_pull_backwards(run, client, method: str, params: dict, fields: str = mapping.TRADE_FIELDS) -> int:
     """Every trade in one window, last page first; returns the total the marketplace reported."""
-    trades, body = _list(client, method, {**params, "use_has_next": "false"}, 1, fields)
-    total = mapping.total_results(body)
+    trades, total, _ = _list(client, method, {**params, "use_has_next": "false"}, 1, fields)
     trades_store(run, client, trades)
     for page_no in range(math.ceil(total / PAGE_SIZE), 1, -1):
-        page, _ = _list(client, method, params, page_no, fields)
+        page, _, _ = _list(client, method, params, page_no, fields)
         trades_store(run, client, page)
         run.renew()
     return total
@@ -175,7 +175,7 @@ def orders_pull_full(run, client, *, since: datetime | None = None, until: datet
         incremental = checkpoint_for(run.connection, SyncModule.ORDERS)
         if incremental.position is None:
             # Orders modified from now on are the incremental pull's; it overlaps anyway.
-            type(incremental).objects.filter(pk=incremental.pk, position__isnull=True).update(position=_second(now))
+            Checkpoint.objects.filter(pk=incremental.pk, position__isnull=True).update(position=_second(now))
         done = run.checkpoint.position
         if done and since < done < until and run.checkpoint.completed_at is None:
             since = done
@@ -185,17 +185,17 @@ def orders_pull_full(run, client, *, since: datetime | None = None, until: datet
                   "type": TRADE_TYPES, "use_has_next": "true"}
         page_no = 1
         while True:
-            trades, body = _list(client, SOLD, params, page_no, mapping.TRADE_FIELDS)
+            trades, _, has_next = _list(client, SOLD, params, page_no, mapping.TRADE_FIELDS)
             trades_store(run, client, trades)
             run.renew()
-            if str(body.get("has_next", "false")).lower() != "true" or not trades:
+            if not has_next or not trades:
                 break
             page_no += 1
         run.record.windows += 1
         if save_progress:
             run.move_checkpoint(end)
     if save_progress:
-        type(run.checkpoint).objects.filter(pk=run.checkpoint.pk).update(completed_at=timezone.now())
+        Checkpoint.objects.filter(pk=run.checkpoint.pk).update(completed_at=timezone.now())
 
 
 def refunds_pull(run, client, *, until: datetime | None = None) -> None:

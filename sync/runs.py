@@ -26,7 +26,7 @@ class LeaseTaken(Exception):
 
 
 def checkpoint_for(connection, module: str) -> Checkpoint:
-    checkpoint, _ = Checkpoint.objects.get_or_create(connection=connection, module=module)
+    checkpoint, _created = Checkpoint.objects.get_or_create(connection=connection, module=module)
     return checkpoint
 
 
@@ -88,6 +88,13 @@ def _claim(checkpoint: Checkpoint) -> str | None:
     return token if claimed else None
 
 
+def stop_reason(exc: Permanent) -> str:
+    """What the owner reads when a permanent error stopped the connection's jobs."""
+    what = _("The marketplace session has expired or is invalid; update the session token to resume") \
+        if isinstance(exc, SessionExpired) else _("The marketplace refused the connection's settings")
+    return f"{what}: {exc}"
+
+
 def connection_stop(connection: Connection, reason: str) -> None:
     """Stop the jobs of `connection` until the owner fixes it (shown on the dashboard and its page)."""
     Connection.objects.filter(pk=connection.pk).update(
@@ -115,9 +122,7 @@ def run_of(connection: Connection, module: str, *, mode: str = "", trigger: str 
     except Permanent as exc:
         record.outcome = RunOutcome.STOPPED
         run.error(str(exc))
-        what = _("The marketplace session has expired or is invalid; update the session token to resume") \
-            if isinstance(exc, SessionExpired) else _("The marketplace refused the connection's settings")
-        connection_stop(connection, f"{what}: {exc}")
+        connection_stop(connection, stop_reason(exc))
         log.warning("connection %s stopped: %s", connection.pk, exc)
     except BaseException as exc:
         record.outcome = RunOutcome.FAILED

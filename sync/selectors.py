@@ -11,12 +11,11 @@ from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from .models import (
-    ApiCall, BreakerEvent, CallOutcome, Checkpoint, Connection, ReconcileReport, RunOutcome, SyncModule, SyncRun,
+    HEALTHY_CALL_OUTCOMES, ApiCall, BreakerEvent, CallOutcome, Checkpoint, Connection, ReconcileReport, RunOutcome, SyncModule, SyncRun,
 )
 
-# Calls that count against a connection, as ApiCall.failed and the breaker count them: a business error is
-# the marketplace refusing one item, not the connection failing.
-FAILED_CALLS = ~Q(outcome__in=[CallOutcome.OK, CallOutcome.BUSINESS])
+# Calls that count against a connection, as ApiCall.failed and the breaker count them.
+FAILED_CALLS = ~Q(outcome__in=HEALTHY_CALL_OUTCOMES)
 FAILED_RUNS = [RunOutcome.FAILED, RunOutcome.STOPPED]
 
 

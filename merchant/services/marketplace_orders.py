@@ -5,7 +5,9 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from merchant.models import Order, OrderItem, OrderSource, OrderStatus, Product, RefundStatus
+from merchant.models import Order, OrderItem, OrderSource, OrderStatus, RefundStatus
+
+from .bulk.stock import products_by_key
 
 BATCH = 500
 ORDER_FIELDS = (
@@ -115,10 +117,8 @@ def orders_upsert_marketplace(*, connection, trades) -> UpsertCounts:
             )
         }
         keys = {line.erp_product_id for t in newest.values() for line in t.lines if line.erp_product_id}
-        products = dict(
-            Product.objects.filter(merchant_id=merchant_id, erp_product_id__any=list(keys))
-            .values_list("erp_product_id", "id")
-        ) if keys else {}
+        products = {key: product.pk for key, product in
+                    products_by_key(merchant_id, keys, lock=False, fields=["erp_product_id"]).items()}
         created, changed = [], []
         for order_no, trade in newest.items():
             order = existing.get(order_no)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from sync import http
 from sync.errors import MalformedAnswer, RateLimited, Retryable, SyncError
+from sync.models import HEALTHY_CALL_OUTCOMES
 from sync.ratelimit import CallBudget
 from sync.stats import call_record
 
@@ -80,14 +81,14 @@ class TopClient:
         try:
             # Everything goes in the POST body (TOP accepts it there), so no URL, proxy log or error text
             # ever carries the session token or the signature.
-            answer = http.post_form(self.url, query={}, data={**system, **business}, timeout=self.timeout)
+            answer = http.post_form(self.url, data={**system, **business}, timeout=self.timeout)
             seconds = answer.seconds
             body = self._parse(method, answer)
             request_id = str(body.get("request_id") or "")
             return read(body) if read else body
         except SyncError as exc:
             outcome, code, request_id = exc.outcome, exc.code, exc.request_id or request_id
-            if exc.outcome != "business":
+            if exc.outcome not in HEALTHY_CALL_OUTCOMES:
                 self.counter.failed += 1
             if isinstance(exc, RateLimited):
                 self.budget.ban(exc.seconds)
