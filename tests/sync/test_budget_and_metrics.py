@@ -71,5 +71,3 @@ def test_an_idle_message_channel_backs_off_so_polls_keep_their_budget():
         pauses.append(pause)
     assert pauses == [0.5, 1.0, 2.0, 3.0, 3.0]
     assert idle_sleep_next(3.0, True, floor=0.5, ceiling=3.0) == 0.0
-    # At the ceiling a quiet channel spends 20 calls a minute of the default 100.
-    assert 60 / pauses[-1] <= 20
