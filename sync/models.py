@@ -32,6 +32,12 @@ class SyncModule(models.TextChoices):
     REFUNDS = "refunds", _("Refunds")
     RECONCILE = "reconcile", _("Reconciliation")
     MESSAGES = "messages", _("Message channel")
+    STOCK = "stock", _("Stock push")
+    PRICES = "prices", _("Price push")
+    LISTING = "listing", _("Listing push")
+    LOGISTICS = "logistics", _("Logistics push")
+    ERP_PULL = "erp_pull", _("ERP pull")
+    ERP_ORDERS = "erp_orders", _("Orders to the ERP")
 
 
 class Connection(models.Model):
