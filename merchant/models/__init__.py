@@ -1,5 +1,5 @@
 from .accounts import Membership, Merchant, Role
-from .api import ApiCredential, ApiNonce
+from .api import ApiCredential, ApiNonce, IdempotencyRecord
 from .audit import AuditEntry, AuditSource
 from .catalog import (
     Batch,
@@ -26,11 +26,11 @@ from .orders import (
     ShipmentItem,
     TrackingEntry,
 )
-from .switches import HeldValue, Module, ModuleSwitch, SkuSwitch, SwitchKind
+from .switches import HeldItem, HeldValue, Module, ModuleSwitch, SkuSwitch, SwitchKind
 
 __all__ = [
-    "ApiCredential", "ApiNonce", "AuditEntry", "AuditSource", "BaseProduct", "Batch", "Carrier", "Customer", "CustomerGroup",
-    "ErpCustomerCode", "ErpStatus", "ImportJob", "ImportKind", "ImportRow", "ImportStatus", "RowAction", "GroupPrice", "HeldValue", "ListingState", "Membership", "Merchant",
+    "ApiCredential", "ApiNonce", "AuditEntry", "IdempotencyRecord", "AuditSource", "BaseProduct", "Batch", "Carrier", "Customer", "CustomerGroup",
+    "ErpCustomerCode", "ErpStatus", "ImportJob", "ImportKind", "ImportRow", "ImportStatus", "RowAction", "GroupPrice", "HeldItem", "HeldValue", "ListingState", "Membership", "Merchant",
     "Module", "ModuleSwitch", "Order", "OrderItem", "OrderSource", "OrderStatus", "PendingReviewProduct", "Product", "RefundStatus",
     "RegionGroup", "RegionGroupProvince", "Role", "Shipment", "ShipmentItem", "SkuSwitch", "SwitchKind",
     "TrackingEntry",

@@ -45,3 +45,22 @@ class ApiNonce(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["credential", "nonce"], name="uniq_api_nonce")]
+
+
+class IdempotencyRecord(models.Model):
+    """The answer to a write sent with an Idempotency-Key: the same key gets the same answer and no second
+    effect. Written in the write's own transaction, so an answer is stored exactly when its effect is."""
+
+    merchant = models.ForeignKey("merchant.Merchant", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    # What the key was first used for: the same key on another request is refused, not answered wrongly.
+    request_hash = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["merchant", "key"], name="uniq_idempotency_key")]
+
+    def __str__(self):
+        return self.key

@@ -88,3 +88,25 @@ class HeldValue(models.Model):
 
     def __str__(self):
         return f"{self.product_id}.{self.field}={self.value} ({self.source})"
+
+
+class HeldItem(models.Model):
+    """A whole record an automatic channel sent while its module's auto-sync was off (SPEC M11): the latest
+    one per record is kept and applied when the module is turned back on. Stock and price values of SKUs
+    whose own switches are off are HeldValues instead, shown beside the value in force."""
+
+    merchant = models.ForeignKey("merchant.Merchant", on_delete=models.CASCADE, related_name="held_items")
+    kind = models.CharField(_("kind"), max_length=20)  # a bulk kind: products, prices, batches, ...
+    key = models.CharField(_("record"), max_length=200)
+    source = models.CharField(_("source"), max_length=12)
+    # The item as received (JSON-safe); for batches, every batch of the product (a full replace).
+    values = models.JSONField(_("values"))
+    received_at = models.DateTimeField(_("received"))
+
+    class Meta:
+        verbose_name = _("held record")
+        verbose_name_plural = _("held records")
+        constraints = [models.UniqueConstraint(fields=["merchant", "kind", "key"], name="uniq_held_item")]
+
+    def __str__(self):
+        return f"{self.kind}:{self.key} ({self.source})"

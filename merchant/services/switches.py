@@ -3,8 +3,9 @@ import logging
 from datetime import datetime
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -47,6 +48,10 @@ def module_switch_set(
             held_values_apply(
                 products=Product.objects.filter(merchant=merchant), fields=MODULE_FIELDS[module], actor=actor
             )
+        if enabled:
+            from .inbound import held_items_apply
+
+            held_items_apply(merchant=merchant, module=module)
     return switch
 
 
@@ -103,7 +108,27 @@ def switches_resume_expired(*, now: datetime | None = None) -> int:
         sku_switch_set(products=[switch.product], kind=switch.kind, enabled=True, actor=actor,
                        reason=_("pause ended"))
         resumed += 1
+    _held_sweep(actor)
     return resumed
+
+
+def _held_sweep(actor: Actor) -> None:
+    """Apply what is held under switches that are on now. Turning a switch on applies its held values in the
+    same transaction; this catches a value held by a request that raced with that (DESIGN rule 3)."""
+    from merchant.models import HeldItem, Merchant
+
+    from .inbound import MODULE_OF_KIND, held_items_apply, module_pause
+
+    product_ids = list(HeldValue.objects.values_list("product_id", flat=True).distinct()[:10000])
+    if product_ids:
+        held_values_apply(products=Product.objects.filter(pk__in=product_ids),
+                          fields=("stock", "default_price", "suggested_retail_price"), actor=actor)
+    for merchant_id, kind in HeldItem.objects.values_list("merchant_id", "kind").distinct():
+        merchant = Merchant.objects.get(pk=merchant_id)
+        module = MODULE_OF_KIND[kind]
+        if module_pause(merchant, module) is None:
+            with transaction.atomic():
+                held_items_apply(merchant=merchant, module=module)
 
 
 def auto_sync_on(*, merchant_id: int, module: str, product: Product | None = None, kind: str | None = None) -> bool:
@@ -119,14 +144,29 @@ def auto_sync_on(*, merchant_id: int, module: str, product: Product | None = Non
     return True
 
 
+def _group_price_apply(product, field: str, price: Decimal, actor: Actor) -> None:
+    """A held group price, field "price[region_group:CODE]" or "price[customer_group:CODE]"."""
+    from merchant.models import CustomerGroup, RegionGroup
+
+    from .catalog import group_price_set
+
+    price_type, code = field[len("price["):-1].split(":", 1)
+    model = RegionGroup if price_type == "region_group" else CustomerGroup
+    group = model.objects.get(code=code)  # DoesNotExist: the group was removed since; the value stays held
+    group_price_set(product=product, price=price, actor=actor, **{price_type: group})
+
+
 def held_values_apply(*, products, fields, actor: Actor) -> int:
     """Apply the latest held value of each field whose switches are all on now; returns how many applied."""
     from .catalog import product_update
     from .stock import stock_set
 
     applied = 0
+    wanted = Q(field__in=fields)
+    if "default_price" in fields:
+        wanted |= Q(field__startswith="price[")  # group prices: price[region_group:south]
     held = (
-        HeldValue.objects.filter(product__in=products, field__in=fields)
+        HeldValue.objects.filter(wanted, product__in=products)
         .select_related("product").order_by("product_id", "field", "received_at")
     )
     latest = {}
@@ -143,12 +183,14 @@ def held_values_apply(*, products, fields, actor: Actor) -> int:
                 if not product.batch_managed:
                     stock_set(product=product, quantity=int(value.value), actor=source_actor,
                               reason=_("held value applied"))
+            elif field.startswith("price["):
+                _group_price_apply(product, field, Decimal(str(value.value)), source_actor)
             else:
                 product_update(
                     product=product, actor=source_actor, reason=_("held value applied"),
                     **{field: Decimal(str(value.value))},
                 )
-        except (ValidationError, ValueError, ArithmeticError) as error:
+        except (ValidationError, ValueError, ArithmeticError, ObjectDoesNotExist) as error:
             # A held value that is not valid any more must not stop the switch from turning on:
             # it stays held (shown on the product page) and the rest still apply.
             log.warning("held value %s of product %s not applied: %s", field, product.pk, error)

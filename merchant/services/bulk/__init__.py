@@ -8,13 +8,14 @@ the "old" values and the rules see the rows as they are at that moment.
 from .batches import BatchesPlan
 from .common import Item, Outcome
 from .customer_codes import CustomerCodesPlan
+from .listing import ListingPlan
 from .prices import PricesPlan
 from .products import ProductsPlan
 from .stock import StockPlan
 
 PLANS = {
     "products": ProductsPlan, "prices": PricesPlan, "batches": BatchesPlan, "stock": StockPlan,
-    "customer_codes": CustomerCodesPlan,
+    "customer_codes": CustomerCodesPlan, "listing": ListingPlan,
 }
 
 __all__ = ["PLANS", "Item", "Outcome"]
