@@ -182,6 +182,17 @@ def paused_switches(merchant):
     return modules, skus
 
 
+def held_records(merchant, limit: int = 200):
+    """What automatic channels sent while sync was off, waiting to apply (SPEC M11): whole records held under
+    a module switch, and stock and price values held under SKU switches; the newest first."""
+    from merchant.models import HeldItem
+
+    items = HeldItem.objects.filter(merchant=merchant).order_by("-received_at")[:limit]
+    values = (HeldValue.objects.filter(merchant=merchant).select_related("product")
+              .order_by("-received_at")[:limit])
+    return items, values
+
+
 def price_for_customer(product, customer):
     """The price a customer pays (SPEC M5): customer-group price, else region-group price, else default."""
     prices = list(product.group_prices.all())

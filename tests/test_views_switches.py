@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from merchant.models import AuditEntry, ModuleSwitch, SkuSwitch
 
-from .factories import HeldValueFactory, ModuleSwitchFactory, SkuSwitchFactory
+from .factories import HeldValueFactory, ModuleSwitchFactory, ProductFactory, SkuSwitchFactory
 from .helpers import messages_of
 
 
@@ -101,3 +101,36 @@ def test_switches_page_shows_nothing_paused_of_another_merchant(client_owner, ou
     assert list(response.context["paused_skus"]) == []
     assert list(response.context["paused_modules"]) == []
     assert outsider_product.name not in response.content.decode()
+
+
+def test_switches_page_lists_held_values_and_held_records(client_viewer, merchant_a, merchant_b):
+    from django.utils import timezone
+
+    from merchant.models import HeldItem, HeldValue
+
+    product = ProductFactory(merchant=merchant_a, erp_product_id="HELD-1")
+    HeldValue.objects.create(merchant=merchant_a, product=product, field="stock", source="api", value=77,
+                             received_at=timezone.now())
+    HeldItem.objects.create(merchant=merchant_a, kind="listing", key="HELD-2", source="erp",
+                            values={"erp_product_id": "HELD-2", "listed": False}, received_at=timezone.now())
+    HeldItem.objects.create(merchant=merchant_b, kind="listing", key="THEIRS-9", source="erp",
+                            values={"erp_product_id": "THEIRS-9", "listed": False}, received_at=timezone.now())
+
+    page = client_viewer.get("/switches/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert "HELD-1" in page and "77" in page and "HELD-2" in page
+    assert "THEIRS-9" not in page
+
+
+def test_product_page_shows_the_held_value_with_its_source(client_viewer, merchant_a):
+    from django.utils import timezone
+
+    from merchant.models import HeldValue
+
+    product = ProductFactory(merchant=merchant_a, stock=5)
+    HeldValue.objects.create(merchant=merchant_a, product=product, field="stock", source="api", value=42,
+                             received_at=timezone.now())
+
+    page = client_viewer.get(product.get_absolute_url()).content.decode()
+
+    assert "Held from Open API: stock = 42" in page

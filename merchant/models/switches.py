@@ -89,6 +89,12 @@ class HeldValue(models.Model):
     def __str__(self):
         return f"{self.product_id}.{self.field}={self.value} ({self.source})"
 
+    @property
+    def source_label(self) -> str:
+        from .audit import AuditSource
+
+        return AuditSource(self.source).label if self.source in AuditSource.values else self.source
+
 
 class HeldItem(models.Model):
     """A whole record an automatic channel sent while its module's auto-sync was off (SPEC M11): the latest
@@ -110,3 +116,9 @@ class HeldItem(models.Model):
 
     def __str__(self):
         return f"{self.kind}:{self.key} ({self.source})"
+
+    @property
+    def source_label(self) -> str:
+        from .audit import AuditSource
+
+        return AuditSource(self.source).label if self.source in AuditSource.values else self.source

@@ -15,7 +15,9 @@ from merchant.views.common import flash_errors, get_product_for_user, merchant_v
 def switch_overview(request):
     existing = {s.module: s for s in ModuleSwitch.objects.filter(merchant=request.merchant).select_related("changed_by")}
     paused_modules, paused_skus = selectors.paused_switches(request.merchant)
+    held_items, held_values = selectors.held_records(request.merchant)
     return render(request, "merchant/switches.html", {
+        "held_items": held_items, "held_values": held_values,
         "modules": [(value, label, existing.get(value)) for value, label in Module.choices],
         "paused_modules": paused_modules,
         "paused_skus": paused_skus,
