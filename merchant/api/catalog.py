@@ -4,10 +4,12 @@ Each request carries up to API_MAX_ITEMS items; each item is answered on its own
 reason, invalid with the field path). A request refused as a whole (bad JSON, too many items, too large)
 writes nothing.
 """
+from django.db import transaction
 from django.http import JsonResponse
 
 from merchant.models import AuditSource
 from merchant.permissions import Actor
+from merchant.services.customers import unmatched_erp_customers_record
 from merchant.services.inbound import HELD, INVALID, OK, ItemResult, inbound_apply
 from merchant.services.inbound_fields import item_from_json
 
@@ -49,12 +51,17 @@ def _endpoint(kind: str):
         raw = batch_items(json_body(request))
         items = [item_from_json(kind, index, value) for index, value in enumerate(raw)]
         credential = request.api_credential
-        results = inbound_apply(merchant=credential.merchant, kind=kind, items=items,
-                                actor=Actor.system(source=AuditSource.API), reason=f"Open API {credential.key}")
-        answer = results_json(results)
-        if kind == "customer_codes":
-            answer["unmatched"] = [raw[r.ref].get("uscc") for r in results
-                                   if r.status == INVALID and _unmatched(r)]
+        with transaction.atomic():
+            results = inbound_apply(merchant=credential.merchant, kind=kind, items=items,
+                                    actor=Actor.system(source=AuditSource.API), reason=f"Open API {credential.key}")
+            answer = results_json(results)
+            if kind == "customer_codes":
+                unmatched = [raw[r.ref] for r in results if r.status == INVALID and _unmatched(r)]
+                # A held item (customers module off) matched too: its code applies when the module is back on.
+                matched = [r.key if r.status == OK else raw[r.ref].get("uscc") for r in results if r.status != INVALID]
+                unmatched_erp_customers_record(merchant=credential.merchant, unmatched=unmatched,
+                                               matched_usccs=matched, source=AuditSource.API)
+                answer["unmatched"] = [item.get("uscc") for item in unmatched]
         return JsonResponse(answer)
     view.__name__ = f"{kind}_write"
     return view

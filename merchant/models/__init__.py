@@ -12,7 +12,7 @@ from .catalog import (
     RegionGroup,
     RegionGroupProvince,
 )
-from .customers import Customer, ErpCustomerCode
+from .customers import Customer, ErpCustomerCode, UnmatchedErpCustomer
 from .imports import ImportJob, ImportKind, ImportRow, ImportStatus, RowAction
 from .orders import (
     Carrier,
@@ -33,5 +33,5 @@ __all__ = [
     "ErpCustomerCode", "ErpStatus", "ImportJob", "ImportKind", "ImportRow", "ImportStatus", "RowAction", "GroupPrice", "HeldItem", "HeldValue", "ListingState", "Membership", "Merchant",
     "Module", "ModuleSwitch", "Order", "OrderItem", "OrderSource", "OrderStatus", "PendingReviewProduct", "Product", "RefundStatus",
     "RegionGroup", "RegionGroupProvince", "Role", "Shipment", "ShipmentItem", "SkuSwitch", "SwitchKind",
-    "TrackingEntry",
+    "TrackingEntry", "UnmatchedErpCustomer",
 ]

@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 
 from merchant import selectors
 from merchant.forms import ErpCodeForm
+from merchant.models import UnmatchedErpCustomer
 from merchant.permissions import Action
 from merchant.services.customers import erp_code_set
 from merchant.views.common import (
@@ -15,11 +16,18 @@ from merchant.views.common import (
 
 @merchant_view()
 def customer_list(request):
+    unmatched = UnmatchedErpCustomer.objects.listed_for(request.merchant)
+    if request.GET.get("tab") == "unmatched":
+        page = paginate(request, unmatched)
+        return render(request, "merchant/customers/unmatched.html", {
+            "page": page, "query": querystring_without_page(request), "unmatched_count": page.paginator.count,
+        })
     page = paginate(request, selectors.customers_for_merchant(request.merchant, request.GET.get("q", "")))
     codes = selectors.erp_codes_by_customer(request.merchant, page.object_list)
     return render(request, "merchant/customers/list.html", {
         "page": page, "rows": [(c, codes.get(c.pk, "")) for c in page.object_list],
         "query": querystring_without_page(request), "q": request.GET.get("q", ""),
+        "unmatched_count": unmatched.count(),
     })
 
 
