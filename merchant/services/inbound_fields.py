@@ -53,7 +53,21 @@ def _value(column: Column, raw):
             raise cells.CellError(_("not a date (use YYYY-MM-DD)")) from None
     if not isinstance(raw, str):
         raise cells.CellError(_("expected a string"))
+    if not _storable(raw):
+        raise cells.CellError(_("contains a character that text cannot hold (NUL or an unpaired surrogate)"))
     return column.parse(raw)
+
+
+def _storable(text: str) -> bool:
+    r"""JSON can carry NUL (\u0000) and unpaired surrogates (\ud800); PostgreSQL stores neither, in text or jsonb,
+    and psycopg cannot even send them in a lookup: such text is a field error rather than a server error."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def item_from_json(kind: str, ref: int, raw) -> Item:
@@ -67,14 +81,20 @@ def item_from_json(kind: str, ref: int, raw) -> Item:
     for name, value in raw.items():
         column = columns.get(name)
         if column is None:
-            errors[name] = _("unknown field")
+            # The name is echoed in the answer, which an idempotent write stores: escape what cannot be stored.
+            errors[name if _storable(name) else name.encode("unicode_escape").decode("ascii")] = _("unknown field")
             continue
         if value is None or value == "":
             continue
         try:
-            values[name] = _value(column, value)
+            parsed = _value(column, value)
         except cells.CellError as error:
             errors[name] = str(error)
+            continue
+        # Text that is only spaces or control characters is blank once normalised, and blank means not given (as
+        # a blank cell does): a key of "" would otherwise pass as given and match no record without an error.
+        if parsed != "":
+            values[name] = parsed
     for column in KIND_FIELDS[kind]:
         if column.required == "always" and column.key not in values and column.key not in errors:
             errors[column.key] = _("required")

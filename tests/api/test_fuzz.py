@@ -1,0 +1,145 @@
+"""Fuzzing every operation of /api/v1/openapi.json against a live server, with valid signatures (SPEC N:
+"a malformed or hostile API request gets a clear error and changes nothing").
+
+Schemathesis generates requests from the document, valid ones and ones that break its constraints; each is
+signed over its final method, path, query and body, so the requests get past authentication and exercise
+the endpoints themselves. A test fails on any 5xx, and on an answer that does not match the document
+(status code, content type, body schema).
+"""
+import json
+import os
+import time
+import uuid
+from decimal import Decimal
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance, response_schema_conformance, status_code_conformance,
+)
+
+from merchant.api import idempotency, signing
+from merchant.api.openapi import document
+from merchant.models import IdempotencyRecord, Module, SwitchKind
+from merchant.permissions import Actor
+from merchant.services.api_credentials import api_credential_create
+from tests.factories import (
+    BaseProductFactory, CustomerFactory, CustomerGroupFactory, ModuleSwitchFactory, ProductFactory,
+    RegionGroupFactory, SkuSwitchFactory,
+)
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# Bounded so both CI passes stay quick: 50 generated requests per operation (plus the requests of schemathesis'
+# example and coverage phases), from a fixed seed so a CI run is repeatable. Set API_FUZZ_EXAMPLES and
+# API_FUZZ_SEED to search longer or elsewhere.
+MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "50"))
+SEED = int(os.environ.get("API_FUZZ_SEED", "20260301"))
+
+
+class SignedAuth(requests.auth.AuthBase):
+    """Signs the prepared request, after schemathesis has serialized its body and query."""
+
+    def __init__(self, key: str, secret: str):
+        self.key, self.secret = key, secret
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        parts = urlsplit(request.url)
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode()
+        stamp, nonce = str(int(time.time())), uuid.uuid4().hex
+        canonical = signing.canonical_string(
+            method=request.method, path=parts.path, query_pairs=parse_qsl(parts.query, keep_blank_values=True),
+            timestamp=stamp, nonce=nonce, body=body)
+        request.headers.update({
+            signing.HEADER_KEY: self.key, signing.HEADER_TIMESTAMP: stamp, signing.HEADER_NONCE: nonce,
+            signing.HEADER_SIGNATURE: signing.signature(self.secret, canonical),
+        })
+        return request
+
+
+@pytest.fixture
+def seeded(transactional_db, merchant_a, owner):
+    """Merchant A with products (short ids that generated strings hit: "0", "a"; one batch-managed, one whose
+    stock sync is paused), groups, customers and the listing module paused, so writes reach the real paths:
+    applied, held per SKU field, held whole, and refused per item."""
+    BaseProductFactory(barcode="6900000000001", approval_number="H1", spec="10mg", manufacturer="M")
+    for erp_id in ("SKU-0001", "0", "a", "A"):
+        ProductFactory(merchant=merchant_a, erp_product_id=erp_id, default_price=Decimal("12.50"))
+    ProductFactory(merchant=merchant_a, erp_product_id="BATCHED", batch_managed=True, stock=0)
+    paused = ProductFactory(merchant=merchant_a, erp_product_id="PAUSED")
+    SkuSwitchFactory(product=paused, kind=SwitchKind.STOCK, enabled=False)
+    ModuleSwitchFactory(merchant=merchant_a, module=Module.LISTING, enabled=False)
+    RegionGroupFactory(code="south")  # the document's examples name these
+    CustomerGroupFactory(code="a")
+    CustomerFactory(uscc="91350100M000100Y43")
+    CustomerFactory()
+    credential, secret = api_credential_create(merchant=merchant_a, actor=Actor.for_user(owner), name="fuzz")
+    return SignedAuth(credential.key, secret)
+
+
+# The document the live server serves at /api/v1/openapi.json (test_openapi.py checks they are the same), loaded
+# at collection so that each operation is a test of its own. (schemathesis' lazy loading from a fixture does not
+# work with pytest 9.2.)
+schema = schemathesis.openapi.from_dict(document(), config=schemathesis.Config(seed=SEED))
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+def test_every_operation_answers_without_server_errors_and_as_documented(case, live_server, seeded):
+    key = (case.headers or {}).get(idempotency.HEADER)
+    if key is not None and idempotency.KEY.match(key):
+        # Generated keys repeat ("0", "a"), and a reused key is refused before the body is read: a fresh key
+        # per request lets the bodies reach the endpoint (reuse has its own tests in test_catalog_endpoints.py).
+        case.headers[idempotency.HEADER] = f"{uuid.uuid4().hex}{key}"[:100]
+    case.call_and_validate(base_url=live_server.url, auth=seeded, checks=CHECKS)
+
+
+# What the fuzzing found, kept as plain tests -------------------------------------------------------------------
+
+@pytest.mark.parametrize("path, item", [
+    ("stock", {"stock": 1}),
+    ("listing", {"listed": True}),
+    ("batches", {"batch_no": "B1", "production_date": "2026-01-01", "expiry_date": "2027-01-01", "quantity": 1}),
+    ("prices", {"price_type": "default", "price": 3}),
+    ("products", {"name": "x", "default_price": 3}),
+])
+@pytest.mark.parametrize("blank", ["\u001f", "\r", " \u3000 "])
+def test_a_key_that_is_blank_once_normalised_is_required_not_a_server_error(erp, merchant_a, path, item, blank):
+    ProductFactory(merchant=merchant_a, erp_product_id="SKU-0001")
+
+    status, answer = erp.items(path, {**item, "erp_product_id": blank})
+
+    assert status == 200
+    assert answer["results"][0]["status"] == "invalid"
+    assert answer["results"][0]["errors"] == [{"field": "items[0].erp_product_id", "message": "required"}]
+
+
+@pytest.mark.parametrize("text", ["A\u0000", "\ud800A"])
+def test_text_that_cannot_be_stored_is_a_field_error(erp, merchant_a, text):
+    ProductFactory(merchant=merchant_a, erp_product_id="A")
+
+    status, answer = erp.items("products", {"erp_product_id": "A", "name": text},
+                               {"erp_product_id": text, "stock": 1})
+
+    assert status == 200
+    assert [r["status"] for r in answer["results"]] == ["invalid", "invalid"]
+    assert answer["results"][0]["errors"][0]["field"] == "items[0].name"
+    assert "items[1].erp_product_id" in [e["field"] for e in answer["results"][1]["errors"]]
+
+
+def test_an_unknown_field_name_that_cannot_be_stored_is_echoed_escaped(erp, merchant_a):
+    ProductFactory(merchant=merchant_a, erp_product_id="A")
+
+    response = erp.post("stock", {"items": [{"erp_product_id": "A", "stock": 1, "s\u0000\ud800": 2}]},
+                        headers={"Idempotency-Key": "escaped-1"})
+
+    assert response.status_code == 200
+    assert response.json()["results"][0]["errors"] == [
+        {"field": "items[0].s\\x00\\ud800", "message": "unknown field"}]
+    stored = IdempotencyRecord.objects.get(key="escaped-1").response
+    assert "\u0000" not in json.dumps(stored, ensure_ascii=False)
