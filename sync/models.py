@@ -3,6 +3,7 @@ breaker transitions, reconciliation reports and processed messages. Redis only c
 survive a flushed Redis or a killed worker lives here."""
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -246,3 +247,96 @@ class ProcessedMessage(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "message_id"], name="uniq_processed_message")]
+
+
+class OutboxKind(models.TextChoices):
+    STOCK = "stock", _("Stock")
+    PRICE = "price", _("Price")
+    LISTING = "listing", _("Listing")
+    LOGISTICS = "logistics", _("Logistics")
+
+
+# The run module (lease, run history) that pushes each kind.
+PUSH_MODULES = {
+    OutboxKind.STOCK: SyncModule.STOCK, OutboxKind.PRICE: SyncModule.PRICES,
+    OutboxKind.LISTING: SyncModule.LISTING, OutboxKind.LOGISTICS: SyncModule.LOGISTICS,
+}
+
+
+class Outbox(models.Model):
+    """What must reach one marketplace connection (SPEC S4): one row per (connection, kind, product), or per
+    (connection, logistics, order). A change bumps `generation`; a push acknowledges the generation it
+    claimed, so a burst of changes is one row and one push, and a change that lands while a push is in flight
+    leaves the row pending (generation > done_generation) and is pushed again. The value pushed is always
+    computed at push time from the value in force, never stored here before the push."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="outbox")
+    kind = models.CharField(_("kind"), max_length=10, choices=OutboxKind.choices)
+    product = models.ForeignKey(
+        "merchant.Product", null=True, blank=True, on_delete=models.CASCADE, related_name="outbox"
+    )
+    order = models.ForeignKey("merchant.Order", null=True, blank=True, on_delete=models.CASCADE, related_name="outbox")
+    generation = models.PositiveBigIntegerField(default=0)
+    # The generation last acknowledged by the marketplace or given up on (failed_at set).
+    done_generation = models.PositiveBigIntegerField(default=0)
+    # generation > done_generation, kept as a column so the dispatcher's scan uses a partial index.
+    pending = models.BooleanField(default=False)
+    dirty_since = models.DateTimeField(_("changed since"), null=True, blank=True)
+    # Next attempt; a claim moves it past the in-flight lease, so a killed worker's rows come back by themselves.
+    due_at = models.DateTimeField()
+    # Failed attempts for the pending change (reset by a new change after an ack or a give-up).
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    claim_token = models.CharField(max_length=32, blank=True)
+    claimed_generation = models.PositiveBigIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    pushed_value = models.CharField(_("last pushed value"), max_length=100, blank=True)
+    pushed_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    # Set when a change was given up on (a business error, or too many attempts); cleared by the next ack.
+    failed_at = models.DateTimeField(_("failed permanently at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("outbox entry")
+        verbose_name_plural = _("outbox entries")
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "kind", "product"], condition=Q(product__isnull=False),
+                                    name="uniq_outbox_product"),
+            models.UniqueConstraint(fields=["connection", "kind", "order"], condition=Q(order__isnull=False),
+                                    name="uniq_outbox_order"),
+            models.CheckConstraint(
+                condition=(Q(product__isnull=False) & Q(order__isnull=True))
+                | (Q(product__isnull=True) & Q(order__isnull=False)),
+                name="outbox_product_or_order",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["connection", "kind", "due_at"], condition=Q(pending=True), name="outbox_due_idx"),
+            models.Index(fields=["connection", "kind"], condition=Q(failed_at__isnull=False),
+                         name="outbox_failed_idx"),
+        ]
+
+    def __str__(self):
+        target = f"product {self.product_id}" if self.product_id else f"order {self.order_id}"
+        return f"{self.connection_id}/{self.kind} {target} g{self.generation}/{self.done_generation}"
+
+
+class MarketplaceSku(models.Model):
+    """Where a product lives on one marketplace: every item call needs the item's num_iid (and price calls the
+    SKU's property string), which the marketplace gives for our outer id (ERP product id). Looked up once and
+    kept; `found=False` remembers an unknown outer id for a while instead of asking on every push."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey("merchant.Product", on_delete=models.CASCADE, related_name="+")
+    found = models.BooleanField(default=False)
+    num_iid = models.BigIntegerField(null=True, blank=True)
+    sku_id = models.BigIntegerField(null=True, blank=True)
+    properties = models.CharField(max_length=200, blank=True)
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "product"], name="uniq_marketplace_sku")]
+        indexes = [models.Index(fields=["connection", "num_iid"], name="marketplace_sku_item_idx")]
+
+    def __str__(self):
+        return f"{self.connection_id}/{self.product_id} -> {self.num_iid}:{self.sku_id}"

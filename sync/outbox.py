@@ -1,0 +1,293 @@
+"""The outbox to marketplaces (SPEC S4, DESIGN rule 3): every write of stock, price or listing, and every order
+that changes sellable stock or ships, records here in its own transaction what a connection must be told,
+and asks for a push once it commits. Redis only carries that request; the dispatcher finds pending rows by
+itself, so a flushed queue or a killed worker delays a push but never loses it.
+
+A row is a (connection, kind, product) or (connection, logistics, order). A change bumps its generation; a
+push claims the rows that are due (recording the generation it saw), pushes the value in force, and
+acknowledges that generation only. A change made meanwhile has a newer generation and stays pending.
+"""
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+from functools import partial
+
+from django.db import transaction
+from django.db.models import BooleanField, Case, DateTimeField, F, PositiveIntegerField, Q, Value, When
+from django.utils import timezone
+
+from .models import PUSH_MODULES, Connection, ConnectionKind, Outbox, OutboxKind
+
+log = logging.getLogger(__name__)
+
+CHUNK = 500
+# A claimed row is in flight this long; a worker killed mid-push gives it back when this passes (the run
+# lease in sync.runs lasts as long, so the next run cannot start earlier anyway).
+IN_FLIGHT = timedelta(minutes=2)
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(hours=1)
+PRODUCT_KINDS = (OutboxKind.STOCK, OutboxKind.PRICE, OutboxKind.LISTING)
+# Product fields -> what the marketplace must hear about (batch_managed: stock then comes from batches).
+FIELD_KINDS = {
+    "stock": OutboxKind.STOCK, "batch_managed": OutboxKind.STOCK,
+    "default_price": OutboxKind.PRICE, "listing_state": OutboxKind.LISTING,
+}
+
+
+def kinds_of(fields: Iterable[str]) -> tuple[str, ...]:
+    """The outbox kinds a change of these product fields calls for (maybe none)."""
+    return tuple(sorted({FIELD_KINDS[name] for name in fields if name in FIELD_KINDS}))
+
+
+def _connections(merchant_id: int) -> list[Connection]:
+    # Stopped connections record too: the owner fixes the session and every change made meanwhile goes out.
+    # Disabled ones do not: they are off on purpose.
+    return list(Connection.objects.filter(merchant_id=merchant_id, kind=ConnectionKind.TOP, is_enabled=True)
+                .only("pk", "is_enabled", "stopped_reason"))
+
+
+def outbox_products_changed(*, merchant_id: int, product_ids: Iterable[int] | None, kinds: Iterable[str]) -> int:
+    """Record that the `kinds` (stock, price, listing) of these products of the merchant changed, for each of
+    its enabled marketplace connections, and ask for a push of each after commit. `product_ids=None` means
+    all the merchant's products (a merchant setting changed). Call it inside the write's transaction.
+    Returns how many rows it marked; a few queries per 500 products."""
+    kinds = [kind for kind in dict.fromkeys(kinds) if kind in PRODUCT_KINDS]
+    if not kinds:
+        return 0
+    if product_ids is not None:
+        product_ids = sorted({pk for pk in product_ids if pk})
+        if not product_ids:
+            return 0
+    connections = _connections(merchant_id)
+    if not connections:
+        return 0
+    connection_ids = [c.pk for c in connections]
+    now = timezone.now()
+    marked = 0
+    with transaction.atomic():
+        if product_ids is None:
+            from merchant.models import Product
+
+            for kind in kinds:
+                for connection_id in connection_ids:
+                    missing = (Product.objects.filter(merchant_id=merchant_id)
+                               .exclude(pk__in=Outbox.objects.filter(connection_id=connection_id, kind=kind,
+                                                                     product__isnull=False).values("product_id"))
+                               .values_list("pk", flat=True))
+                    _create_missing(connection_id, kind, missing.iterator(chunk_size=CHUNK), now)
+            marked = _bump(Q(connection_id__in=connection_ids, kind__in=kinds, product__merchant_id=merchant_id), now)
+        else:
+            for start in range(0, len(product_ids), CHUNK):
+                chunk = product_ids[start:start + CHUNK]
+                have = set(Outbox.objects.filter(connection_id__in=connection_ids, kind__in=kinds, product_id__in=chunk)
+                           .values_list("connection_id", "kind", "product_id"))
+                Outbox.objects.bulk_create([
+                    Outbox(connection_id=c, kind=k, product_id=p, due_at=now)
+                    for c in connection_ids for k in kinds for p in chunk if (c, k, p) not in have
+                ], ignore_conflicts=True, batch_size=CHUNK)
+                marked += _bump(Q(connection_id__in=connection_ids, kind__in=kinds, product_id__in=chunk), now)
+    for connection in connections:
+        if connection.is_active:
+            for kind in kinds:
+                transaction.on_commit(partial(push_enqueue, connection_id=connection.pk, kind=kind))
+    return marked
+
+
+def _create_missing(connection_id: int, kind: str, product_ids, now) -> None:
+    batch = []
+    for pk in product_ids:
+        batch.append(Outbox(connection_id=connection_id, kind=kind, product_id=pk, due_at=now))
+        if len(batch) >= CHUNK:
+            Outbox.objects.bulk_create(batch, ignore_conflicts=True)
+            batch = []
+    Outbox.objects.bulk_create(batch, ignore_conflicts=True)
+
+
+def _bump(where: Q, now) -> int:
+    """A new generation for the rows in `where`. A row that was settled becomes due now with a fresh count of
+    attempts; one already pending keeps its schedule (a backoff is not cut short by a burst of changes)."""
+    settled = When(pending=False, then=Value(now))
+    return Outbox.objects.filter(where).update(
+        generation=F("generation") + 1, pending=True,
+        dirty_since=Case(settled, default=F("dirty_since"), output_field=DateTimeField()),
+        due_at=Case(settled, default=F("due_at"), output_field=DateTimeField()),
+        attempts=Case(When(pending=False, then=Value(0)), default=F("attempts"), output_field=PositiveIntegerField()),
+    )
+
+
+def outbox_order_changed(*, order) -> int:
+    """An order's status or lines changed: its products' sellable stock may have moved (unless the ERP took
+    it: then the ERP's stock already has it), and a marketplace order that is now shipped must tell the
+    marketplace (logistics). Call it inside the write's transaction. Returns how many rows it marked."""
+    from merchant.models import OrderSource, OrderStatus
+
+    marked = 0
+    if not order.taken_by_erp:
+        marked += outbox_products_changed(
+            merchant_id=order.merchant_id, kinds=(OutboxKind.STOCK,),
+            product_ids=order.items.filter(product__isnull=False).values_list("product_id", flat=True),
+        )
+    if order.status == OrderStatus.SHIPPED and order.connection_id and order.source == OrderSource.MARKETPLACE:
+        marked += _logistics_mark(order)
+    return marked
+
+
+def _logistics_mark(order) -> int:
+    connection = Connection.objects.filter(pk=order.connection_id, kind=ConnectionKind.TOP).first()
+    if connection is None:
+        return 0
+    now = timezone.now()
+    Outbox.objects.bulk_create([Outbox(connection=connection, kind=OutboxKind.LOGISTICS, order_id=order.pk,
+                                       due_at=now)], ignore_conflicts=True)
+    marked = _bump(Q(connection=connection, kind=OutboxKind.LOGISTICS, order_id=order.pk), now)
+    if connection.is_active:
+        transaction.on_commit(partial(push_enqueue, connection_id=connection.pk, kind=OutboxKind.LOGISTICS))
+    return marked
+
+
+def outbox_expiring_batches_recheck(*, today=None) -> int:
+    """Batches cross a merchant's expiry exclusion window as days pass, with nobody editing anything: mark the
+    stock of batch-managed products whose sellable stock no longer matches what was last pushed. Run by the
+    periodic batch-expiry job; returns how many rows it marked."""
+    from merchant.models import Batch, Merchant, Product
+
+    from .sellable import sellable_stock
+
+    today = today or timezone.localdate()
+    marked = 0
+    merchant_ids = Connection.objects.filter(kind=ConnectionKind.TOP, is_enabled=True).values("merchant_id")
+    for merchant in Merchant.objects.filter(pk__in=merchant_ids):
+        # Batches that left sale or entered the window since yesterday (a day of overlap: the job may skip a run).
+        edge = today + timedelta(days=merchant.expiry_exclusion_days)
+        candidates = Batch.objects.filter(
+            product__merchant=merchant, product__batch_managed=True, quantity__gt=0,
+            expiry_date__gte=min(today, edge) - timedelta(days=1), expiry_date__lte=edge,
+        ).values("product_id")
+        products = Product.objects.filter(pk__in=candidates).only("pk", "stock", "batch_managed")
+        for start in range(0, 10**9, CHUNK):
+            chunk = list(products.order_by("pk")[start:start + CHUNK])
+            if not chunk:
+                break
+            sellable = sellable_stock(chunk, merchant, today=today)
+            stale = {
+                product_id for product_id, pushed in Outbox.objects.filter(
+                    kind=OutboxKind.STOCK, product_id__in=list(sellable), connection__is_enabled=True,
+                ).values_list("product_id", "pushed_value")
+                if pushed != str(sellable[product_id])
+            }
+            marked += outbox_products_changed(merchant_id=merchant.pk, product_ids=stale, kinds=(OutboxKind.STOCK,))
+    return marked
+
+
+# Transport
+
+def push_job_id(connection_id: int, kind: str) -> str:
+    """The dispatcher's job id for this push (sync.schedule), so the two never queue it twice."""
+    return f"sync-{connection_id}-{PUSH_MODULES[kind]}"
+
+
+def push_enqueue(*, connection_id: int, kind: str) -> str | None:
+    """Ask a worker to push `kind` for the connection; returns the job id, or None when a queued job will see
+    the change anyway. Best effort: when Redis is unreachable the dispatcher finds the row within a minute."""
+    import django_rq
+    from redis.exceptions import RedisError
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    from . import jobs
+    from .schedule import QUEUE, RETRY
+
+    module = PUSH_MODULES[kind]
+    try:
+        queue = django_rq.get_queue(QUEUE)
+        # A job that is running may have read the outbox before this change committed: then queue a second
+        # one behind it (its own id, so a burst still makes at most two).
+        for job_id in (push_job_id(connection_id, kind), push_job_id(connection_id, kind) + "-next"):
+            try:
+                status = Job.fetch(job_id, connection=queue.connection).get_status()
+            except NoSuchJobError:
+                status = None
+            if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+                return None
+            if status == JobStatus.STARTED:
+                continue
+            queue.enqueue(jobs.sync_push, connection_id, kind=str(kind), job_id=job_id, retry=RETRY,
+                          job_timeout=3600, ttl=600, result_ttl=3600, failure_ttl=86400)
+            return job_id
+    except RedisError:
+        log.warning("could not queue the %s push of connection %s; the dispatcher will", module, connection_id)
+    return None
+
+
+# Claims and outcomes, used by the push pipelines (sync.outbound)
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before attempt `attempts + 1`: 30 s doubling, at most an hour."""
+    return min(BACKOFF_MAX, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+
+
+def outbox_claim(*, connection_id: int, kind: str, now, limit: int) -> list[Outbox]:
+    """Claim up to `limit` due rows: each records the generation it now pushes and counts an attempt, and
+    is not due again before IN_FLIGHT has passed. Returns the claimed rows (product or order loaded)."""
+    token = uuid.uuid4().hex
+    ids = list(Outbox.objects.filter(connection_id=connection_id, kind=kind, pending=True, due_at__lte=now)
+               .order_by("due_at", "pk").values_list("pk", flat=True)[:limit])
+    if not ids:
+        return []
+    # Conditional: a row another run claimed meanwhile (its due_at moved) is not taken twice.
+    Outbox.objects.filter(pk__in=ids, pending=True, due_at__lte=now).update(
+        claim_token=token, claimed_generation=F("generation"), attempts=F("attempts") + 1,
+        due_at=now + IN_FLIGHT, last_attempt_at=now,
+    )
+    related = "product" if kind in PRODUCT_KINDS else "order__carrier"
+    return list(Outbox.objects.filter(claim_token=token).select_related(related).order_by("pk"))
+
+
+def _still_pending(claimed: int):
+    return Case(When(generation__gt=claimed, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+
+def outbox_acked(row: Outbox, value: str, *, now) -> bool:
+    """The marketplace has `value` for the generation the row claimed. A newer change keeps it pending.
+    False when the claim was lost (the row was claimed again after IN_FLIGHT): nothing is written."""
+    return bool(Outbox.objects.filter(pk=row.pk, claim_token=row.claim_token).update(
+        done_generation=row.claimed_generation, pending=_still_pending(row.claimed_generation),
+        pushed_value=str(value)[:100], pushed_at=now, attempts=0, last_error="", failed_at=None,
+        due_at=now, claim_token="",
+    ))
+
+
+def outbox_failed(row: Outbox, error: str, *, now, permanent: bool) -> bool:
+    """A failed attempt: a permanent one (or the last allowed) gives up on the claimed generation and shows
+    the reason; otherwise the row is due again after a backoff. False when the claim was lost."""
+    if permanent or row.attempts >= MAX_ATTEMPTS:
+        return bool(Outbox.objects.filter(pk=row.pk, claim_token=row.claim_token).update(
+            done_generation=row.claimed_generation, pending=_still_pending(row.claimed_generation),
+            last_error=error[:500], last_error_at=now, failed_at=now, due_at=now, claim_token="",
+        ))
+    return bool(Outbox.objects.filter(pk=row.pk, claim_token=row.claim_token).update(
+        last_error=error[:500], last_error_at=now, due_at=now + backoff(row.attempts), claim_token="",
+    ))
+
+
+def outbox_release(rows: Iterable[Outbox], error: str, *, now, count_attempt: bool = True, due=None) -> None:
+    """Give claimed rows back unpushed (the run stopped before reaching them): due after a backoff, or
+    without counting the attempt (due at `due`, default now) when it was never tried or the connection
+    itself failed (it is stopped until fixed)."""
+    for row in rows:
+        if count_attempt:
+            outbox_failed(row, error, now=now, permanent=False)
+            continue
+        changes = {"due_at": due or now, "claim_token": "", "attempts": F("attempts") - 1}
+        if error:
+            changes.update(last_error=error[:500], last_error_at=now)
+        Outbox.objects.filter(pk=row.pk, claim_token=row.claim_token).update(**changes)
+
+
+def outbox_due(now=None) -> set[tuple[int, str]]:
+    """(connection id, kind) pairs with rows due now, for the dispatcher."""
+    now = now or timezone.now()
+    return set(Outbox.objects.filter(pending=True, due_at__lte=now).values_list("connection_id", "kind")
+               .distinct().order_by())

@@ -1,0 +1,51 @@
+"""Sellable stock (SPEC S4): what a marketplace may sell of a product right now.
+
+    stock in force
+    - quantity in orders the ERP has not taken yet
+    - the merchant's safety stock
+    never below 0.
+
+Orders the ERP has taken are already out of the stock the ERP reports, so subtracting them again would
+count them twice. Of the others, an order holds its quantity while it may still ship out of this stock:
+pending payment (a presale or an unpaid order must not be oversold), awaiting shipment, and partially
+shipped (the whole order, since the ERP has not seen any of it). Shipped, completed and cancelled orders
+hold nothing, nor does a line whose refund went through (the goods never leave).
+
+For a batch-managed product the stock in force is its on-sale batches, less those expiring within the
+merchant's expiry_exclusion_days: a batch expiring on or before today + N is not offered (N = 0 leaves out
+only the expired ones, as stock itself does), and an empty batch never counts.
+"""
+from datetime import date, timedelta
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from merchant.models import Batch, OrderItem, OrderStatus, RefundStatus
+
+HOLDING_STATUSES = (OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_SHIPMENT, OrderStatus.PARTIALLY_SHIPPED)
+
+
+def sellable_stock(products, merchant, *, today: date | None = None) -> dict[int, int]:
+    """{product id: sellable quantity} for `products` (the merchant's, with stock and batch_managed loaded),
+    in at most two queries whatever their number."""
+    products = list(products)
+    if not products:
+        return {}
+    today = today or timezone.localdate()
+    batch_managed = [p.pk for p in products if p.batch_managed]
+    in_force = {p.pk: p.stock for p in products if not p.batch_managed}
+    if batch_managed:
+        last_excluded = today + timedelta(days=merchant.expiry_exclusion_days)
+        batches = dict(
+            Batch.objects.filter(product_id__in=batch_managed, quantity__gt=0, expiry_date__gt=last_excluded)
+            .values_list("product_id").annotate(total=Sum("quantity")).values_list("product_id", "total")
+        )
+        in_force.update({pk: batches.get(pk, 0) for pk in batch_managed})
+    held = dict(
+        OrderItem.objects.filter(
+            product_id__in=list(in_force), order__merchant_id=merchant.pk, order__taken_by_erp=False,
+            order__status__in=HOLDING_STATUSES,
+        ).exclude(refund_status=RefundStatus.REFUNDED)
+        .values_list("product_id").annotate(total=Sum("quantity")).values_list("product_id", "total")
+    )
+    return {pk: max(0, stock - held.get(pk, 0) - merchant.safety_stock) for pk, stock in in_force.items()}
