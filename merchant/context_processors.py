@@ -12,4 +12,5 @@ def membership(request):
         "can_module_switch": role_allows(role, Action.MODULE_SWITCH),
         "can_manage_users": role_allows(role, Action.USERS),
         "can_manage_connections": role_allows(role, Action.CONNECTIONS),
+        "can_manage_api_keys": role_allows(role, Action.API_CREDENTIALS),
     }

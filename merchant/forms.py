@@ -229,3 +229,8 @@ class SyncNowForm(forms.Form):
         elif first and last and (last - first).days >= RECONCILE_MAX_DAYS:
             self.add_error("last", _("Check at most %(n)s days at once.") % {"n": RECONCILE_MAX_DAYS})
         return data
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100, required=False,
+                           help_text=_("Where the key is used, e.g. \"ERP production\"."))

@@ -1,6 +1,8 @@
 from django.urls import path
 
-from merchant.views import connections, customers, dashboard, exports, imports, orders, products, switches, team
+from merchant.views import (
+    api_docs, api_keys, connections, customers, dashboard, exports, imports, orders, products, switches, team,
+)
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -49,4 +51,8 @@ urlpatterns = [
     path("connections/<int:pk>/runs/", connections.connection_runs, name="connection_runs"),
     path("team/", team.team, name="team"),
     path("team/<int:pk>/role/", team.member_role, name="member_role"),
+    path("api/docs/", api_docs.api_docs, name="api_docs"),
+    path("api-keys/", api_keys.api_keys, name="api_keys"),
+    path("api-keys/<int:pk>/rotate/", api_keys.api_key_rotate, name="api_key_rotate"),
+    path("api-keys/<int:pk>/revoke/", api_keys.api_key_revoke, name="api_key_revoke"),
 ]
