@@ -3,6 +3,7 @@ serves (so the page and the document cannot disagree), and a worked signing exam
 own signing code."""
 import hashlib
 import json
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.shortcuts import render
@@ -23,7 +24,7 @@ EXAMPLE = {
     "nonce": "4f9c2b7e1a3d4c5b9e8f7a6b5c4d3e2f",
     "body": b'{"items":[{"erp_product_id":"SKU-0001","stock":120}]}',
 }
-EXAMPLE_QUERY = [("status", "paid"), ("since", "2026-03-01T08:00:00+08:00"), ("page", "2")]
+EXAMPLE_QUERY = [("sync_status", "not_taken"), ("created_from", "2026-03-01T08:00:00+08:00"), ("limit", "50")]
 
 
 def signing_example() -> dict:
@@ -36,7 +37,7 @@ def signing_example() -> dict:
         "body_sha256": hashlib.sha256(EXAMPLE["body"]).hexdigest(),
         "canonical": canonical,
         "signature": signing.signature(EXAMPLE["secret"], canonical),
-        "query_raw": "&".join(f"{k}={v}" for k, v in EXAMPLE_QUERY),
+        "query_raw": urlencode(EXAMPLE_QUERY, safe=":"),
         "query_canonical": signing.canonical_query(EXAMPLE_QUERY),
     }
 
