@@ -11,6 +11,7 @@ from merchant.models import (
 )
 from merchant.permissions import Actor
 from merchant.services.catalog import product_approve
+from sync.outbox import outbox_products_changed
 
 User = get_user_model()
 
@@ -25,6 +26,12 @@ class MerchantAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "is_active", "batch_sync_policy", "created_at"]
     search_fields = ["code", "name"]
     list_filter = ["is_active"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # Sellable stock depends on these settings: every product's stock goes out to the marketplaces again.
+        if change and {"safety_stock", "expiry_exclusion_days"} & set(form.changed_data):
+            outbox_products_changed(merchant_id=obj.pk, product_ids=None, kinds=("stock",))
 
 
 @admin.register(Membership)

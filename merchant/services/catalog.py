@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from merchant.models import Batch, GroupPrice, ListingState, Product
 from merchant.models.catalog import MONEY
 from merchant.permissions import Action, Actor
+from sync.outbox import kinds_of, outbox_products_changed
 
 from .audit import apply_changes, audit_changes
 from .stock import stock_recompute_from_batches
@@ -68,6 +69,7 @@ def product_update(*, product: Product, actor: Actor, reason: str = "", **values
         )
         if "batch_managed" in changes and locked.batch_managed:
             stock_recompute_from_batches(product=locked, actor=actor, reason=reason)
+        outbox_products_changed(merchant_id=locked.merchant_id, product_ids=[locked.pk], kinds=kinds_of(changes))
     return locked
 
 
@@ -138,6 +140,9 @@ def listing_set(*, products, listed: bool, actor: Actor) -> tuple[list[Product],
                 changes={"listing_state": (old, target)}, actor=actor,
             )
             changed.append(product)
+        if changed:
+            outbox_products_changed(merchant_id=changed[0].merchant_id, product_ids=[p.pk for p in changed],
+                                    kinds=("listing",))
     return changed, refused
 
 
@@ -157,6 +162,7 @@ def product_approve(*, product: Product, base_product, actor: Actor) -> Product:
             merchant_id=locked.merchant_id, entity="product", entity_id=locked.pk, changes=changes, actor=actor,
             reason="platform review",
         )
+        outbox_products_changed(merchant_id=locked.merchant_id, product_ids=[locked.pk], kinds=kinds_of(changes))
     return locked
 
 
@@ -193,6 +199,8 @@ def batch_save(
             merchant_id=product.merchant_id, entity="product", entity_id=product.pk, changes=changes, actor=actor
         )
         stock_recompute_from_batches(product=product, actor=actor, reason=_("batches changed"))
+        # Sellable stock leaves out batches near expiry: it can move while the stock in force does not.
+        outbox_products_changed(merchant_id=product.merchant_id, product_ids=[product.pk], kinds=("stock",))
     return batch
 
 
@@ -206,3 +214,4 @@ def batch_delete(*, batch: Batch, actor: Actor) -> None:
         )
         batch.delete()
         stock_recompute_from_batches(product=product, actor=actor, reason=_("batches changed"))
+        outbox_products_changed(merchant_id=product.merchant_id, product_ids=[product.pk], kinds=("stock",))

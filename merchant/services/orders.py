@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from merchant.models import ErpStatus, Order, OrderItem, OrderStatus, Shipment, ShipmentItem, TrackingEntry
 from merchant.permissions import Action, Actor
+from sync.outbox import outbox_order_changed
 
 from .audit import apply_changes, audit_changes
 
@@ -67,6 +68,7 @@ def order_status_change(*, order: Order, status: str, reason: str, actor: Actor)
         if status == S.COMPLETED:
             values["completed_at"] = timezone.now()
         _save(locked, apply_changes(locked, values), actor, reason.strip())
+        outbox_order_changed(order=locked)
     return locked
 
 
@@ -142,6 +144,7 @@ def order_shipment_add(
             "carrier": carrier, "tracking_no": tracking_no, "shipped_at": shipped_at,
         }
         _save(locked, apply_changes(locked, values), actor)
+        outbox_order_changed(order=locked)
     return shipment
 
 
@@ -202,5 +205,8 @@ def order_erp_status_add(
         values = {"erp_status": erp_status}
         if erp_status == ErpStatus.SIGNED:
             values.update(status=S.COMPLETED, completed_at=at)
-        _save(locked, apply_changes(locked, values), actor)
+        changes = apply_changes(locked, values)
+        _save(locked, changes, actor)
+        if "status" in changes:
+            outbox_order_changed(order=locked)
     return entry

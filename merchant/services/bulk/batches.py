@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _, ngettext
 
 from merchant.models import Batch, Product
+from sync.outbox import outbox_products_changed
 
 from .common import CHANGED, NEW, UNCHANGED, WRITE_BATCH, AuditBuffer, Item, Outcome, invalid
 from .products import listing_after
@@ -121,7 +122,7 @@ class BatchesPlan:
             .values_list("product_id").annotate(total=Sum("quantity"))
         )
         now = timezone.now()
-        changed = []
+        changed, relisted = [], []
         for product in Product.objects.select_for_update().filter(pk__in=list(self.named)):
             stock = totals.get(product.pk, 0)
             values = {
@@ -131,6 +132,8 @@ class BatchesPlan:
             }
             changes = {name: (getattr(product, name), value) for name, value in values.items()
                        if getattr(product, name) != value}
+            if "listing_state" in changes:
+                relisted.append(product.pk)
             if changes:
                 for name, value in values.items():
                     setattr(product, name, value)
@@ -140,6 +143,9 @@ class BatchesPlan:
         Product.objects.bulk_update(changed, ["batch_managed", "stock", "listing_state", "updated_at"],
                                     batch_size=WRITE_BATCH)
         audit.flush()
+        # Every named product: a batch's date alone can move sellable stock (expiry exclusion window).
+        outbox_products_changed(merchant_id=self.merchant.pk, product_ids=list(self.named), kinds=("stock",))
+        outbox_products_changed(merchant_id=self.merchant.pk, product_ids=relisted, kinds=("listing",))
 
 
 def _batch_text(values: dict) -> str:

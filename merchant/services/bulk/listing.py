@@ -3,6 +3,7 @@ review or, to list, without stock."""
 from django.utils import timezone
 
 from merchant.models import ListingState, Product
+from sync.outbox import outbox_products_changed
 
 from ..catalog import listing_refusal
 from .common import CHANGED, UNCHANGED, WRITE_BATCH, AuditBuffer, Item, Outcome, invalid
@@ -52,4 +53,5 @@ class ListingPlan:
             audit.add("product", product.pk, outcome.changes)
         Product.objects.bulk_update(changed, ["listing_state", "updated_at"], batch_size=WRITE_BATCH)
         audit.flush()
+        outbox_products_changed(merchant_id=self.merchant.pk, product_ids=[p.pk for p in changed], kinds=("listing",))
         return len(changed)

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from merchant.models import CustomerGroup, GroupPrice, Product, RegionGroup
+from sync.outbox import outbox_products_changed
 
 from ..catalog import _check_price
 from .common import CHANGED, NEW, UNCHANGED, WRITE_BATCH, AuditBuffer, Item, Outcome, field_error, invalid, money
@@ -105,6 +106,8 @@ class PricesPlan:
         GroupPrice.objects.bulk_update(changed_prices, ["price"], batch_size=WRITE_BATCH)
         GroupPrice.objects.bulk_create(new_prices, batch_size=WRITE_BATCH)
         audit.flush()
+        outbox_products_changed(merchant_id=self.merchant.pk, kinds=("price",), product_ids=[
+            o.product_id for o in outcomes if o.action == CHANGED and "default_price" in o.changes])
         return len(touched_products) + len(changed_prices) + len(new_prices)
 
 

@@ -4,6 +4,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from merchant.models import BaseProduct, ListingState, Product
+from sync.outbox import kinds_of, outbox_products_changed
 
 from ..catalog import _check_price
 from .copy import insert_many
@@ -145,6 +146,11 @@ class ProductsPlan:
             update_fields=[*WRITE_FIELDS, "updated_at"],
         )
         audit.flush()
+        outbox_products_changed(merchant_id=self.merchant.pk, product_ids=[p.pk for p in created],
+                                kinds=("stock", "price", "listing"))
+        for kind in ("stock", "price", "listing"):
+            outbox_products_changed(merchant_id=self.merchant.pk, kinds=(kind,), product_ids=[
+                o.product_id for o in outcomes if o.action == CHANGED and kind in kinds_of(o.changes)])
         return len(created) + len(changed)
 
 

@@ -3,6 +3,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from merchant.models import Product
+from sync.outbox import outbox_products_changed
 
 from .common import CHANGED, UNCHANGED, WRITE_BATCH, AuditBuffer, Item, Outcome, invalid, require
 from .products import listing_after
@@ -81,4 +82,7 @@ class StockPlan:
             audit.add("product", product.pk, outcome.changes)
         Product.objects.bulk_update(changed, ["stock", "listing_state", "updated_at"], batch_size=WRITE_BATCH)
         audit.flush()
+        for kind, field in (("stock", "stock"), ("listing", "listing_state")):
+            outbox_products_changed(merchant_id=self.merchant.pk, kinds=(kind,), product_ids=[
+                o.product_id for o in outcomes if o.action == CHANGED and field in o.changes])
         return len(changed)
