@@ -33,7 +33,7 @@ class SandboxSkuInline(admin.TabularInline):
 
 @admin.register(SandboxItem)
 class SandboxItemAdmin(admin.ModelAdmin):
-    list_display = ["num_iid", "outer_id", "title", "price", "quantity", "approve_status", "shop"]
+    list_display = ["num_iid", "outer_id", "title", "price", "quantity", "approve_status", "modified", "shop"]
     list_filter = ["approve_status", "shop"]
     search_fields = ["outer_id", "title"]
     inlines = [SandboxSkuInline]

@@ -339,6 +339,133 @@ def _logistics_companies_get(shop: SandboxShop, params: dict, now: datetime) -> 
     return {"logistics_companies": {"logistics_company": [_pick(c, fields) for c in LOGISTICS_COMPANIES]}}
 
 
+# Items, stock, prices and shipping (what a seller's program changes)
+
+MAX_SKUS_PER_QUANTITY_CALL = 20
+SKU_FIELDS = ("sku_id", "num_iid", "outer_id", "properties", "properties_name", "quantity", "price", "modified")
+
+
+def _skus_custom_get(shop: SandboxShop, params: dict, now: datetime) -> dict:
+    fields = _fields(params)
+    outer_id = params.get("outer_id", "")
+    if not outer_id:
+        raise _missing("outer_id")
+    skus = [_pick(_sku_shape(sku), fields) for sku in marketplace.skus_find(shop, outer_id)]
+    return {"skus": {"sku": skus}} if skus else {}
+
+
+def _skus_quantity_update(shop: SandboxShop, params: dict, now: datetime) -> dict:
+    num_iid = _int(params, "num_iid")
+    update_type = _int(params, "type", default=1, low=1, high=2)
+    # README-fields: skuid_quantities wins; outerid_quantities is read only when it is empty.
+    name, by = ("skuid_quantities", "sku_id") if params.get("skuid_quantities") else ("outerid_quantities", "outer_id")
+    pairs = _quantities(params, name)
+    if len(pairs) > MAX_SKUS_PER_QUANTITY_CALL:
+        raise _invalid(name, f"at most {MAX_SKUS_PER_QUANTITY_CALL} SKUs per call")
+    try:
+        item = marketplace.sku_quantities_set(shop, num_iid, pairs, by=by, delta=update_type == 2)
+    except marketplace.Refused as refused:
+        raise _refused(refused) from None
+    skus = [{"sku_id": sku.sku_id, "quantity": sku.quantity, "modified": to_top(sku.modified)}
+            for sku in item.skus.order_by("sku_id")]
+    return {"item": {"num_iid": item.num_iid, "iid": str(item.num_iid), "num": item.quantity,
+                     "modified": to_top(item.modified), "skus": {"sku": skus}}}
+
+
+def _item_sku_price_update(shop: SandboxShop, params: dict, now: datetime) -> dict:
+    num_iid = _int(params, "num_iid")
+    properties = params.get("properties", "")
+    if not properties:
+        raise _missing("properties")
+    price = _price(params, "price")
+    try:
+        sku = marketplace.sku_price_set(shop, num_iid, properties, price)
+    except marketplace.Refused as refused:
+        raise _refused(refused) from None
+    return {"sku": {"num_iid": num_iid, "iid": str(num_iid), "sku_id": sku.sku_id, "modified": to_top(sku.modified)}}
+
+
+def _item_update_listing(shop: SandboxShop, params: dict, now: datetime) -> dict:
+    num_iid = _int(params, "num_iid")
+    _int(params, "num", low=1)
+    return _listing(shop, num_iid, True)
+
+
+def _item_update_delisting(shop: SandboxShop, params: dict, now: datetime) -> dict:
+    return _listing(shop, _int(params, "num_iid"), False)
+
+
+def _listing(shop: SandboxShop, num_iid: int, onsale: bool) -> dict:
+    try:
+        item = marketplace.item_listing_set(shop, num_iid, onsale)
+    except marketplace.Refused as refused:
+        raise _refused(refused) from None
+    return {"item": {"num_iid": item.num_iid, "iid": str(item.num_iid), "modified": to_top(item.modified)}}
+
+
+def _logistics_offline_send(shop: SandboxShop, params: dict, now: datetime) -> dict:
+    tid = _int(params, "tid")
+    out_sid = params.get("out_sid", "")
+    if not out_sid:
+        raise _missing("out_sid")
+    code = params.get("company_code", "")
+    if not code:
+        raise _missing("company_code")
+    company = next((c for c in LOGISTICS_COMPANIES if c["code"] == code), None)
+    if company is None:
+        raise TopError(15, "Remote service error", "isv.logistics-offline-service-error:B01",
+                       f"unknown logistics company code {code}")
+    try:
+        marketplace.trade_ship_offline(shop, tid, out_sid=out_sid, company=company, at=now)
+    except marketplace.Refused as refused:
+        raise _refused(refused) from None
+    return {"shipping": {"is_success": True}}
+
+
+def _sku_shape(sku) -> dict:
+    return {
+        "sku_id": sku.sku_id, "num_iid": sku.item.num_iid, "outer_id": sku.outer_sku_id,
+        "properties": sku.properties, "properties_name": sku.properties_name, "quantity": sku.quantity,
+        "price": marketplace.money(sku.price), "modified": to_top(sku.modified),
+    }
+
+
+def _quantities(params: dict, name: str) -> list[tuple[str, int]]:
+    """`key:quantity;key:quantity` -> [(key, quantity)]."""
+    raw = params.get(name, "")
+    if not raw:
+        raise _missing("skuid_quantities")
+    pairs = []
+    for part in raw.split(";"):
+        if not part.strip():
+            continue
+        key, sep, quantity = part.rpartition(":")
+        try:
+            pairs.append((key.strip(), int(quantity)))
+        except ValueError:
+            raise _invalid(name, f"{name} must be key:quantity;key:quantity") from None
+        if not sep or not key.strip():
+            raise _invalid(name, f"{name} must be key:quantity;key:quantity")
+    return pairs
+
+
+def _price(params: dict, name: str) -> Decimal:
+    raw = params.get(name, "")
+    if raw == "":
+        raise _missing(name)
+    try:
+        price = Decimal(raw)
+    except ArithmeticError:
+        raise _invalid(name, f"{name} must be an amount") from None
+    if not price.is_finite() or price <= 0 or price.as_tuple().exponent < -2:
+        raise _invalid(name, f"{name} must be a positive amount with at most 2 decimals")
+    return price
+
+
+def _refused(refused: "marketplace.Refused") -> TopError:
+    return TopError(15, "Remote service error", refused.sub_code, str(refused))
+
+
 METHODS: dict[str, Method] = {
     "taobao.trades.sold.get": Method(_trades_sold_get),
     "taobao.trades.sold.increment.get": Method(_trades_sold_increment_get),
@@ -349,6 +476,13 @@ METHODS: dict[str, Method] = {
     "taobao.tmc.messages.consume": Method(_tmc_messages_consume, needs_session=False),
     "taobao.tmc.messages.confirm": Method(_tmc_messages_confirm, needs_session=False),
     "taobao.logistics.companies.get": Method(_logistics_companies_get, needs_session=False),
+    # Not in reference/top-api (TOP's outer id -> SKU lookup); the connector needs the item's num_iid.
+    "taobao.skus.custom.get": Method(_skus_custom_get),
+    "taobao.skus.quantity.update": Method(_skus_quantity_update),
+    "taobao.item.sku.price.update": Method(_item_sku_price_update),
+    "taobao.item.update.listing": Method(_item_update_listing),
+    "taobao.item.update.delisting": Method(_item_update_delisting),
+    "taobao.logistics.offline.send": Method(_logistics_offline_send),
 }
 
 

@@ -18,8 +18,8 @@ from django.utils import timezone
 from sync.connectors.top.times import to_top
 
 from .models import (
-    FINAL_REFUND_STATUSES, FINAL_TRADE_STATUSES, RefundStatus, SandboxItem, SandboxMessage, SandboxRefund,
-    SandboxSequence, SandboxShop, SandboxSku, SandboxTrade, StepStatus, TradeStatus, TradeType,
+    FINAL_REFUND_STATUSES, FINAL_TRADE_STATUSES, ApproveStatus, RefundStatus, SandboxItem, SandboxMessage,
+    SandboxRefund, SandboxSequence, SandboxShop, SandboxSku, SandboxTrade, StepStatus, TradeStatus, TradeType,
 )
 
 CHUNK = 2000
@@ -108,10 +108,11 @@ def shop_create(*, app_key: str, app_secret: str, session: str, nick: str = "san
     return shop
 
 
-def items_from_products(shop: SandboxShop, products: Iterable[tuple[str, str, Decimal, int]]) -> int:
-    """Upsert one item with one SKU per `(erp_product_id, title, price, quantity)`, keyed by outer_sku_id.
-
-    Returns how many products were written.
+def items_from_products(shop: SandboxShop, products: Iterable[tuple[str, str, Decimal, int]], *,
+                        skus_per_item: int = 1) -> int:
+    """Upsert one SKU per `(erp_product_id, title, price, quantity)`, keyed by outer_sku_id. New SKUs go into
+    new items of `skus_per_item` SKUs each (the item takes its first product's code and title), as a seller
+    lists pack sizes of one product under one item. Returns how many products were written.
     """
     by_code = {str(code): (title, Decimal(price), int(quantity)) for code, title, price, quantity in products}
     existing = {
@@ -121,28 +122,141 @@ def items_from_products(shop: SandboxShop, products: Iterable[tuple[str, str, De
     with transaction.atomic():
         changed = [sku for code, sku in existing.items() if _sku_refresh(sku, *by_code[code])]
         SandboxSku.objects.bulk_update(changed, ["price", "quantity"], batch_size=CHUNK)
-        SandboxItem.objects.bulk_update([sku.item for sku in changed], ["title", "price", "quantity"], batch_size=CHUNK)
+        SandboxItem.objects.bulk_update([sku.item for sku in changed], ["title"], batch_size=CHUNK)
         new = [code for code in by_code if code not in existing]
-        first_item, first_sku = _reserve_ids("item", len(new)), _reserve_ids("sku", len(new))
+        size = max(1, int(skus_per_item))
+        groups = [new[i:i + size] for i in range(0, len(new), size)]
+        first_item, first_sku = _reserve_ids("item", len(groups)), _reserve_ids("sku", len(new))
         items = SandboxItem.objects.bulk_create([
-            SandboxItem(shop=shop, num_iid=first_item + i, outer_id=code, title=by_code[code][0],
-                        price=by_code[code][1], quantity=by_code[code][2])
-            for i, code in enumerate(new)
+            SandboxItem(shop=shop, num_iid=first_item + i, outer_id=group[0], title=by_code[group[0]][0],
+                        price=by_code[group[0]][1])
+            for i, group in enumerate(groups)
         ], batch_size=CHUNK)
-        SandboxSku.objects.bulk_create([
-            SandboxSku(item=item, sku_id=first_sku + i, outer_sku_id=item.outer_id, properties_name="规格:标准装",
-                       price=item.price, quantity=item.quantity)
-            for i, item in enumerate(items)
-        ], batch_size=CHUNK)
+        skus, next_sku = [], first_sku
+        for item, group in zip(items, groups):
+            for n, code in enumerate(group, start=1):
+                name = "规格:标准装" if len(group) == 1 else f"规格:{by_code[code][0]}"[:200]
+                skus.append(SandboxSku(item=item, sku_id=next_sku, outer_sku_id=code, properties_name=name,
+                                       price=by_code[code][1], quantity=by_code[code][2]))
+                next_sku += 1
+        SandboxSku.objects.bulk_create(skus, batch_size=CHUNK)
+        _items_resum({sku.item_id for sku in changed} | {item.pk for item in items})
     return len(by_code)
 
 
 def _sku_refresh(sku: SandboxSku, title: str, price: Decimal, quantity: int) -> bool:
-    if (sku.item.title, sku.price, sku.quantity) == (title, price, quantity):
+    own = sku.item.outer_id == sku.outer_sku_id
+    if (sku.price, sku.quantity) == (price, quantity) and (not own or sku.item.title == title):
         return False
     sku.price, sku.quantity = price, quantity
-    sku.item.title, sku.item.price, sku.item.quantity = title, price, quantity
+    if own:
+        sku.item.title = title
     return True
+
+
+def _items_resum(item_ids: Iterable[int]) -> None:
+    """An item's quantity is the sum of its SKUs', its price the lowest SKU price (what the shop page shows)."""
+    ids = list(item_ids)
+    now = timezone.now()
+    for start in range(0, len(ids), CHUNK):
+        items = list(SandboxItem.objects.filter(pk__in=ids[start:start + CHUNK]).prefetch_related("skus"))
+        for item in items:
+            skus = list(item.skus.all())
+            item.quantity = sum(sku.quantity for sku in skus)
+            item.price = min((sku.price for sku in skus), default=item.price)
+            item.modified = now
+        SandboxItem.objects.bulk_update(items, ["quantity", "price", "modified"], batch_size=CHUNK)
+
+
+# What a seller's program changes (the outbound calls)
+
+class Refused(Exception):
+    """The marketplace refuses a seller's change (a business error, TOP code 15 with an isv. sub code)."""
+
+    def __init__(self, sub_code: str, message: str):
+        super().__init__(message)
+        self.sub_code = sub_code
+
+
+SHIPPABLE = frozenset({S.WAIT_SELLER_SEND_GOODS, S.SELLER_CONSIGNED_PART})
+
+
+def _item(shop: SandboxShop, num_iid: int) -> SandboxItem:
+    item = SandboxItem.objects.select_for_update().filter(shop=shop, num_iid=num_iid).first()
+    if item is None:
+        raise Refused("isv.item-not-exist", f"item {num_iid} does not exist in this shop")
+    return item
+
+
+def skus_find(shop: SandboxShop, outer_id: str) -> list[SandboxSku]:
+    """The shop's SKUs with this outer id (a code may be used on several SKUs)."""
+    return list(SandboxSku.objects.filter(item__shop=shop, outer_sku_id=outer_id).select_related("item")
+                .order_by("sku_id"))
+
+
+def sku_quantities_set(shop: SandboxShop, num_iid: int, quantities: list[tuple[str, int]], *, by: str = "sku_id",
+                       delta: bool = False) -> SandboxItem:
+    """Set (or with `delta` change) the quantity of the item's SKUs named by sku id or outer id; all or none.
+    A delta never takes a SKU below 0. Raises Refused for an unknown item or SKU, or a negative full value."""
+    with transaction.atomic():
+        item = _item(shop, num_iid)
+        skus = list(item.skus.select_for_update())
+        for key, quantity in quantities:
+            matched = [sku for sku in skus if (str(sku.sku_id) if by == "sku_id" else sku.outer_sku_id) == key]
+            if not matched:
+                raise Refused("isv.item-sku-not-exist", f"item {num_iid} has no SKU {key}")
+            if not delta and quantity < 0:
+                raise Refused("isv.invalid-quantity", f"quantity of SKU {key} cannot be negative")
+            for sku in matched:
+                sku.quantity = max(0, sku.quantity + quantity) if delta else quantity
+                sku.modified = timezone.now()
+        SandboxSku.objects.bulk_update(skus, ["quantity", "modified"])
+        _items_resum([item.pk])
+        item.refresh_from_db()
+    return item
+
+
+def sku_price_set(shop: SandboxShop, num_iid: int, properties: str, price: Decimal) -> SandboxSku:
+    """Set the price of the item's SKU with this property string. Raises Refused."""
+    with transaction.atomic():
+        item = _item(shop, num_iid)
+        sku = next((sku for sku in item.skus.select_for_update() if sku.properties == properties), None)
+        if sku is None:
+            raise Refused("isv.item-sku-not-exist", f"item {num_iid} has no SKU with properties {properties}")
+        sku.price = price
+        sku.save(update_fields=["price", "modified"])
+        _items_resum([item.pk])
+    return sku
+
+
+def item_listing_set(shop: SandboxShop, num_iid: int, onsale: bool) -> SandboxItem:
+    """Put the item on sale or take it off (idempotent). Raises Refused for an unknown item."""
+    with transaction.atomic():
+        item = _item(shop, num_iid)
+        item.approve_status = ApproveStatus.ONSALE if onsale else ApproveStatus.INSTOCK
+        item.save(update_fields=["approve_status", "modified"])
+    return item
+
+
+def trade_ship_offline(shop: SandboxShop, tid: int, *, out_sid: str, company: dict,
+                       at: datetime | None = None) -> SandboxTrade:
+    """The seller shipped the trade with a carrier of their own (logistics.offline.send): its lines carry the
+    carrier and tracking number, and it waits for the buyer to confirm. Raises Refused when the trade is
+    unknown or cannot be shipped (not paid, already shipped, closed)."""
+    trade = SandboxTrade.objects.filter(shop=shop, tid=tid).first()
+    if trade is None:
+        raise Refused("isv.trade-not-exist", f"trade {tid} does not exist")
+    at = _second(at)
+
+    def ship(t: SandboxTrade) -> str:
+        if t.status not in SHIPPABLE:
+            raise Refused("isv.logistics-offline-service-error:B04",
+                          f"trade {tid} is {t.status}: it cannot be shipped")
+        for line in t.lines:
+            line["logistics_company"], line["invoice_no"] = company["name"], out_sid
+        return _status_apply(t, S.WAIT_BUYER_CONFIRM_GOODS, at)
+
+    return _trade_change(trade, at, ship)
 
 
 # Trades

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 RATE = [MinValueValidator(0.0), MaxValueValidator(1.0)]
+SPEC_PROPERTY_ID = 1627207
 
 
 class TradeStatus(models.TextChoices):
@@ -188,6 +189,12 @@ class SandboxSku(models.Model):
 
     def __str__(self):
         return f"{self.outer_sku_id} ({self.sku_id})"
+
+    @property
+    def properties(self) -> str:
+        """The SKU's property string (`pid:vid`), as taobao.item.sku.price.update names a SKU; one property
+        (spec) whose value id is the SKU's own id, so it is unique within the item."""
+        return f"{SPEC_PROPERTY_ID}:{self.sku_id}"
 
 
 class SandboxTrade(models.Model):
