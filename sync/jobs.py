@@ -81,3 +81,16 @@ def sync_reconcile(connection_id: int, *, trigger: str = "schedule", first=None,
     from sync.pipelines import reconcile_sync
 
     return _guarded(reconcile_sync, connection_id, trigger=trigger, first=first, last=last)
+
+
+def sync_push(connection_id: int, *, kind: str, trigger: str = "schedule") -> dict | None:
+    """Push the outbox rows of one kind (stock, price, listing, logistics) for a connection."""
+    from sync.models import PUSH_MODULES
+    from sync.pipelines import push_sync
+
+    connection = _active(connection_id)
+    if connection is None:
+        return None
+    # Unlike the pulls, a push that finds the lease taken raises (RQ retries it shortly): the run holding
+    # the lease may have read the outbox before the change that queued this job was committed.
+    return push_sync(connection, module=PUSH_MODULES[kind], trigger=trigger)

@@ -7,10 +7,13 @@ from django.utils import timezone
 from .breaker import DEGRADED_EVERY
 from .connectors.top.client import TopClient
 from .connectors.top.times import TOP_TZ
-from .models import BreakerState, Connection, SyncModule
+from .models import PUSH_MODULES, BreakerState, Connection, SyncModule
 from .orders import orders_pull_full, orders_pull_incremental, orders_pull_range, refunds_pull
+from .outbound import Tally, outbox_push
 from .reconcile import reconcile_days
 from .runs import checkpoint_for, run_of
+
+PUSH_KINDS = {module: kind for kind, module in PUSH_MODULES.items()}
 
 
 def orders_sync(connection: Connection, *, full: bool = False, since: datetime | None = None,
@@ -58,3 +61,13 @@ def reconcile_sync(connection: Connection, *, first: date | None = None, last: d
          "refetched": r.refetched, "extra": r.extra} for r in reports
     ]
     return summary
+
+
+def push_sync(connection: Connection, *, module: str, trigger: str = "schedule", now: datetime | None = None,
+              client_factory=TopClient) -> dict:
+    """Push what the outbox holds for one module (stock, prices, listing, logistics) to the marketplace.
+    The summary adds how many rows were acknowledged (`pushed`) and given up or put off (`failed`)."""
+    kind, tally = PUSH_KINDS[module], Tally()
+    with run_of(connection, module, mode="push", trigger=trigger) as run:
+        outbox_push(run, client_factory(connection, counter=run.counter), kind, now=now, tally=tally)
+    return {**run.summary(), "pushed": tally.pushed, "failed": tally.failed}

@@ -14,12 +14,14 @@ from rq.job import Job, JobStatus
 
 from .breaker import DEGRADED_EVERY, breaker_probe_if_due
 from .connectors.top.times import TOP_TZ
-from .models import BreakerState, Connection, ConnectionKind, SyncModule
+from .models import PUSH_MODULES, BreakerState, Connection, ConnectionKind, SyncModule
+from .outbox import outbox_due
 
 log = logging.getLogger(__name__)
 
 QUEUE = "sync"
 SLACK = timedelta(seconds=5)
+PUSH_EVERY = timedelta(minutes=1)
 RECONCILE_HOUR = 3  # GMT+8, after the day's late changes have settled
 RETRY = Retry(max=3, interval=[15, 60, 240])
 WAITING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
@@ -56,6 +58,8 @@ def dispatch(now=None) -> list[str]:
     now = now or timezone.now()
     enqueued = []
     connections = Connection.objects.filter(kind=ConnectionKind.TOP, is_enabled=True, stopped_reason="")
+    # Pushes come from the outbox itself, not from Redis: whatever a lost job would have pushed is due here.
+    pushes_due = outbox_due(now)
     for connection in connections.prefetch_related("checkpoints"):
         breaker_probe_if_due(connection, now)
         checkpoints = {c.module: c for c in connection.checkpoints.all()}
@@ -77,6 +81,13 @@ def dispatch(now=None) -> list[str]:
         for func, module, every in plan:
             if _due(checkpoints.get(module), every, now):
                 job_id = _enqueue(func, connection.pk, module, every, now)
+                if job_id:
+                    enqueued.append(job_id)
+        for kind, module in PUSH_MODULES.items():
+            checkpoint = checkpoints.get(module)
+            running = checkpoint and checkpoint.lease_until and checkpoint.lease_until > now
+            if (connection.pk, kind) in pushes_due and not running:
+                job_id = _enqueue(jobs.sync_push, connection.pk, module, PUSH_EVERY, now, kind=str(kind))
                 if job_id:
                     enqueued.append(job_id)
     return enqueued

@@ -8,7 +8,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from sync.errors import SyncError
 from sync.models import Connection, SyncRun
-from sync.pipelines import orders_sync, reconcile_sync, refunds_sync
+from sync.pipelines import PUSH_KINDS, orders_sync, push_sync, reconcile_sync, refunds_sync
 from sync.runs import LeaseTaken, run_summary
 
 
@@ -28,7 +28,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("connection_id", type=int)
-        parser.add_argument("job", choices=["orders", "refunds", "reconcile"])
+        parser.add_argument("job", choices=["orders", "refunds", "reconcile",
+                                                "stock", "prices", "listing", "logistics"])
         parser.add_argument("--full", action="store_true", help="orders: full pull by creation time (day windows)")
         parser.add_argument("--since", help="start (ISO; naive times are in the server's time zone)")
         parser.add_argument("--until", help="end (ISO)")
@@ -45,6 +46,8 @@ class Command(BaseCommand):
         try:
             if job == "orders":
                 summary = orders_sync(connection, full=full, since=since, until=until, trigger="cli")
+            elif job in PUSH_KINDS:
+                summary = push_sync(connection, module=job, trigger="cli")
             elif job == "refunds":
                 summary = refunds_sync(connection, trigger="cli", until=until)
             else:
