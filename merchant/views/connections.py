@@ -16,7 +16,7 @@ from merchant.forms import ConnectionForm, SyncNowForm
 from merchant.permissions import Action
 from merchant.templatetags.sync_display import redact
 from merchant.views.common import form_error_from, merchant_view, paginate, querystring_without_page
-from sync import selectors, services
+from sync import outbound_status, selectors, services
 from sync.models import Connection, RunOutcome, SyncModule
 
 POST = ("POST",)
@@ -82,6 +82,7 @@ def connection_detail(request, pk):
         "lag_chart": hourly_points(detail["series"].lag),
         "sync_form": SyncNowForm(initial={"job": "reconcile", "first": yesterday, "last": yesterday}),
         "failed_outcomes": selectors.FAILED_RUNS,
+        "push_counts": outbound_status.connection_push_counts(connection),
     })
 
 

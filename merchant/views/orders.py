@@ -12,6 +12,7 @@ from merchant.services import orders as order_services
 from merchant.views.common import (
     form_error_from, get_order_for_user, merchant_view, querystring_without_page,
 )
+from sync import outbound_status
 
 POST = ("POST",)
 
@@ -56,6 +57,7 @@ def _render_detail(request, order, status=200, **forms):
         "shipment_form": forms.get("shipment_form") or LogisticsForm(prefix="s"),
         "erp_form": forms.get("erp_form") or ErpStatusForm(),
         "audit": selectors.audit_for(request.merchant, "order", order.pk),
+        "logistics_push": outbound_status.order_logistics_push(order),
     }, status=status)
 
 

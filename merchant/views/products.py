@@ -15,6 +15,7 @@ from merchant.views.common import (
     flash_errors, form_error_from, get_batch_for_user, get_group_price_for_user, get_product_for_user,
     merchant_view, querystring_without_page,
 )
+from sync import outbound_status
 
 POST = ("POST",)
 
@@ -84,6 +85,7 @@ def _render_detail(request, product, status=200, **forms):
         "batch_form": forms.get("batch_form") or BatchForm(),
         "switch_form": forms.get("switch_form") or SkuSwitchForm(),
         "listing_refusal": catalog.listing_refusal(product, True),
+        "pushes": outbound_status.product_pushes(product),
     }
     return render(request, "merchant/products/detail.html", context, status=status)
 
