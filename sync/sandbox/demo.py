@@ -8,6 +8,7 @@ from django.utils import timezone
 from merchant.models import AuditSource, ListingState, Merchant
 from merchant.permissions import Actor
 from sync.models import Connection, ConnectionKind
+from sync.sellable import sellable_stock
 from sync.services import connection_create
 
 from . import marketplace
@@ -19,7 +20,8 @@ APP_SECRET = "demo-sandbox-secret"
 SESSION = "demo-sandbox-session"
 CONNECTION_NAME = "Sandbox marketplace (demo)"
 PAST_TRADES = 120
-ITEMS = 60
+# Every listed product of the demo merchant is on sale there, so any stock edit in the back office shows up.
+ITEMS = 500
 
 
 def demo_marketplace_connect(*, merchant: Merchant, gateway_url: str) -> dict:
@@ -28,8 +30,11 @@ def demo_marketplace_connect(*, merchant: Merchant, gateway_url: str) -> dict:
     with transaction.atomic():
         shop = marketplace.shop_create(app_key=APP_KEY, app_secret=APP_SECRET, session=SESSION, nick="演示店铺")
         SandboxShop.objects.filter(pk=shop.pk).update(demo_activity=True, buyer_message_rate=0.1)
-        products = merchant.products.filter(listing_state=ListingState.LISTED).order_by("erp_product_id")[:ITEMS]
-        marketplace.items_from_products(shop, [(p.erp_product_id, p.name, p.default_price, p.stock) for p in products])
+        products = list(merchant.products.filter(listing_state=ListingState.LISTED).order_by("erp_product_id")[:ITEMS])
+        # The shop starts with what a push would have set (sellable stock); later edits arrive as pushes.
+        sellable = sellable_stock(products, merchant)
+        marketplace.items_from_products(
+            shop, [(p.erp_product_id, p.name, p.default_price, sellable[p.pk]) for p in products])
         made = 0
         if not SandboxTrade.objects.filter(shop=shop).exists():
             now = timezone.now()
