@@ -2,7 +2,7 @@
 transport failures turned into NetworkError. Connectors add protocol meaning and record each call."""
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -33,6 +33,8 @@ class Answer:
     status: int
     body: bytes
     seconds: float
+    # Only the headers a connector reads (Retry-After, X-Request-Id), not the whole set.
+    headers: dict = field(default_factory=dict)
 
 
 _QUERY = re.compile(r"\?[^\s'\")]*")
@@ -56,3 +58,21 @@ def post_form(url: str, *, data: dict, timeout=DEFAULT_TIMEOUT) -> Answer:
     except requests.RequestException as exc:
         raise NetworkError(f"{type(exc).__name__}: {_without_query(str(exc))}", code=type(exc).__name__) from exc
     return Answer(status=response.status_code, body=body, seconds=time.monotonic() - started)
+
+
+def request_json(method: str, url: str, *, headers: dict, body: bytes | None = None,
+                 timeout=DEFAULT_TIMEOUT) -> Answer:
+    """Send `body` (already JSON-encoded bytes, or None for a GET) with `headers`; the answer keeps its
+    Retry-After and X-Request-Id headers. Raises NetworkError for transport failures, as post_form does.
+    Callers put credentials in headers only, so the URL (which error texts may quote) carries no secret."""
+    started = time.monotonic()
+    sent = {"Accept": "application/json", **headers}
+    if body is not None:
+        sent["Content-Type"] = "application/json;charset=UTF-8"
+    try:
+        response = session().request(method, url, data=body, timeout=timeout, headers=sent)
+        content = response.content
+    except requests.RequestException as exc:
+        raise NetworkError(f"{type(exc).__name__}: {_without_query(str(exc))}", code=type(exc).__name__) from exc
+    kept = {name: response.headers[name] for name in ("Retry-After", "X-Request-Id") if name in response.headers}
+    return Answer(status=response.status_code, body=content, seconds=time.monotonic() - started, headers=kept)
