@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "import_export",
     "merchant",
     "sync",
+    "sync.erp",
     "sync.sandbox",
 ]
 

@@ -94,3 +94,17 @@ def sync_push(connection_id: int, *, kind: str, trigger: str = "schedule") -> di
     # Unlike the pulls, a push that finds the lease taken raises (RQ retries it shortly): the run holding
     # the lease may have read the outbox before the change that queued this job was committed.
     return push_sync(connection, module=PUSH_MODULES[kind], trigger=trigger)
+
+
+def sync_erp_pull(connection_id: int, *, trigger: str = "schedule") -> dict | None:
+    """Pull the ERP bridge's change feeds (SPEC S9)."""
+    from sync.erp.pull import erp_pull_sync
+
+    return _guarded(erp_pull_sync, connection_id, trigger=trigger)
+
+
+def sync_erp_orders(connection_id: int, *, trigger: str = "schedule") -> dict | None:
+    """Hand the orders waiting for the ERP to its bridge (SPEC S9)."""
+    from sync.erp.orders import erp_orders_sync
+
+    return _guarded(erp_orders_sync, connection_id, trigger=trigger)

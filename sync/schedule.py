@@ -52,7 +52,7 @@ def _enqueue(func, connection_id: int, module: str, every: timedelta, now, **kwa
 
 
 def dispatch(now=None) -> list[str]:
-    """Enqueue what is due for every active TOP connection; returns the job ids enqueued."""
+    """Enqueue what is due for every active connection; returns the job ids enqueued."""
     from . import jobs
 
     now = now or timezone.now()
@@ -88,6 +88,27 @@ def dispatch(now=None) -> list[str]:
             running = checkpoint and checkpoint.lease_until and checkpoint.lease_until > now
             if (connection.pk, kind) in pushes_due and not running:
                 job_id = _enqueue(jobs.sync_push, connection.pk, module, PUSH_EVERY, now, kind=str(kind))
+                if job_id:
+                    enqueued.append(job_id)
+    enqueued += _dispatch_erp(now)
+    return enqueued
+
+
+def _dispatch_erp(now) -> list[str]:
+    """ERP bridge connections (SPEC S9): the pull and the order handoff every orders_interval, hourly while
+    the breaker is open (as a marketplace's pull degrades); a half-open breaker is probed by the next run."""
+    from . import jobs
+
+    enqueued = []
+    connections = Connection.objects.filter(kind=ConnectionKind.ERP, is_enabled=True, stopped_reason="")
+    for connection in connections.prefetch_related("checkpoints"):
+        breaker_probe_if_due(connection, now)
+        checkpoints = {c.module: c for c in connection.checkpoints.all()}
+        every = DEGRADED_EVERY if connection.breaker_state == BreakerState.OPEN \
+            else timedelta(seconds=connection.orders_interval)
+        for func, module in ((jobs.sync_erp_pull, SyncModule.ERP_PULL), (jobs.sync_erp_orders, SyncModule.ERP_ORDERS)):
+            if _due(checkpoints.get(module), every, now):
+                job_id = _enqueue(func, connection.pk, module, every, now)
                 if job_id:
                     enqueued.append(job_id)
     return enqueued

@@ -5,24 +5,33 @@ from django.core.management.base import BaseCommand, CommandError
 from merchant.models import AuditSource, Merchant
 from merchant.permissions import Actor
 from sync.connectors.top.signing import SIGN_METHODS
+from sync.erp.services import erp_connection_create
 from sync.services import connection_create
+
+# What each kind needs: argparse cannot require an option for one positional value only.
+REQUIRED = {"top": ("gateway", "app_key", "app_secret", "session"), "erp": ("base_url", "key", "secret")}
 
 
 class Command(BaseCommand):
     help = ("connection_add MERCHANT_CODE top --gateway URL --app-key K --app-secret S --session T "
-            "[--sign-method md5|hmac|hmac-sha256] [--calls-per-minute N]")
+            "[--sign-method md5|hmac|hmac-sha256] [--calls-per-minute N]\n"
+            "connection_add MERCHANT_CODE erp --base-url URL --key K --secret S [--calls-per-minute N]")
 
     def add_arguments(self, parser):
         parser.add_argument("merchant_code")
-        parser.add_argument("kind", choices=["top"])
-        parser.add_argument("--gateway", required=True, help="e.g. https://eco.taobao.com/router/rest")
-        parser.add_argument("--app-key", required=True)
-        parser.add_argument("--app-secret", required=True)
-        parser.add_argument("--session", required=True)
-        parser.add_argument("--sign-method", choices=SIGN_METHODS, default="md5")
+        parser.add_argument("kind", choices=["top", "erp"])
+        parser.add_argument("--gateway", help="top: e.g. https://eco.taobao.com/router/rest")
+        parser.add_argument("--app-key", help="top")
+        parser.add_argument("--app-secret", help="top")
+        parser.add_argument("--session", help="top")
+        parser.add_argument("--sign-method", choices=SIGN_METHODS, default="md5", help="top")
+        parser.add_argument("--base-url", help="erp: the bridge's base URL (docs/erp-bridge.md)")
+        parser.add_argument("--key", help="erp: the key the bridge knows us by")
+        parser.add_argument("--secret", help="erp: the secret requests are signed with")
         parser.add_argument("--calls-per-minute", type=int, default=100)
         parser.add_argument("--name", default="")
-        parser.add_argument("--orders-interval", type=int, default=60, help="seconds between order pulls")
+        parser.add_argument("--orders-interval", type=int, default=60,
+                            help="seconds between order pulls (erp: between pulls and order handoffs)")
 
     def handle(self, *args, **o):
         merchant = Merchant.objects.filter(code=o["merchant_code"]).first()
@@ -30,13 +39,24 @@ class Command(BaseCommand):
             raise CommandError(f"no merchant with code {o['merchant_code']!r}")
         if o["calls_per_minute"] < 1:
             raise CommandError("--calls-per-minute must be at least 1")
+        missing = [f"--{name.replace('_', '-')}" for name in REQUIRED[o["kind"]] if not o[name]]
+        if missing:
+            raise CommandError(f"{o['kind']} needs {', '.join(missing)}")
+        actor = Actor.system(AuditSource.SYSTEM)
         try:
-            connection = connection_create(
-                merchant=merchant, actor=Actor.system(AuditSource.SYSTEM), app_secret=o["app_secret"],
-                session=o["session"], name=o["name"] or f"TOP {o['app_key']}", gateway_url=o["gateway"],
-                app_key=o["app_key"], sign_method=o["sign_method"], calls_per_minute=o["calls_per_minute"],
-                orders_interval=o["orders_interval"],
-            )
+            if o["kind"] == "erp":
+                connection = erp_connection_create(
+                    merchant=merchant, actor=actor, app_secret=o["secret"], name=o["name"] or f"ERP {o['key']}",
+                    gateway_url=o["base_url"], app_key=o["key"], calls_per_minute=o["calls_per_minute"],
+                    orders_interval=o["orders_interval"],
+                )
+            else:
+                connection = connection_create(
+                    merchant=merchant, actor=actor, app_secret=o["app_secret"],
+                    session=o["session"], name=o["name"] or f"TOP {o['app_key']}", gateway_url=o["gateway"],
+                    app_key=o["app_key"], sign_method=o["sign_method"], calls_per_minute=o["calls_per_minute"],
+                    orders_interval=o["orders_interval"],
+                )
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
         self.stdout.write(str(connection.pk))

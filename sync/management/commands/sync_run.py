@@ -6,8 +6,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from sync.erp.orders import erp_orders_sync
+from sync.erp.pull import erp_pull_sync
 from sync.errors import SyncError
-from sync.models import Connection, SyncRun
+from sync.models import Connection, ConnectionKind, SyncRun
 from sync.pipelines import PUSH_KINDS, orders_sync, push_sync, reconcile_sync, refunds_sync
 from sync.runs import LeaseTaken, run_summary
 
@@ -23,12 +25,15 @@ def _moment(text: str | None, name: str) -> datetime | None:
     return timezone.make_aware(value) if timezone.is_naive(value) else value
 
 
+ERP_JOBS = {"erp_pull": erp_pull_sync, "erp_orders": erp_orders_sync}
+
+
 class Command(BaseCommand):
-    help = "sync_run CONNECTION_ID orders|refunds|reconcile [--full] [--since ISO] [--until ISO]"
+    help = "sync_run CONNECTION_ID orders|refunds|reconcile|erp_pull|erp_orders [--full] [--since ISO] [--until ISO]"
 
     def add_arguments(self, parser):
         parser.add_argument("connection_id", type=int)
-        parser.add_argument("job", choices=["orders", "refunds", "reconcile",
+        parser.add_argument("job", choices=["orders", "refunds", "reconcile", "erp_pull", "erp_orders",
                                                 "stock", "prices", "listing", "logistics"])
         parser.add_argument("--full", action="store_true", help="orders: full pull by creation time (day windows)")
         parser.add_argument("--since", help="start (ISO; naive times are in the server's time zone)")
@@ -40,6 +45,8 @@ class Command(BaseCommand):
             raise CommandError(f"no connection with id {connection_id}")
         if connection.stopped_reason:
             self.stderr.write(f"note: the connection was stopped: {connection.stopped_reason}")
+        if (job in ERP_JOBS) != (connection.kind == ConnectionKind.ERP):
+            raise CommandError(f"{job} does not apply to a {connection.get_kind_display()} connection")
         since, until = _moment(since, "since"), _moment(until, "until")
         if since and until and since >= until:
             raise CommandError("--since must be before --until")
@@ -48,6 +55,8 @@ class Command(BaseCommand):
                 summary = orders_sync(connection, full=full, since=since, until=until, trigger="cli")
             elif job in PUSH_KINDS:
                 summary = push_sync(connection, module=job, trigger="cli")
+            elif job in ERP_JOBS:
+                summary = ERP_JOBS[job](connection, trigger="cli")
             elif job == "refunds":
                 summary = refunds_sync(connection, trigger="cli", until=until)
             else:
