@@ -3,6 +3,7 @@ from rq import cron
 
 from sync import jobs
 from sync.sandbox import jobs as sandbox_jobs
+from sync.sandbox_erp import jobs as sandbox_erp_jobs
 
 cron.register(jobs.switches_resume_expired, queue_name="default", interval=60)
 cron.register(jobs.batches_expire, queue_name="default", interval=3600)
@@ -11,3 +12,5 @@ cron.register(jobs.sync_records_purge, queue_name="default", interval=86400)
 cron.register(jobs.api_nonces_purge, queue_name="default", interval=3600)
 # The simulated marketplace's buyers and sellers (demo only: it acts on shops with demo activity on).
 cron.register(sandbox_jobs.sandbox_activity, queue_name="default", interval=15)
+# The simulated ERP's warehouse moving stock and changing prices (demo only: bridges with demo activity on).
+cron.register(sandbox_erp_jobs.sandbox_erp_activity, queue_name="default", interval=15)

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "sync",
     "sync.erp",
     "sync.sandbox",
+    "sync.sandbox_erp",
 ]
 
 MIDDLEWARE = [
@@ -155,7 +156,8 @@ X_FRAME_OPTIONS = "DENY"
 
 PAGE_SIZE = 50
 
-# The simulated TOP marketplace (SPEC D1) is served at /sandbox/top/router/rest for the demo and the tests.
+# The simulated TOP marketplace (SPEC D1) is served at /sandbox/top/router/rest and the simulated ERP bridge at
+# /sandbox/erp/ for the demo and the tests.
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", DEBUG)
 # First pause before retrying a failed marketplace call; doubles per failure (jittered, at most 30 s).
 SYNC_RETRY_BASE_SECONDS = float(os.environ.get("SYNC_RETRY_BASE_SECONDS", "0.5"))

@@ -21,3 +21,4 @@ urlpatterns = [
 
 if settings.SANDBOX_ENABLED:
     urlpatterns.insert(0, path("sandbox/", include("sync.sandbox.urls")))
+    urlpatterns.insert(1, path("sandbox/", include("sync.sandbox_erp.urls")))

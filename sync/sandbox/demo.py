@@ -8,6 +8,7 @@ from django.utils import timezone
 from merchant.models import AuditSource, ListingState, Merchant
 from merchant.permissions import Actor
 from sync.models import Connection, ConnectionKind
+from sync.sandbox_erp.demo import demo_erp_connect
 from sync.sellable import sellable_stock
 from sync.services import connection_create
 
@@ -49,4 +50,7 @@ def demo_marketplace_connect(*, merchant: Merchant, gateway_url: str) -> dict:
             )
         else:
             Connection.objects.filter(pk=connection.pk).update(gateway_url=gateway_url)
-    return {"connection": connection.pk, "shop": shop.pk, "items": len(products), "past_trades_created": made}
+    # The demo merchant's ERP bridge is served by the same server, next to the marketplace gateway.
+    erp = demo_erp_connect(merchant=merchant, base_url=gateway_url.split("/sandbox/")[0] + "/sandbox/erp")
+    return {"connection": connection.pk, "shop": shop.pk, "items": len(products), "past_trades_created": made,
+            "erp": erp}
