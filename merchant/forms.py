@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from merchant.models import (
     Carrier, CustomerGroup, ErpStatus, ImportKind, Module, OrderStatus, Product, RegionGroup, Role, SwitchKind,
 )
-from sync.models import Connection
+from sync.models import Connection, ConnectionKind
 
 PRICE = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.01")}
 DATE = forms.DateInput(attrs={"type": "date"})
@@ -171,10 +171,17 @@ class ImportConfirmForm(forms.Form):
         return [kind for kind in ("stock", "price") if self.cleaned_data.get(f"pause_{kind}")]
 
 
-class ConnectionForm(forms.ModelForm):
-    """A marketplace connection's settings. The secret and the session token are write-only: the inputs
-    are never filled in from the stored values, and on edit a blank input keeps the stored one."""
+# Settings only a TOP marketplace connection has; an ERP bridge connection's form leaves them out.
+TOP_ONLY = ("session", "sign_method", "refunds_interval", "messages_enabled")
 
+
+class ConnectionForm(forms.ModelForm):
+    """A marketplace or ERP bridge connection's settings. The secret and the session token are write-only:
+    the inputs are never filled in from the stored values, and on edit a blank input keeps the stored one.
+    The kind is chosen when adding (`kind`, or the posted one) and fixed afterwards."""
+
+    kind = forms.ChoiceField(label=_("Kind"), choices=ConnectionKind.choices, required=False,
+                             widget=forms.HiddenInput)
     gateway_url = forms.URLField(label=_("Gateway URL"), max_length=300, assume_scheme="https",
                                  help_text=_("For example https://gw.api.taobao.com/router/rest"))
     app_secret = forms.CharField(label=_("App secret"), max_length=200, strip=True,
@@ -187,13 +194,30 @@ class ConnectionForm(forms.ModelForm):
         fields = ["name", "gateway_url", "app_key", "app_secret", "session", "sign_method", "calls_per_minute",
                   "orders_interval", "refunds_interval", "messages_enabled"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, kind: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        posted = self.data.get("kind") if self.is_bound else None
+        self.kind = self.instance.kind if self.instance.pk else (posted or kind or ConnectionKind.TOP)
+        if self.kind not in ConnectionKind.values:
+            self.kind = ConnectionKind.TOP
+        self.initial["kind"] = self.kind
         for name in ("calls_per_minute", "orders_interval", "refunds_interval"):
             self.fields[name].widget.attrs["min"] = 1
             self.fields[name].validators.append(MinValueValidator(1))
+        if self.kind == ConnectionKind.ERP:
+            for name in TOP_ONLY:
+                del self.fields[name]
+            self.fields["gateway_url"].label = _("Bridge base URL")
+            self.fields["gateway_url"].help_text = _(
+                "Where your ERP bridge answers, e.g. https://erp.example.com/hub-bridge "
+                "(see the ERP bridge contract).")
+            self.fields["app_key"].label = _("Key")
+            self.fields["app_secret"].label = _("Secret")
+            self.fields["orders_interval"].label = _("Pull and order handoff interval (seconds)")
         if self.instance.pk:
             for name in ("app_secret", "session"):
+                if name not in self.fields:
+                    continue
                 self.fields[name].required = False
                 self.fields[name].help_text = _("Stored. Leave blank to keep it.") if self._stored(name) else _(
                     "Not set.")
@@ -201,13 +225,18 @@ class ConnectionForm(forms.ModelForm):
     def _stored(self, name: str) -> bool:
         return bool(getattr(self.instance, f"{name}_encrypted"))
 
+    def clean_kind(self) -> str:
+        return self.kind
+
     def settings(self) -> dict:
-        """The cleaned values for connection_create / connection_update (secrets as typed, maybe blank)."""
-        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+        """The cleaned values for the create / update services of the form's kind (secrets as typed, maybe
+        blank); an ERP form has no TOP-only settings."""
+        return {name: self.cleaned_data[name] for name in self.Meta.fields if name in self.fields}
 
 
 SYNC_JOBS = [("orders", _("Sync orders now")), ("orders_full", _("Full pull (last 90 days)")),
-             ("refunds", _("Refunds now")), ("reconcile", _("Check for missed orders"))]
+             ("refunds", _("Refunds now")), ("reconcile", _("Check for missed orders")),
+             ("erp_pull", _("Pull from the ERP now")), ("erp_orders", _("Hand orders to the ERP now"))]
 RECONCILE_MAX_DAYS = 31
 
 

@@ -17,7 +17,9 @@ from merchant.permissions import Action
 from merchant.templatetags.sync_display import redact
 from merchant.views.common import form_error_from, merchant_view, paginate, querystring_without_page
 from sync import outbound_status, selectors, services
-from sync.models import Connection, RunOutcome, SyncModule
+from sync.erp import selectors as erp_selectors
+from sync.erp import services as erp_services
+from sync.models import Connection, ConnectionKind, RunOutcome, SyncModule
 
 POST = ("POST",)
 
@@ -41,16 +43,17 @@ def connection_list(request):
 
 @merchant_view(Action.CONNECTIONS, ("GET", "POST"))
 def connection_add(request):
-    form = ConnectionForm(request.POST or None)
+    form = ConnectionForm(request.POST or None, kind=request.GET.get("kind"))
     if request.method == "POST" and form.is_valid():
+        create = erp_services.erp_connection_create if form.kind == ConnectionKind.ERP else services.connection_create
         try:
-            connection = services.connection_create(merchant=request.merchant, actor=request.actor,
-                                                    **form.settings())
+            connection = create(merchant=request.merchant, actor=request.actor, **form.settings())
             messages.success(request, _("Connection %(name)s added.") % {"name": connection.name})
             return redirect(connection)
         except ValidationError as e:
             form_error_from(form, e)
-    return render(request, "merchant/connections/form.html", {"form": form, "connection": None},
+    return render(request, "merchant/connections/form.html",
+                  {"form": form, "connection": None, "kinds": ConnectionKind.choices},
                   status=400 if request.method == "POST" else 200)
 
 
@@ -61,7 +64,9 @@ def connection_edit(request, pk):
     form = ConnectionForm(request.POST or None, instance=Connection.objects.get(pk=connection.pk))
     if request.method == "POST" and form.is_valid():
         try:
-            services.connection_update(connection=connection, actor=request.actor, **form.settings())
+            update = erp_services.erp_connection_update if connection.kind == ConnectionKind.ERP \
+                else services.connection_update
+            update(connection=connection, actor=request.actor, **form.settings())
             messages.success(request, _("Connection saved."))
             return redirect(connection)
         except ValidationError as e:
@@ -81,6 +86,7 @@ def connection_detail(request, pk):
         "error_rate_chart": hourly_points(detail["series"].error_rate),
         "lag_chart": hourly_points(detail["series"].lag),
         "sync_form": SyncNowForm(initial={"job": "reconcile", "first": yesterday, "last": yesterday}),
+        "erp": erp_selectors.erp_state(connection) if connection.kind == ConnectionKind.ERP else None,
         "failed_outcomes": selectors.FAILED_RUNS,
         "push_counts": outbound_status.connection_push_counts(connection),
     })
@@ -97,7 +103,8 @@ def connection_set_enabled(request, pk, enabled: bool):
 @merchant_view(Action.CONNECTIONS, POST)
 def connection_test(request, pk):
     connection = _get_connection_for_user(request, pk)
-    result = services.connection_test(connection=connection, actor=request.actor)
+    test = erp_services.erp_connection_test if connection.kind == ConnectionKind.ERP else services.connection_test
+    result = test(connection=connection, actor=request.actor)
     (messages.success if result.ok else messages.error)(request, redact(result.message))
     return redirect(connection)
 
@@ -107,6 +114,8 @@ QUEUED = {
     "orders_full": gettext_lazy("A full pull is queued."),
     "refunds": gettext_lazy("A refund sync is queued."),
     "reconcile": gettext_lazy("The missed-order check is queued."),
+    "erp_pull": gettext_lazy("A pull from the ERP is queued."),
+    "erp_orders": gettext_lazy("Handing orders to the ERP is queued."),
 }
 
 
@@ -120,8 +129,15 @@ def connection_sync(request, pk):
                 messages.error(request, error)
         return redirect(connection)
     data = form.cleaned_data
-    services.connection_sync_now(connection=connection, job=data["job"], actor=request.actor,
-                                 first=data["first"], last=data["last"])
+    erp = connection.kind == ConnectionKind.ERP
+    if (data["job"] in erp_services.SYNC_NOW_JOBS) != erp:
+        messages.error(request, _("This job does not apply to this kind of connection."))
+        return redirect(connection)
+    if erp:
+        erp_services.erp_sync_now(connection=connection, job=data["job"], actor=request.actor)
+    else:
+        services.connection_sync_now(connection=connection, job=data["job"], actor=request.actor,
+                                     first=data["first"], last=data["last"])
     messages.success(request, QUEUED[data["job"]])
     if not connection.is_active:
         # The job is queued but skips a disabled or stopped connection; say so instead of a silent no-op.
