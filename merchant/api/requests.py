@@ -29,11 +29,58 @@ def json_body(request) -> dict:
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {error}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "malformed_json", "the body must be a JSON object")
+    where = _unstorable_text(body)
+    if where is not None:
+        raise ApiError(400, "malformed_json", f"the text at {where} holds a NUL (\\u0000) or an unpaired surrogate, "
+                                              "which no field can store")
     return body
 
 
 def _no_constant(name):
     raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _unstorable_text(body) -> str | None:
+    """Where the body holds a string (a value or a key) with NUL or an unpaired surrogate, such as
+    "items[3].note", else None.
+
+    JSON escapes can carry both, PostgreSQL stores neither (in text or jsonb), and psycopg cannot even send them
+    in a query: caught here, once for every endpoint, they are a clear 400 instead of a server error wherever
+    the text would have gone (a lookup, a stored row, an answer stored for an idempotency key)."""
+    # Iterative, as a body nested as deep as json.loads allows would overflow a recursive walk; each entry links
+    # to its parent's path, which is only spelled out for the one string reported.
+    stack = [(None, body)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if not _storable(value):
+                return _path_text(path)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if not _storable(key):
+                    return f"{_path_text(path) or 'the body'} (a field name)"
+                stack.append(((path, f".{key}"), item))
+        elif isinstance(value, list):
+            stack.extend(((path, f"[{index}]"), item) for index, item in enumerate(value))
+    return None
+
+
+def _path_text(path) -> str:
+    parts = []
+    while path is not None:
+        path, part = path
+        parts.append(part)
+    return "".join(reversed(parts)).lstrip(".")
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def batch_items(body: dict) -> list:

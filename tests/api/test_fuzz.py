@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
 
 from merchant.api import idempotency, signing
 from merchant.api.openapi import document
+from merchant.services.inbound_fields import item_from_json
 from merchant.models import IdempotencyRecord, Module, SwitchKind
 from merchant.permissions import Actor
 from merchant.services.api_credentials import api_credential_create
@@ -119,27 +120,33 @@ def test_a_key_that_is_blank_once_normalised_is_required_not_a_server_error(erp,
     assert answer["results"][0]["errors"] == [{"field": "items[0].erp_product_id", "message": "required"}]
 
 
-@pytest.mark.parametrize("text", ["A\u0000", "\ud800A"])
-def test_text_that_cannot_be_stored_is_a_field_error(erp, merchant_a, text):
+@pytest.mark.parametrize("path, body, where", [
+    ("products", {"items": [{"erp_product_id": "A", "name": "A\u0000"}]}, "items[0].name"),
+    ("stock", {"items": [{"erp_product_id": "\ud800A", "stock": 1}]}, "items[0].erp_product_id"),
+    ("customers", {"items": [{"uscc": "91350100M000100Y43", "erp_customer_code": "C1", "customer_name": "\ud800"}]},
+     "items[0].customer_name"),
+    ("orders/erp-status", {"items": [{"order_no": "X", "status": "picking", "note": "\ud800"}]}, "items[0].note"),
+    ("orders/logistics", {"items": [{"order_no": "X", "carrier_code": "SF", "tracking_no": "T", "\u0000": 1}]},
+     "items[0] (a field name)"),
+])
+def test_text_no_database_can_store_is_refused_with_where_it_is(erp, merchant_a, path, body, where):
+    """JSON escapes carry NUL and unpaired surrogates; PostgreSQL stores neither, so they never reach a lookup,
+    a row or a stored idempotent answer (the fuzzing found 500s on customers, logistics and erp-status)."""
     ProductFactory(merchant=merchant_a, erp_product_id="A")
 
-    status, answer = erp.items("products", {"erp_product_id": "A", "name": text},
-                               {"erp_product_id": text, "stock": 1})
+    response = erp.post(path, body, headers={"Idempotency-Key": "hostile-1"})
 
-    assert status == 200
-    assert [r["status"] for r in answer["results"]] == ["invalid", "invalid"]
-    assert answer["results"][0]["errors"][0]["field"] == "items[0].name"
-    assert "items[1].erp_product_id" in [e["field"] for e in answer["results"][1]["errors"]]
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "malformed_json" and f"the text at {where} holds a NUL" in error["message"]
+    assert not IdempotencyRecord.objects.exists()
 
 
-def test_an_unknown_field_name_that_cannot_be_stored_is_echoed_escaped(erp, merchant_a):
-    ProductFactory(merchant=merchant_a, erp_product_id="A")
+def test_items_from_other_channels_refuse_such_text_per_field():
+    """The ERP bridge hands its JSON to item_from_json directly: there it is a field error, and an unknown field
+    name is echoed escaped."""
+    item = item_from_json("products", 0, {"erp_product_id": "A", "name": "A\u0000", "s\u0000\ud800": 2})
 
-    response = erp.post("stock", {"items": [{"erp_product_id": "A", "stock": 1, "s\u0000\ud800": 2}]},
-                        headers={"Idempotency-Key": "escaped-1"})
-
-    assert response.status_code == 200
-    assert response.json()["results"][0]["errors"] == [
-        {"field": "items[0].s\\x00\\ud800", "message": "unknown field"}]
-    stored = IdempotencyRecord.objects.get(key="escaped-1").response
-    assert "\u0000" not in json.dumps(stored, ensure_ascii=False)
+    assert item.errors["name"].startswith("contains a character")
+    assert item.errors["s\\x00\\ud800"] == "unknown field"
+    assert "name" not in item.values
