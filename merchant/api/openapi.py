@@ -256,9 +256,11 @@ def _write_operation(name: str, kind: str) -> dict:
         "summary": summary,
         "description": description,
         "parameters": [{"$ref": "#/components/parameters/IdempotencyKey"}],
-        "requestBody": {"required": True, "content": {"application/json": {
-            "schema": batch_request_schema(kind),
-        }}},
+        "requestBody": {
+            "required": True,
+            "description": f"At most {settings.API_MAX_BODY_BYTES} bytes (413 body_too_large).",
+            "content": {"application/json": {"schema": batch_request_schema(kind)}},
+        },
         "responses": {
             "200": {
                 "description": "Each item answered on its own: ok (applied; `changed` says whether anything "

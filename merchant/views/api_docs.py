@@ -219,6 +219,7 @@ def operations(document: dict) -> list[dict]:
                 "signed": op.get("security", document.get("security")) != [],
                 "parameters": [_parameter(document, p) for p in op.get("parameters", [])],
                 "body": schema_rows(document, body["schema"]) if "schema" in body else [],
+                "body_note": op.get("requestBody", {}).get("description", ""),
                 "responses": [_response(document, status, response) for status, response in op["responses"].items()],
             })
     return result

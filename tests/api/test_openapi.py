@@ -8,6 +8,7 @@ from django.test import override_settings
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
+from merchant.api.catalog import ENDPOINT_KINDS
 from merchant.api.openapi import document, error_codes
 from merchant.models import Module
 from merchant.services.inbound_fields import KIND_FIELDS
@@ -140,3 +141,11 @@ def test_the_schemas_refuse_what_the_server_refuses():
     assert conforms(doc, "ProductsItem", {"erp_product_id": "A1", "default_price": Decimal("0")})
     assert conforms(doc, "CustomerCodesItem", {"erp_customer_code": "C1"})
     assert conforms(doc, "CustomerCodesItem", {"erp_customer_code": "C1", "platform_customer_id": 3}) == []
+
+
+@override_settings(API_MAX_BODY_BYTES=4096)
+def test_every_catalog_write_names_the_body_limit():
+    doc = document()
+    for name in ENDPOINT_KINDS:
+        body = doc["paths"][f"/api/v1/{name}"]["post"]["requestBody"]
+        assert body["description"].startswith("At most 4096 bytes"), name
