@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _, ngettext
 from merchant.models import Batch, Product
 from sync.outbox import outbox_products_changed
 
+from .copy import update_many
 from .common import CHANGED, NEW, UNCHANGED, WRITE_BATCH, AuditBuffer, Item, Outcome, invalid
 from .products import listing_after
 from .stock import product_of, products_by_key
@@ -87,7 +88,7 @@ class BatchesPlan:
             audit.add("product", product.pk, {name: change for name, change in outcome.changes.items()
                                               if name != "batch_managed"})
         Batch.objects.bulk_create(created, batch_size=WRITE_BATCH)
-        Batch.objects.bulk_update(changed, BATCH_FIELDS, batch_size=WRITE_BATCH)
+        update_many(Batch, changed, list(BATCH_FIELDS))
         audit.flush()
         return len(created) + len(changed)
 
@@ -140,8 +141,7 @@ class BatchesPlan:
                 product.updated_at = now
                 changed.append(product)
                 audit.add("product", product.pk, changes)
-        Product.objects.bulk_update(changed, ["batch_managed", "stock", "listing_state", "updated_at"],
-                                    batch_size=WRITE_BATCH)
+        update_many(Product, changed, ["batch_managed", "stock", "listing_state", "updated_at"])
         audit.flush()
         # Every named product: a batch's date alone can move sellable stock (expiry exclusion window).
         outbox_products_changed(merchant_id=self.merchant.pk, product_ids=list(self.named), kinds=("stock",))

@@ -59,3 +59,35 @@ def insert_many(model, objs: list, *, with_ids: bool = False) -> list:
     return objs
 
 
+
+
+def update_many(model, objs, fields: list[str]) -> int:
+    """Write these fields of existing objects, by primary key, in one statement per BATCH rows.
+
+    bulk_update builds a CASE WHEN per row and field, which Django resolves and compiles in Python: for 500
+    products and three fields that was three quarters of an Open API stock request (bench/api.py). On
+    PostgreSQL the rows go as one array per column to UPDATE ... FROM unnest(...); elsewhere bulk_update."""
+    objs = list(objs)
+    if not objs:
+        return 0
+    if connection.vendor != "postgresql":
+        return model.objects.bulk_update(objs, fields, batch_size=BATCH)
+    meta = model._meta
+    pk = meta.pk
+    columns = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in columns)
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in [pk, *columns])
+    names = ", ".join(quote(f.column) for f in [pk, *columns])
+    sql = (f"UPDATE {quote(meta.db_table)} AS t SET {assignments} FROM unnest({arrays}) AS v({names}) "
+           f"WHERE t.{quote(pk.column)} = v.{quote(pk.column)}")
+    updated = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), BATCH):
+            chunk = objs[start:start + BATCH]
+            params = [[obj.pk for obj in chunk]]
+            for field in columns:
+                params.append([field.get_db_prep_save(getattr(obj, field.attname), connection) for obj in chunk])
+            cursor.execute(sql, params)
+            updated += cursor.rowcount
+    return updated

@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 from merchant.models import Customer, ErpCustomerCode
 from merchant.validators import normalise_uscc
 
+from .copy import update_many
 from .common import CHANGED, NEW, UNCHANGED, WRITE_BATCH, AuditBuffer, Item, Outcome, invalid, require
 
 
@@ -97,7 +98,7 @@ class CustomerCodesPlan:
                 current.code, current.updated_at = code, now
                 changed.append(current)
             audit.add("customer", customer.pk, outcome.changes)
-        ErpCustomerCode.objects.bulk_update(changed, ["code", "updated_at"], batch_size=WRITE_BATCH)
+        update_many(ErpCustomerCode, changed, ["code", "updated_at"])
         ErpCustomerCode.objects.bulk_create(created, batch_size=WRITE_BATCH)
         audit.flush()
         return len(created) + len(changed)

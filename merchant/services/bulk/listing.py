@@ -6,7 +6,8 @@ from merchant.models import ListingState, Product
 from sync.outbox import outbox_products_changed
 
 from ..catalog import listing_refusal
-from .common import CHANGED, UNCHANGED, WRITE_BATCH, AuditBuffer, Item, Outcome, invalid
+from .copy import update_many
+from .common import CHANGED, UNCHANGED, AuditBuffer, Item, Outcome, invalid
 from .stock import product_of, products_by_key
 
 
@@ -51,7 +52,7 @@ class ListingPlan:
             product.listing_state, product.updated_at = target, now
             changed.append(product)
             audit.add("product", product.pk, outcome.changes)
-        Product.objects.bulk_update(changed, ["listing_state", "updated_at"], batch_size=WRITE_BATCH)
+        update_many(Product, changed, ["listing_state", "updated_at"])
         audit.flush()
         outbox_products_changed(merchant_id=self.merchant.pk, product_ids=[p.pk for p in changed], kinds=("listing",))
         return len(changed)

@@ -9,6 +9,7 @@ from merchant.models import CustomerGroup, GroupPrice, Product, RegionGroup
 from sync.outbox import outbox_products_changed
 
 from ..catalog import _check_price
+from .copy import update_many
 from .common import CHANGED, NEW, UNCHANGED, WRITE_BATCH, AuditBuffer, Item, Outcome, field_error, invalid, money
 from .stock import product_of, products_by_key
 
@@ -101,9 +102,8 @@ class PricesPlan:
             else:
                 new_prices.append(GroupPrice(product=product, price=price, **{GROUP_FIELD[kind]: target}))
             audit.add("product", product.pk, outcome.changes)
-        Product.objects.bulk_update(touched_products.values(), ["default_price", "suggested_retail_price",
-                                                                "updated_at"], batch_size=WRITE_BATCH)
-        GroupPrice.objects.bulk_update(changed_prices, ["price"], batch_size=WRITE_BATCH)
+        update_many(Product, touched_products.values(), ["default_price", "suggested_retail_price", "updated_at"])
+        update_many(GroupPrice, changed_prices, ["price"])
         GroupPrice.objects.bulk_create(new_prices, batch_size=WRITE_BATCH)
         audit.flush()
         outbox_products_changed(merchant_id=self.merchant.pk, kinds=("price",), product_ids=[

@@ -5,7 +5,8 @@ from django.utils.translation import gettext as _
 from merchant.models import Product
 from sync.outbox import outbox_products_changed
 
-from .common import CHANGED, UNCHANGED, WRITE_BATCH, AuditBuffer, Item, Outcome, invalid, require
+from .copy import update_many
+from .common import CHANGED, UNCHANGED, AuditBuffer, Item, Outcome, invalid, require
 from .products import listing_after
 
 
@@ -80,7 +81,7 @@ class StockPlan:
             product.stock, product.listing_state, product.updated_at = stock, state, now
             changed.append(product)
             audit.add("product", product.pk, outcome.changes)
-        Product.objects.bulk_update(changed, ["stock", "listing_state", "updated_at"], batch_size=WRITE_BATCH)
+        update_many(Product, changed, ["stock", "listing_state", "updated_at"])
         audit.flush()
         for kind, field in (("stock", "stock"), ("listing", "listing_state")):
             outbox_products_changed(merchant_id=self.merchant.pk, kinds=(kind,), product_ids=[
