@@ -318,6 +318,11 @@ def _push_logistics(work: Pass, rows: list[Outbox]) -> None:
         if order.carrier is None or not order.tracking_no:
             work.fail(row, _("the order has no carrier or tracking number"), permanent=True)
             continue
+        if not order.order_no.isdigit():
+            # A marketplace trade id is a number; the gateway would refuse the call as a bad argument,
+            # which stops the whole connection.
+            work.fail(row, _("%(no)s is not a marketplace trade id") % {"no": order.order_no}, permanent=True)
+            continue
         value = f"{order.carrier.code} {order.tracking_no}"
         params = {"tid": order.order_no, "out_sid": order.tracking_no, "company_code": order.carrier.code}
         try:

@@ -72,11 +72,16 @@ def outbox_products_changed(*, merchant_id: int, product_ids: Iterable[int] | No
 
             for kind in kinds:
                 for connection_id in connection_ids:
-                    missing = (Product.objects.filter(merchant_id=merchant_id)
-                               .exclude(pk__in=Outbox.objects.filter(connection_id=connection_id, kind=kind,
-                                                                     product__isnull=False).values("product_id"))
-                               .values_list("pk", flat=True))
-                    _create_missing(connection_id, kind, missing.iterator(chunk_size=CHUNK), now)
+                    # Ids only, read in full before inserting into the table the query looks at.
+                    missing = list(Product.objects.filter(merchant_id=merchant_id)
+                                   .exclude(pk__in=Outbox.objects.filter(connection_id=connection_id, kind=kind,
+                                                                         product__isnull=False).values("product_id"))
+                                   .values_list("pk", flat=True))
+                    for start in range(0, len(missing), CHUNK):
+                        Outbox.objects.bulk_create([
+                            Outbox(connection_id=connection_id, kind=kind, product_id=pk, due_at=now)
+                            for pk in missing[start:start + CHUNK]
+                        ], ignore_conflicts=True)
             marked = _bump(Q(connection_id__in=connection_ids, kind__in=kinds, product__merchant_id=merchant_id), now)
         else:
             for start in range(0, len(product_ids), CHUNK):
@@ -93,16 +98,6 @@ def outbox_products_changed(*, merchant_id: int, product_ids: Iterable[int] | No
             for kind in kinds:
                 transaction.on_commit(partial(push_enqueue, connection_id=connection.pk, kind=kind))
     return marked
-
-
-def _create_missing(connection_id: int, kind: str, product_ids, now) -> None:
-    batch = []
-    for pk in product_ids:
-        batch.append(Outbox(connection_id=connection_id, kind=kind, product_id=pk, due_at=now))
-        if len(batch) >= CHUNK:
-            Outbox.objects.bulk_create(batch, ignore_conflicts=True)
-            batch = []
-    Outbox.objects.bulk_create(batch, ignore_conflicts=True)
 
 
 def _bump(where: Q, now) -> int:
@@ -135,7 +130,7 @@ def outbox_order_changed(*, order) -> int:
 
 
 def _logistics_mark(order) -> int:
-    connection = Connection.objects.filter(pk=order.connection_id, kind=ConnectionKind.TOP).first()
+    connection = Connection.objects.filter(pk=order.connection_id, kind=ConnectionKind.TOP, is_enabled=True).first()
     if connection is None:
         return 0
     now = timezone.now()
@@ -149,8 +144,9 @@ def _logistics_mark(order) -> int:
 
 def outbox_expiring_batches_recheck(*, today=None) -> int:
     """Batches cross a merchant's expiry exclusion window as days pass, with nobody editing anything: mark the
-    stock of batch-managed products whose sellable stock no longer matches what was last pushed. Run by the
-    periodic batch-expiry job; returns how many rows it marked."""
+    stock of batch-managed products with a batch that crossed it since yesterday (a day of overlap, in case
+    the job missed a run) whose sellable stock is not what was last pushed. Run by the periodic batch-expiry
+    job; returns how many rows it marked."""
     from merchant.models import Batch, Merchant, Product
 
     from .sellable import sellable_stock
@@ -159,24 +155,20 @@ def outbox_expiring_batches_recheck(*, today=None) -> int:
     marked = 0
     merchant_ids = Connection.objects.filter(kind=ConnectionKind.TOP, is_enabled=True).values("merchant_id")
     for merchant in Merchant.objects.filter(pk__in=merchant_ids):
-        # Batches that left sale or entered the window since yesterday (a day of overlap: the job may skip a run).
         edge = today + timedelta(days=merchant.expiry_exclusion_days)
-        candidates = Batch.objects.filter(
-            product__merchant=merchant, product__batch_managed=True, quantity__gt=0,
-            expiry_date__gte=min(today, edge) - timedelta(days=1), expiry_date__lte=edge,
-        ).values("product_id")
-        products = Product.objects.filter(pk__in=candidates).only("pk", "stock", "batch_managed")
-        for start in range(0, 10**9, CHUNK):
-            chunk = list(products.order_by("pk")[start:start + CHUNK])
-            if not chunk:
-                break
-            sellable = sellable_stock(chunk, merchant, today=today)
-            stale = {
-                product_id for product_id, pushed in Outbox.objects.filter(
+        crossed = Q(expiry_date__range=(edge - timedelta(days=1), edge)) | Q(
+            expiry_date__range=(today - timedelta(days=1), today))
+        ids = list(Batch.objects.filter(crossed, product__merchant=merchant, product__batch_managed=True,
+                                        quantity__gt=0).values_list("product_id", flat=True).distinct())
+        for start in range(0, len(ids), CHUNK):
+            products = Product.objects.filter(pk__in=ids[start:start + CHUNK]).only("pk", "stock", "batch_managed")
+            sellable = sellable_stock(products, merchant, today=today)
+            pushed = {}
+            for product_id, value in Outbox.objects.filter(
                     kind=OutboxKind.STOCK, product_id__in=list(sellable), connection__is_enabled=True,
-                ).values_list("product_id", "pushed_value")
-                if pushed != str(sellable[product_id])
-            }
+            ).values_list("product_id", "pushed_value"):
+                pushed.setdefault(product_id, set()).add(value)
+            stale = [pk for pk, quantity in sellable.items() if pushed.get(pk, set()) != {str(quantity)}]
             marked += outbox_products_changed(merchant_id=merchant.pk, product_ids=stale, kinds=(OutboxKind.STOCK,))
     return marked
 
