@@ -1,10 +1,14 @@
 """RQ entry points only: each loads what it needs and calls one pipeline function."""
 import logging
+import time
 
 from sync.errors import Retryable
 from sync.runs import LeaseTaken
 
 log = logging.getLogger(__name__)
+
+PUSH_LEASE_WAITS = 40
+PUSH_LEASE_PAUSE = 0.5  # seconds
 
 
 def switches_resume_expired() -> int:
@@ -91,9 +95,16 @@ def sync_push(connection_id: int, *, kind: str, trigger: str = "schedule") -> di
     connection = _active(connection_id)
     if connection is None:
         return None
-    # Unlike the pulls, a push that finds the lease taken raises (RQ retries it shortly): the run holding
-    # the lease may have read the outbox before the change that queued this job was committed.
-    return push_sync(connection, module=PUSH_MODULES[kind], trigger=trigger)
+    # Unlike the pulls, a push that finds the lease taken must still run: the run holding the lease may have
+    # read the outbox before the change that queued this job was committed. It usually ends within seconds,
+    # so wait for it a little; past that, raise, and RQ retries the job later.
+    for attempt in range(PUSH_LEASE_WAITS):
+        try:
+            return push_sync(connection, module=PUSH_MODULES[kind], trigger=trigger)
+        except LeaseTaken:
+            if attempt == PUSH_LEASE_WAITS - 1:
+                raise
+            time.sleep(PUSH_LEASE_PAUSE)
 
 
 def sync_erp_pull(connection_id: int, *, trigger: str = "schedule") -> dict | None:

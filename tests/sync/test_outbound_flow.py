@@ -184,3 +184,30 @@ def test_the_dispatcher_leaves_a_push_alone_while_one_runs(top, catalog, queue):
                               lease_until=timezone.now() + timedelta(minutes=1))
     assert pushes(schedule.dispatch()) == []
     assert pushes(schedule.dispatch(timezone.now() + timedelta(minutes=2))) == [push_job_id(top.pk, "stock")]
+
+
+def test_a_push_job_waits_for_the_run_holding_the_lease_then_pushes(top, catalog, queue, monkeypatch):
+    from types import SimpleNamespace
+
+    from sync import jobs
+    from sync.runs import LeaseTaken
+
+    stock_set(product=catalog[0], quantity=3, actor=SYSTEM)
+    lease = Checkpoint.objects.create(connection=top, module=SyncModule.STOCK, lease_token="busy",
+                                      lease_until=timezone.now() + timedelta(minutes=1))
+    pauses = []
+
+    def other_run_ends(seconds):
+        pauses.append(seconds)
+        Checkpoint.objects.filter(pk=lease.pk).update(lease_until=None, lease_token="")
+
+    monkeypatch.setattr(jobs, "time", SimpleNamespace(sleep=other_run_ends))
+    summary = jobs.sync_push(top.pk, kind="stock")
+    assert len(pauses) == 1 and summary["pushed"] == 1 and quantity("ERP-1") == 3
+
+    stock_set(product=catalog[0], quantity=4, actor=SYSTEM)
+    Checkpoint.objects.filter(pk=lease.pk).update(lease_token="stuck", lease_until=timezone.now() + timedelta(minutes=1))
+    monkeypatch.setattr(jobs, "time", SimpleNamespace(sleep=lambda seconds: None))
+    with pytest.raises(LeaseTaken):  # RQ retries the job later; the row stays due meanwhile
+        jobs.sync_push(top.pk, kind="stock")
+    assert Outbox.objects.get(product=catalog[0], kind=OutboxKind.STOCK).pending
