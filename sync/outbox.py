@@ -82,12 +82,17 @@ def outbox_products_changed(*, merchant_id: int, product_ids: Iterable[int] | No
                             Outbox(connection_id=connection_id, kind=kind, product_id=pk, due_at=now)
                             for pk in missing[start:start + CHUNK]
                         ], ignore_conflicts=True)
-            marked = _bump(Q(connection_id__in=connection_ids, kind__in=kinds, product__merchant_id=merchant_id), now)
+            where = Q(connection_id__in=connection_ids, kind__in=kinds, product__merchant_id=merchant_id)
+            list(Outbox.objects.select_for_update().filter(where).order_by("pk").values_list("pk", flat=True))
+            marked = _bump(where, now)
         else:
             for start in range(0, len(product_ids), CHUNK):
                 chunk = product_ids[start:start + CHUNK]
-                have = set(Outbox.objects.filter(connection_id__in=connection_ids, kind__in=kinds, product_id__in=chunk)
-                           .values_list("connection_id", "kind", "product_id"))
+                # Locked in primary key order, as every writer does: two writes bumping overlapping rows then
+                # wait for each other instead of deadlocking (PostgreSQL; SQLite serializes writers anyway).
+                have = set(Outbox.objects.select_for_update()
+                           .filter(connection_id__in=connection_ids, kind__in=kinds, product_id__in=chunk)
+                           .order_by("pk").values_list("connection_id", "kind", "product_id"))
                 Outbox.objects.bulk_create([
                     Outbox(connection_id=c, kind=k, product_id=p, due_at=now)
                     for c in connection_ids for k in kinds for p in chunk if (c, k, p) not in have
@@ -224,15 +229,19 @@ def outbox_claim(*, connection_id: int, kind: str, now, limit: int) -> list[Outb
     """Claim up to `limit` due rows: each records the generation it now pushes and counts an attempt, and
     is not due again before IN_FLIGHT has passed. Returns the claimed rows (product or order loaded)."""
     token = uuid.uuid4().hex
-    ids = list(Outbox.objects.filter(connection_id=connection_id, kind=kind, pending=True, due_at__lte=now)
-               .order_by("due_at", "pk").values_list("pk", flat=True)[:limit])
-    if not ids:
-        return []
-    # Conditional: a row another run claimed meanwhile (its due_at moved) is not taken twice.
-    Outbox.objects.filter(pk__in=ids, pending=True, due_at__lte=now).update(
-        claim_token=token, claimed_generation=F("generation"), attempts=F("attempts") + 1,
-        due_at=now + IN_FLIGHT, last_attempt_at=now,
-    )
+    with transaction.atomic():
+        # Rows a write is bumping right now are skipped, not waited for (and never deadlocked on): they stay
+        # due and the next pass takes them.
+        ids = list(Outbox.objects.select_for_update(skip_locked=True)
+                   .filter(connection_id=connection_id, kind=kind, pending=True, due_at__lte=now)
+                   .order_by("due_at", "pk").values_list("pk", flat=True)[:limit])
+        if not ids:
+            return []
+        # Conditional: a row another run claimed meanwhile (its due_at moved) is not taken twice.
+        Outbox.objects.filter(pk__in=ids, pending=True, due_at__lte=now).update(
+            claim_token=token, claimed_generation=F("generation"), attempts=F("attempts") + 1,
+            due_at=now + IN_FLIGHT, last_attempt_at=now,
+        )
     related = "product" if kind in PRODUCT_KINDS else "order__carrier"
     return list(Outbox.objects.filter(claim_token=token).select_related(related).order_by("pk"))
 
