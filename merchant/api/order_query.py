@@ -111,7 +111,8 @@ class OrdersQuery:
         if self.after:
             created_at, pk = self.after
             beyond = "lt" if self.newest_first else "gt"
-            qs = qs.filter(Q(**{f"created_at__{beyond}": created_at}) | Q(created_at=created_at, **{f"pk__{beyond}": pk}))
+            qs = qs.filter(Q(**{f"created_at__{beyond}": created_at})
+                           | Q(created_at=created_at, **{f"pk__{beyond}": pk}))
         qs = qs.order_by(*(("-created_at", "-pk") if self.newest_first else ("created_at", "pk")))
         orders = list(orders_with_parts(qs)[: self.limit + 1])
         if len(orders) <= self.limit:
@@ -153,6 +154,8 @@ def orders_query(request):
     A GET that writes, deliberately: the source's contract is that the orders an ERP receives count as
     taken (sellable stock stops holding their quantity) unless it asks `mark=false`. They are not marked
     while the merchant's "orders" auto-sync is off; the answer then says so (`marked`: false, `reason`).
+    An ERP that lost an answer asks again without `sync_status=not_taken` (or by `order_no`): marking
+    twice changes nothing.
     """
     query = OrdersQuery.from_params(request.GET)
     credential = request.api_credential
@@ -162,8 +165,8 @@ def orders_query(request):
         reason = "mark=false was asked" if not query.mark else orders_marking_paused_reason(merchant)
         newly_marked = 0
         if reason is None:
-            newly_marked = orders_mark_taken(merchant=merchant, orders=orders, actor=Actor.system(source=AuditSource.API),
-                                             reason=f"Open API {credential.key}")
+            newly_marked = orders_mark_taken(merchant=merchant, orders=orders, reason=f"Open API {credential.key}",
+                                             actor=Actor.system(source=AuditSource.API))
         answer = {"orders": orders_json(merchant, orders), "next_cursor": next_cursor, "marked": reason is None,
                   "newly_marked": newly_marked, "reason": reason}
     return JsonResponse(answer)

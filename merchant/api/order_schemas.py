@@ -140,7 +140,8 @@ ORDERS_QUERY_PARAMS = [
      "description": "Whether the ERP has taken the order already."},
     {"name": "order_no", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 64},
      "description": "Exactly this order number."},
-    {"name": "source", "in": "query", "required": False, "schema": {"type": "string", "enum": list(OrderSource.values)}},
+    {"name": "source", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": list(OrderSource.values)}},
     {"name": "limit", "in": "query", "required": False,
      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
     {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
@@ -188,7 +189,8 @@ ERP_STATUS_ITEM = _object({
     "order_no": ORDER_NO, "source": SOURCE,
     "status": {"type": "string", "enum": ERP_STATUSES,
                "description": "Moves forward only; signed completes a shipped order."},
-    "at": {**NULLABLE_MOMENT, "description": f"When it happened; default now; at most {SLACK} ahead of the server's clock."},
+    "at": {**NULLABLE_MOMENT,
+           "description": f"When it happened; default now; at most {SLACK} ahead of the server's clock."},
     "note": _text(300, "The tracking entry's text; default the standard text of the status."),
 }, required=["order_no", "status"])
 

@@ -344,7 +344,8 @@ def test_a_later_shipment_without_carrier_goes_with_the_orders_last_one(erp, ord
     erp.items("orders/shipments", {"order_no": order.order_no, "carrier_code": "SF", "tracking_no": "SF1",
                                    "lines": [{"line_no": 1, "quantity": 3}]})
 
-    _status, answer = erp.items("orders/shipments", {"order_no": order.order_no, "lines": [{"line_no": 2, "quantity": 2}]})
+    _status, answer = erp.items("orders/shipments", {"order_no": order.order_no,
+                                                     "lines": [{"line_no": 2, "quantity": 2}]})
 
     assert answer["results"][0]["order_status"] == "shipped"
     assert list(Shipment.objects.filter(order=order).values_list("tracking_no", flat=True)) == ["SF1", "SF1"]
@@ -392,13 +393,13 @@ def test_shipment_lines_that_do_not_resolve_name_their_field(erp, order, carrier
 def test_an_invalid_item_changes_nothing_while_the_others_apply(erp, order, merchant_a, carrier):
     other = OrderFactory(merchant=merchant_a, items=1)
 
-    _status, answer = erp.items(
-        "orders/shipments",
-        {"order_no": other.order_no, "carrier_code": "SF", "tracking_no": "T1", "lines": [{"line_no": 1, "quantity": 2}]},
-        # Each is valid alone; line 1 has 3 to ship, so after the first of these only 1 is left.
-        {"order_no": order.order_no, "carrier_code": "SF", "tracking_no": "T2", "lines": [{"line_no": 1, "quantity": 2}]},
-        {"order_no": order.order_no, "carrier_code": "SF", "tracking_no": "T3", "lines": [{"line_no": 1, "quantity": 2}]},
-    )
+    def shipment(order_no, tracking_no):
+        return {"order_no": order_no, "carrier_code": "SF", "tracking_no": tracking_no,
+                "lines": [{"line_no": 1, "quantity": 2}]}
+
+    # Each is valid alone; line 1 of `order` has 3 to ship, so after the first of its two only 1 is left.
+    _status, answer = erp.items("orders/shipments", shipment(other.order_no, "T1"), shipment(order.order_no, "T2"),
+                                shipment(order.order_no, "T3"))
 
     assert [r["status"] for r in answer["results"]] == ["ok", "ok", "invalid"]
     assert answer["results"][2]["errors"][0]["field"] == "items[2].lines[0].quantity"
