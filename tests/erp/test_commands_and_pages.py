@@ -11,7 +11,7 @@ from django.utils import timezone
 from merchant.models import Module, ModuleSwitch, Product
 from sync import schedule
 from sync.erp.services import erp_connection_create
-from sync.models import Connection, ConnectionKind, SyncModule, SyncRun
+from sync.models import Connection, ConnectionKind, SyncRun
 from sync.sandbox_erp.demo import demo_erp_connect
 from sync.sandbox_erp.erp import activity_tick, erp_stock_change
 from sync.sandbox_erp.models import SandboxErp, SandboxErpChange, SandboxErpOrder

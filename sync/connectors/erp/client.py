@@ -216,5 +216,6 @@ class ErpClient:
                 raise MalformedAnswer(f"answer to POST /orders has an unreadable result: {str(result)[:200]}",
                                       code="bad-field")
             if result["order_no"] in sent:
-                answers.append(OrderAnswer(result["order_no"], result["status"], str(result.get("message") or "")[:300]))
+                message = str(result.get("message") or "")[:300]
+                answers.append(OrderAnswer(result["order_no"], result["status"], message))
         return answers
