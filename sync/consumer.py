@@ -73,7 +73,7 @@ class Consumer:
             summary = messages_consume_once(connection, state["client"])
             state["failures"] = 0
         except Permanent as exc:
-            connection_stop(connection, stop_reason(exc))
+            connection_stop(connection, stop_reason(exc, connection))
             self._close(state, RunOutcome.STOPPED, str(exc))
             self.state.pop(connection.pk, None)
             return {"received": 0, "error": str(exc)}

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from .breaker import breaker_after_run
 from .connectors.top.client import CallCounter
 from .errors import Permanent, SessionExpired, SyncError
-from .models import Checkpoint, Connection, RunOutcome, SyncRun
+from .models import Checkpoint, Connection, ConnectionKind, RunOutcome, SyncRun
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +88,14 @@ def _claim(checkpoint: Checkpoint) -> str | None:
     return token if claimed else None
 
 
-def stop_reason(exc: Permanent) -> str:
+def stop_reason(exc: Permanent, connection: Connection | None = None) -> str:
     """What the owner reads when a permanent error stopped the connection's jobs."""
-    what = _("The marketplace session has expired or is invalid; update the session token to resume") \
-        if isinstance(exc, SessionExpired) else _("The marketplace refused the connection's settings")
+    if connection is not None and connection.kind == ConnectionKind.ERP:
+        what = _("The ERP bridge refused the connection's settings; check the base URL, key and secret")
+    elif isinstance(exc, SessionExpired):
+        what = _("The marketplace session has expired or is invalid; update the session token to resume")
+    else:
+        what = _("The marketplace refused the connection's settings")
     return f"{what}: {exc}"
 
 
@@ -122,7 +126,7 @@ def run_of(connection: Connection, module: str, *, mode: str = "", trigger: str 
     except Permanent as exc:
         record.outcome = RunOutcome.STOPPED
         run.error(str(exc))
-        connection_stop(connection, stop_reason(exc))
+        connection_stop(connection, stop_reason(exc, connection))
         log.warning("connection %s stopped: %s", connection.pk, exc)
     except BaseException as exc:
         record.outcome = RunOutcome.FAILED

@@ -11,7 +11,7 @@ from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from .models import (
-    HEALTHY_CALL_OUTCOMES, ApiCall, BreakerEvent, CallOutcome, Checkpoint, Connection, ReconcileReport, RunOutcome, SyncModule, SyncRun,
+    HEALTHY_CALL_OUTCOMES, ApiCall, BreakerEvent, CallOutcome, Checkpoint, Connection, ConnectionKind, ReconcileReport, RunOutcome, SyncModule, SyncRun,
 )
 
 # Calls that count against a connection, as ApiCall.failed and the breaker count them.
@@ -54,10 +54,14 @@ def connections_health(connections, now=None) -> list[Health]:
     now = now or timezone.now()
     connections = list(connections)
     ids = [c.pk for c in connections]
+    # How far a connection is behind: the order pull for a marketplace, the change feeds for an ERP bridge.
+    module_of = {c.pk: SyncModule.ERP_PULL if c.kind == ConnectionKind.ERP else SyncModule.ORDERS for c in connections}
     checkpoints = {
         cid: (position, last_run)
-        for cid, position, last_run in Checkpoint.objects.filter(connection__in=ids, module=SyncModule.ORDERS)
-        .values_list("connection_id", "position", "last_run_at")
+        for cid, module, position, last_run in Checkpoint.objects.filter(
+            connection__in=ids, module__in=[SyncModule.ORDERS, SyncModule.ERP_PULL])
+        .values_list("connection_id", "module", "position", "last_run_at")
+        if module_of[cid] == module
     }
     hour_ago, day_ago = now - timedelta(hours=1), now - timedelta(hours=24)
     calls = {

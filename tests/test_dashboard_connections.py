@@ -45,6 +45,16 @@ def test_health_counts_failed_calls_per_hour_and_day_and_the_lag(shop):
     assert health.lag == timedelta(minutes=12)
 
 
+def test_an_erp_connections_lag_is_its_change_feeds_not_an_order_pull(merchant_a):
+    now = timezone.now()
+    erp = ConnectionFactory(merchant=merchant_a, name="ERP bridge", kind="erp")
+    Checkpoint.objects.create(connection=erp, module=SyncModule.ERP_PULL, position=now - timedelta(minutes=3))
+
+    (health,) = selectors.connections_health([erp], now=now)
+
+    assert health.lag == timedelta(minutes=3)
+
+
 def test_health_of_a_connection_that_never_ran(shop):
     (health,) = selectors.connections_health([shop])
     assert health.lag is None and health.error_rate_hour is None and health.calls_day == 0

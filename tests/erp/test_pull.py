@@ -272,5 +272,6 @@ def test_a_401_stops_the_connection_with_the_reason(connection, bridge):
     connection.refresh_from_db()
     assert summary["outcome"] == RunOutcome.STOPPED
     assert "key_revoked" in connection.stopped_reason
+    assert "ERP bridge" in connection.stopped_reason and "marketplace" not in connection.stopped_reason
     assert not connection.is_active
     assert SandboxErpCall.objects.filter(erp=bridge).count() == 1  # no retries, no other feeds
