@@ -13,9 +13,11 @@ from django.utils import timezone
 
 import merchant.urls
 from merchant.models import (
-    AuditEntry, Batch, ErpCustomerCode, GroupPrice, ImportJob, ImportRow, ImportStatus, Membership, ModuleSwitch,
-    Order, Product, Shipment, SkuSwitch, TrackingEntry,
+    ApiCredential, AuditEntry, Batch, ErpCustomerCode, GroupPrice, ImportJob, ImportRow, ImportStatus, Membership,
+    ModuleSwitch, Order, Product, Shipment, SkuSwitch, TrackingEntry,
 )
+from merchant.permissions import Actor
+from merchant.services.api_credentials import api_credential_create
 
 from sync.models import Connection
 
@@ -41,6 +43,7 @@ PK_OWNER_BY_PREFIX = [
     ("team/", "membership"),
     ("imports/", "import_job"),
     ("connections/", "connection"),
+    ("api-keys/", "api_credential"),
 ]
 OTHER_KWARGS = {"price_pk": "group_price", "batch_pk": "batch"}
 
@@ -64,6 +67,7 @@ def a_objects(merchant_a, owner, operator, product, order, customer, carrier, se
         # Its gateway refuses connections at once, so the owner's "test" click in the walk stays fast and offline.
         "connection": ConnectionFactory(merchant=merchant_a, name="Merchant A shop",
                                         gateway_url="http://127.0.0.1:9/router/rest"),
+        "api_credential": api_credential_create(merchant=merchant_a, actor=Actor.for_user(owner), name="ERP")[0],
     }
 
 
@@ -142,6 +146,7 @@ def merchant_a_state(merchant_a) -> dict:
         "connections": sorted(Connection.objects.filter(merchant=merchant_a).values_list(
             "pk", "name", "gateway_url", "app_key", "app_secret_encrypted", "session_encrypted", "is_enabled",
             "stopped_reason")),
+        "api_keys": sorted(ApiCredential.objects.filter(merchant=merchant_a).values_list("pk", "name", "revoked_at")),
     }
 
 

@@ -6,7 +6,6 @@ signed over its final method, path, query and body, so the requests get past aut
 the endpoints themselves. A test fails on any 5xx, and on an answer that does not match the document
 (status code, content type, body schema).
 """
-import json
 import os
 import time
 import uuid
