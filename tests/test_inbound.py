@@ -144,3 +144,15 @@ def test_a_record_named_twice_in_one_request_refuses_the_later_item(merchant_a):
 
     assert [r.status for r in results] == ["ok", "invalid"]
     assert results[1].errors == {"erp_product_id": "the same record is also item 0"}
+
+
+def test_a_held_group_price_with_a_long_group_code_is_stored(merchant_a, owner_actor):
+    product = ProductFactory(merchant=merchant_a, erp_product_id="A1")
+    RegionGroupFactory(code="south-china-wholesale-tier-2")
+    sku_switch_set(products=[product], kind=SwitchKind.PRICE, enabled=False, actor=owner_actor)
+
+    [result] = push(merchant_a, "prices", {"erp_product_id": "A1", "price_type": "region_group",
+                                           "group_code": "south-china-wholesale-tier-2", "price": "8.80"})
+
+    assert result.status == "held"
+    assert HeldValue.objects.get(product=product).field == "price[region_group:south-china-wholesale-tier-2]"

@@ -14,6 +14,7 @@ from . import signing
 
 WINDOW = timedelta(minutes=5)
 NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+STAMP = re.compile(r"[0-9]{1,12}")
 
 
 @dataclass
@@ -41,7 +42,7 @@ def authenticate(request) -> ApiCredential:
         raise ApiError(401, "unknown_key", "unknown API key")
     if credential.revoked_at is not None:
         raise ApiError(401, "key_revoked", "this API key was revoked; ask the merchant's owner for a new one")
-    if not stamp.isdigit():
+    if not STAMP.fullmatch(stamp):  # not str.isdigit(): it takes "²" and other digits int() refuses
         raise ApiError(401, "bad_timestamp", f"{signing.HEADER_TIMESTAMP} must be Unix time in seconds")
     now = timezone.now()
     skew = abs(now.timestamp() - int(stamp))

@@ -23,7 +23,7 @@ class AuditEntry(models.Model):
     )
     entity = models.CharField(max_length=30)
     entity_id = models.BigIntegerField()
-    field = models.CharField(max_length=40)
+    field = models.CharField(max_length=100)  # price[GROUP CODE] labels carry the group code
     old_value = models.TextField(blank=True)
     new_value = models.TextField(blank=True)
     reason = models.CharField(max_length=300, blank=True)

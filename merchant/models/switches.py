@@ -73,7 +73,7 @@ class HeldValue(models.Model):
 
     merchant = models.ForeignKey("merchant.Merchant", on_delete=models.CASCADE, related_name="held_values")
     product = models.ForeignKey("merchant.Product", on_delete=models.CASCADE, related_name="held_values")
-    field = models.CharField(_("field"), max_length=30)
+    field = models.CharField(_("field"), max_length=100)  # price[customer_group:CODE] for held group prices
     source = models.CharField(_("source"), max_length=12)
     value = models.JSONField(_("value"))
     received_at = models.DateTimeField(_("received"))

@@ -120,3 +120,12 @@ def test_api_key_create_prints_the_key_and_secret_once(merchant_a):
     printed = json.loads(out.getvalue())
     credential = ApiCredential.objects.get(key=printed["key"])
     assert credential.merchant == merchant_a and credential.secret == printed["secret"]
+
+
+@pytest.mark.parametrize("stamp", ["\u00b2", "1" * 400, "-5"])
+def test_a_timestamp_that_is_not_plain_digits_is_refused_not_a_crash(client, credential, stamp):
+    cred, secret = credential
+    headers = signed_headers(cred.key, secret, "GET", URL)
+    headers["HTTP_X_API_TIMESTAMP"] = stamp
+    response = client.get(URL, **headers)
+    assert (response.status_code, error_code(response)) == (401, "bad_timestamp")
