@@ -1,5 +1,9 @@
 """Shared start-up for the benchmark scripts: make the repo importable and configure Django."""
+import math
 import os
+import signal
+import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -42,3 +46,54 @@ def busy_and_steal(before: list[int], after: list[int]) -> tuple[float, float]:
     total = sum(delta) or 1
     idle = delta[3] + delta[4]
     return (total - idle - delta[7]) / total, delta[7] / total
+
+
+# --- shared by the benchmarks that run servers and reset their own rows ---
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_process(proc: subprocess.Popen | None) -> None:
+    """SIGTERM the process's own session (it was started with start_new_session), SIGKILL if it lingers."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def referencing(cur, table: str) -> list[tuple[str, str]]:
+    cur.execute(
+        """SELECT c.conrelid::regclass::text, a.attname FROM pg_constraint c
+           JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)
+           WHERE c.contype = 'f' AND c.confrelid = %s::regclass""", [table])
+    return cur.fetchall()
+
+
+def delete_tree(cur, table: str, where: str, params: list, depth: int = 0) -> None:
+    """Delete the rows of `table` matching `where` and, first, every row referencing them (FK catalogue);
+    far faster than the ORM's cascade, which loads every order before deleting it."""
+    if depth > 8:
+        raise RuntimeError(f"foreign keys nest deeper than expected under {table}")
+    for child, column in referencing(cur, table):
+        if child != table:
+            delete_tree(cur, child, f"{column} IN (SELECT id FROM {table} WHERE {where})", params, depth + 1)
+    cur.execute(f"DELETE FROM {table} WHERE {where}", params)
+
+
+def pct(values, p):
+    """Nearest-rank percentile."""
+    values = sorted(values)
+    if not values:
+        return float("nan")
+    return values[max(0, min(len(values) - 1, math.ceil(p / 100 * len(values)) - 1))]
+
+
+def yes(ok: bool) -> str:
+    return "yes" if ok else "NO"

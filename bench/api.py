@@ -32,12 +32,10 @@ import cProfile
 import importlib.util
 import io
 import json
-import math
 import os
 import pstats
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,7 +46,9 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import REPO, busy_and_steal, cpu_times, django_setup  # noqa: E402
+from _setup import (  # noqa: E402
+    REPO, busy_and_steal, cpu_times, delete_tree, django_setup, free_port, pct, stop_process, yes,
+)
 from vocabulary import DRUGS, FORMS  # noqa: E402
 
 django_setup()
@@ -83,24 +83,6 @@ MAX_STOCK = 99_999
 
 
 # --- processes ------------------------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop_process(proc: subprocess.Popen | None) -> None:
-    """SIGTERM the process's own session (it was started with start_new_session), SIGKILL if it lingers."""
-    if proc is None or proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
 
 def child_env() -> dict:
     env = {k: v for k, v in os.environ.items() if k != "DEBUG"}
@@ -185,31 +167,13 @@ def bench_backends() -> list[int]:
 
 # --- set-up ---------------------------------------------------------------------------------------------------
 
-def _referencing(cur, table: str) -> list[tuple[str, str]]:
-    cur.execute(
-        """SELECT c.conrelid::regclass::text, a.attname FROM pg_constraint c
-           JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)
-           WHERE c.contype = 'f' AND c.confrelid = %s::regclass""", [table])
-    return cur.fetchall()
-
-
-def _delete_tree(cur, table: str, where: str, params: list, depth: int = 0) -> None:
-    """Delete the rows of `table` matching `where` and, first, every row referencing them (FK catalogue)."""
-    if depth > 8:
-        raise RuntimeError(f"foreign keys nest deeper than expected under {table}")
-    for child, column in _referencing(cur, table):
-        if child != table:
-            _delete_tree(cur, child, f"{column} IN (SELECT id FROM {table} WHERE {where})", params, depth + 1)
-    cur.execute(f"DELETE FROM {table} WHERE {where}", params)
-
-
 def reset() -> None:
     """Delete the bench's merchants and sandbox shops with everything attached (and nobody else's)."""
     with transaction.atomic(), db.cursor() as cur:
         for pk in Merchant.objects.filter(code__in=[CODE, E2E_CODE]).values_list("pk", flat=True):
-            _delete_tree(cur, Merchant._meta.db_table, "id = %s", [pk])
+            delete_tree(cur, Merchant._meta.db_table, "id = %s", [pk])
         for pk in SandboxShop.objects.filter(app_key__in=[APP_KEY, E2E_APP_KEY]).values_list("pk", flat=True):
-            _delete_tree(cur, SandboxShop._meta.db_table, "id = %s", [pk])
+            delete_tree(cur, SandboxShop._meta.db_table, "id = %s", [pk])
 
 
 def code_of(i: int) -> str:
@@ -340,14 +304,6 @@ class Record:
                 if len(self.errors) < 3:
                     bad = next((r for r in results if r.get("status") != "ok"), None)
                     self.errors.append(f"HTTP {status} {error or (answer or {}).get('error') or bad}"[:300])
-
-
-def pct(values, p):
-    """Nearest-rank percentile."""
-    values = sorted(values)
-    if not values:
-        return float("nan")
-    return values[max(0, min(len(values) - 1, math.ceil(p / 100 * len(values)) - 1))]
 
 
 class Phase:
@@ -776,10 +732,6 @@ def profile_one(stock: Stock, key: str, secret: str, batch: int, top: int) -> st
 
 
 # --- report ---------------------------------------------------------------------------------------------------
-
-def yes(ok: bool) -> str:
-    return "yes" if ok else "NO"
-
 
 def report(args, server, rows, e2e, made, run_cpu, total_s) -> None:
     table = rows + ([e2e["live"]] if e2e.get("live") else [])

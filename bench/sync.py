@@ -33,7 +33,6 @@ import os
 import random
 import select
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,7 +43,9 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import REPO, busy_and_steal, cpu_times, django_setup  # noqa: E402
+from _setup import (  # noqa: E402
+    REPO, busy_and_steal, cpu_times, delete_tree, django_setup, free_port, pct, stop_process, yes,
+)
 from vocabulary import DRUGS, FORMS  # noqa: E402
 
 django_setup()
@@ -88,24 +89,6 @@ FULL_DAYS = 90
 
 # --- gateway -------------------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop_process(proc: subprocess.Popen | None) -> None:
-    """SIGTERM the process's own session (it was started with start_new_session), SIGKILL if it lingers."""
-    if proc is None or proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 def child_env() -> dict:
     env = {k: v for k, v in os.environ.items() if k != "DEBUG"}
     env.update({"SANDBOX_ENABLED": "1", "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only"),
@@ -141,32 +124,13 @@ def start_gateway(port: int) -> subprocess.Popen:
 
 # --- set-up: merchants, shops, connections --------------------------------------------------------------------
 
-def _referencing(cur, table: str) -> list[tuple[str, str]]:
-    cur.execute(
-        """SELECT c.conrelid::regclass::text, a.attname FROM pg_constraint c
-           JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)
-           WHERE c.contype = 'f' AND c.confrelid = %s::regclass""", [table])
-    return cur.fetchall()
-
-
-def _delete_tree(cur, table: str, where: str, params: list, depth: int = 0) -> None:
-    """Delete the rows of `table` matching `where` and, first, every row referencing them (FK catalogue);
-    far faster than the ORM's cascade, which loads every order before deleting it."""
-    if depth > 8:
-        raise RuntimeError(f"foreign keys nest deeper than expected under {table}")
-    for child, column in _referencing(cur, table):
-        if child != table:
-            _delete_tree(cur, child, f"{column} IN (SELECT id FROM {table} WHERE {where})", params, depth + 1)
-    cur.execute(f"DELETE FROM {table} WHERE {where}", params)
-
-
 def reset() -> None:
     """Delete the bench's merchants and sandbox shops with everything attached (and nobody else's)."""
     with transaction.atomic(), db.cursor() as cur:
         for pk in Merchant.objects.filter(code__in=[CODE, UPSERT_CODE, FULL_CODE]).values_list("pk", flat=True):
-            _delete_tree(cur, Merchant._meta.db_table, "id = %s", [pk])
+            delete_tree(cur, Merchant._meta.db_table, "id = %s", [pk])
         for pk in SandboxShop.objects.filter(app_key__in=[APP_KEY, FULL_APP_KEY]).values_list("pk", flat=True):
-            _delete_tree(cur, SandboxShop._meta.db_table, "id = %s", [pk])
+            delete_tree(cur, SandboxShop._meta.db_table, "id = %s", [pk])
 
 
 def merchant_with_products(code: str) -> Merchant:
@@ -197,14 +161,6 @@ def connection_to(merchant: Merchant, app_key: str, base_url: str) -> Connection
 
 
 # --- measuring helpers ----------------------------------------------------------------------------------------
-
-def pct(values, p):
-    """Nearest-rank percentile."""
-    values = sorted(values)
-    if not values:
-        return float("nan")
-    return values[max(0, min(len(values) - 1, math.ceil(p / 100 * len(values)) - 1))]
-
 
 class Phase:
     """Wall time and the box's busy / stolen CPU share of one phase."""
@@ -480,10 +436,6 @@ def polling_latency(conn: Connection, merchant: Merchant, shop: SandboxShop, rat
 
 
 # --- report ---------------------------------------------------------------------------------------------------
-
-def yes(ok: bool) -> str:
-    return "yes" if ok else "NO"
-
 
 def report(args, server, steady, upsert, full, msgs, poll, run_cpu, total_s) -> None:
     print()

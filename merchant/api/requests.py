@@ -4,6 +4,8 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from merchant.services.inbound_fields import storable_text
+
 from .auth import ApiError
 
 
@@ -53,11 +55,11 @@ def _unstorable_text(body) -> str | None:
     while stack:
         path, value = stack.pop()
         if isinstance(value, str):
-            if not _storable(value):
+            if not storable_text(value):
                 return _path_text(path)
         elif isinstance(value, dict):
             for key, item in value.items():
-                if not _storable(key):
+                if not storable_text(key):
                     return f"{_path_text(path) or 'the body'} (a field name)"
                 stack.append(((path, f".{key}"), item))
         elif isinstance(value, list):
@@ -71,16 +73,6 @@ def _path_text(path) -> str:
         path, part = path
         parts.append(part)
     return "".join(reversed(parts)).lstrip(".")
-
-
-def _storable(text: str) -> bool:
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def batch_items(body: dict) -> list:

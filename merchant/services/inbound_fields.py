@@ -53,12 +53,12 @@ def _value(column: Column, raw):
             raise cells.CellError(_("not a date (use YYYY-MM-DD)")) from None
     if not isinstance(raw, str):
         raise cells.CellError(_("expected a string"))
-    if not _storable(raw):
+    if not storable_text(raw):
         raise cells.CellError(_("contains a character that text cannot hold (NUL or an unpaired surrogate)"))
     return column.parse(raw)
 
 
-def _storable(text: str) -> bool:
+def storable_text(text: str) -> bool:
     r"""JSON can carry NUL (\u0000) and unpaired surrogates (\ud800); PostgreSQL stores neither, in text or jsonb,
     and psycopg cannot even send them in a lookup: such text is a field error rather than a server error."""
     if "\x00" in text:
@@ -82,7 +82,7 @@ def item_from_json(kind: str, ref: int, raw) -> Item:
         column = columns.get(name)
         if column is None:
             # The name is echoed in the answer, which an idempotent write stores: escape what cannot be stored.
-            errors[name if _storable(name) else name.encode("unicode_escape").decode("ascii")] = _("unknown field")
+            errors[name if storable_text(name) else name.encode("unicode_escape").decode("ascii")] = _("unknown field")
             continue
         if value is None or value == "":
             continue
