@@ -7,21 +7,20 @@ failures with backoff.
 """
 import json
 import logging
-import random
 import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import quote, urlencode, urlsplit
 
-from django.conf import settings
 
 from merchant.api import signing
 from sync import http
 from sync.connectors.top.client import CallCounter
-from sync.errors import MalformedAnswer, RateLimited, Retryable, SyncError
+from sync.errors import MalformedAnswer, RateLimited, SyncError
 from sync.models import HEALTHY_CALL_OUTCOMES
 from sync.ratelimit import CallBudget
+from sync.retry import with_retry
 from sync.stats import call_record
 
 from .errors import error_from_answer
@@ -159,23 +158,8 @@ class ErpClient:
         """attempt() until it succeeds: bans are waited out (for up to max_ban_wait seconds in all; they
         are not failures), other retryable failures retried with jittered exponential backoff and
         re-raised after `attempts` of them."""
-        failures = 0
-        started = time.monotonic()
-        while True:
-            try:
-                return attempt()
-            except RateLimited as exc:
-                if time.monotonic() - started > max_ban_wait:
-                    raise
-                log.info("%s: bridge asked to wait %s s (connection %s)", what, exc.seconds, self.connection.pk)
-                # The budget holds the ban; the next call waits for it to end.
-            except Retryable as exc:
-                failures += 1
-                if failures >= attempts:
-                    raise
-                delay = min(30.0, settings.SYNC_RETRY_BASE_SECONDS * 2 ** (failures - 1)) * (0.5 + random.random() / 2)
-                log.info("%s failed (%s); retry %s in %.1f s", what, exc, failures, delay)
-                self._sleep(delay)
+        return with_retry(attempt, what, connection_id=self.connection.pk, sleep=self._sleep, attempts=attempts,
+                          max_ban_wait=max_ban_wait)
 
     # Reading answers
 

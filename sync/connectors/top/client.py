@@ -5,16 +5,15 @@ retries platform failures with backoff, so a marketplace failing 10% of calls co
 """
 import json
 import logging
-import random
 import time
 
-from django.conf import settings
 from django.utils import timezone
 
 from sync import http
 from sync.errors import MalformedAnswer, RateLimited, Retryable, SyncError
 from sync.models import HEALTHY_CALL_OUTCOMES
 from sync.ratelimit import CallBudget
+from sync.retry import with_retry
 from sync.stats import call_record
 
 from .errors import error_from_envelope
@@ -121,20 +120,5 @@ class TopClient:
         """Like call(), but waits out bans (for up to max_ban_wait seconds in all; they are not failures
         of the call) and retries other retryable failures with jittered exponential backoff, re-raising
         after `attempts` of them."""
-        failures = 0
-        started = time.monotonic()
-        while True:
-            try:
-                return self.call(method, params, read=read)
-            except RateLimited as exc:
-                if time.monotonic() - started > max_ban_wait:
-                    raise
-                log.info("%s banned for %s s on connection %s", method, exc.seconds, self.connection.pk)
-                # The budget holds the ban; the next call() waits for it to end.
-            except Retryable as exc:
-                failures += 1
-                if failures >= attempts:
-                    raise
-                delay = min(30.0, settings.SYNC_RETRY_BASE_SECONDS * 2 ** (failures - 1)) * (0.5 + random.random() / 2)
-                log.info("%s failed (%s); retry %s in %.1f s", method, exc, failures, delay)
-                self._sleep(delay)
+        return with_retry(lambda: self.call(method, params, read=read), method, connection_id=self.connection.pk,
+                          sleep=self._sleep, attempts=attempts, max_ban_wait=max_ban_wait)
