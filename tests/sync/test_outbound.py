@@ -22,7 +22,7 @@ from tests.factories import OrderFactory, ProductFactory
 
 from .conftest import fast_client, faults
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("english")]
 
 SYSTEM = Actor.system(AuditSource.ERP)
 
