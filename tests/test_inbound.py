@@ -156,3 +156,39 @@ def test_a_held_group_price_with_a_long_group_code_is_stored(merchant_a, owner_a
 
     assert result.status == "held"
     assert HeldValue.objects.get(product=product).field == "price[region_group:south-china-wholesale-tier-2]"
+
+
+@pytest.mark.parametrize("policy, kept", [("all", ["B1", "B2", "B3"]), ("latest", ["B2"]), ("largest", ["B3"])])
+def test_the_merchants_batch_policy_decides_which_pushed_batches_are_kept(merchant_a, policy, kept):
+    merchant_a.batch_sync_policy = policy
+    merchant_a.save()
+    product = ProductFactory(merchant=merchant_a, erp_product_id="A1")
+    BatchFactory(product=product, batch_no="OLD", quantity=9)
+    batch = {"erp_product_id": "A1", "expiry_date": "2030-01-01"}
+
+    results = push(merchant_a, "batches",
+                   {**batch, "batch_no": "B1", "production_date": "2026-01-01", "quantity": 5},
+                   {**batch, "batch_no": "B2", "production_date": "2026-03-01", "quantity": 2},
+                   {**batch, "batch_no": "B3", "production_date": "2026-02-01", "quantity": 8})
+
+    assert [r.status for r in results] == ["ok", "ok", "ok"]
+    assert sorted(product.batches.values_list("batch_no", flat=True)) == kept
+    left_out = [r for r in results if r.note]
+    assert len(left_out) == 3 - len(kept)
+    assert all("batch policy" in r.note for r in left_out)
+    product.refresh_from_db()
+    assert product.stock == sum({"B1": 5, "B2": 2, "B3": 8}[b] for b in kept)
+
+
+def test_the_latest_batch_policy_skips_an_expired_latest_batch(merchant_a):
+    merchant_a.batch_sync_policy = "latest"
+    merchant_a.save()
+    product = ProductFactory(merchant=merchant_a, erp_product_id="A1")
+
+    push(merchant_a, "batches",
+         {"erp_product_id": "A1", "batch_no": "OK", "production_date": "2025-01-01", "expiry_date": "2030-01-01",
+          "quantity": 3},
+         {"erp_product_id": "A1", "batch_no": "EMPTY", "production_date": "2026-01-01", "expiry_date": "2030-01-01",
+          "quantity": 0})
+
+    assert list(product.batches.values_list("batch_no", flat=True)) == ["OK"]

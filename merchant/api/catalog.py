@@ -28,6 +28,8 @@ def result_json(result: ItemResult) -> dict:
     answer = {"index": result.ref, "key": result.key, "status": result.status}
     if result.status == OK:
         answer["changed"] = result.changed
+        if result.note:
+            answer["note"] = result.note
     elif result.status == HELD:
         answer.update(reason=result.reason, held=result.held)
     else:

@@ -351,7 +351,9 @@ def _components(order_schemas: dict) -> dict:
             "additionalProperties": False,
         },
         "OkResult": _result_schema("ok", {"changed": {
-            "type": "boolean", "description": "false when the values sent were already in force."}}),
+            "type": "boolean", "description": "false when the values sent were already in force."}}, optional={
+            "note": {"type": "string", "description": "Why a valid item was left out: a batch the merchant's "
+                                                      "batch policy (latest or largest batch only) does not keep."}}),
         "HeldResult": _result_schema("held", {
             "reason": {"type": "string", "description": "Which switch is off, and until when."},
             "held": {"type": "array", "items": {"type": "string"},
@@ -412,14 +414,14 @@ def _components(order_schemas: dict) -> dict:
     }
 
 
-def _result_schema(status: str, extra: dict) -> dict:
+def _result_schema(status: str, extra: dict, optional: dict | None = None) -> dict:
     return {
         "type": "object",
         "properties": {
             "index": {"type": "integer", "minimum": 0, "description": "The item's position in `items`."},
             "key": {"type": "string", "description": "The record the item names (such as its ERP product id)."},
             "status": {"type": "string", "enum": [status]},
-            **extra,
+            **extra, **(optional or {}),
         },
         "required": ["index", "key", "status", *extra],
         "additionalProperties": False,

@@ -38,6 +38,7 @@ class ItemResult:
     reason: str = ""  # why it is held
     held: list = field(default_factory=list)  # the fields held (an item may be partly applied, partly held)
     changed: bool = False
+    note: str = ""  # why a valid item was left out (the merchant's batch policy)
 
 
 def _until_text(switch) -> str:
@@ -122,6 +123,8 @@ def inbound_apply(*, merchant, kind: str, items: list[Item], actor: Actor, reaso
     with transaction.atomic():
         outcomes = plan.plan(items, lock=True)
         valid = _refuse_invalid(kind, plan, outcomes, results)
+        if kind == "batches":
+            valid = _batch_policy(merchant, plan, valid, results)
         by_ref = {item.ref: item for item in items}
         switch = module_pause(merchant, MODULE_OF_KIND[kind])
         if switch is not None:
@@ -155,6 +158,35 @@ def _refuse_invalid(kind: str, plan, outcomes: list[Outcome], results: dict) -> 
             plan.named.pop(outcome.product_id, None)
         else:
             kept.append(outcome)
+    return kept
+
+
+def _batch_policy(merchant, plan, valid: list[Outcome], results: dict) -> list[Outcome]:
+    """Keep the batches the merchant's batch sync policy asks for (SPEC M6): all on-sale ones, or per product
+    only the latest (by production date) or the largest-stock one among those on sale. The others are
+    answered ok with a note and, as the product's batches are fully replaced, not kept."""
+    from merchant.models.accounts import BatchSyncPolicy
+
+    policy = merchant.batch_sync_policy
+    if policy == BatchSyncPolicy.ALL_ON_SALE:
+        return valid
+    today = timezone.localdate()
+    by_product = defaultdict(list)
+    for outcome in valid:
+        by_product[outcome.product_id].append(outcome)
+    note = (_("not kept: the batch policy keeps only the latest batch") if policy == BatchSyncPolicy.LATEST
+            else _("not kept: the batch policy keeps only the batch with the most stock"))
+    kept = []
+    for product_id, outcomes in by_product.items():
+        on_sale = [o for o in outcomes if o.payload[3]["quantity"] > 0 and o.payload[3]["expiry_date"] > today]
+        rank = (lambda o: (o.payload[3]["production_date"], o.payload[3]["expiry_date"], o.payload[2])) \
+            if policy == BatchSyncPolicy.LATEST else (lambda o: (o.payload[3]["quantity"], o.payload[3]["expiry_date"]))
+        chosen = max(on_sale or outcomes, key=rank)
+        kept.append(chosen)
+        for outcome in outcomes:
+            if outcome is not chosen:
+                plan.named[product_id].discard(outcome.payload[2])
+                results[outcome.ref] = ItemResult(outcome.ref, str(outcome.key), OK, note=note)
     return kept
 
 
