@@ -141,6 +141,7 @@ def test_text_no_database_can_store_is_refused_with_where_it_is(erp, merchant_a,
     assert not IdempotencyRecord.objects.exists()
 
 
+@pytest.mark.usefixtures("english")
 def test_items_from_other_channels_refuse_such_text_per_field():
     """The ERP bridge hands its JSON to item_from_json directly: there it is a field error, and an unknown field
     name is echoed escaped."""

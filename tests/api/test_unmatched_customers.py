@@ -75,6 +75,7 @@ def _page(client: Client, **params):
     return client.get(reverse("customer_list"), {"tab": "unmatched", **params})
 
 
+@pytest.mark.usefixtures("english_pages")
 def test_the_customers_page_lists_the_merchants_unmatched_ones(erp, erp_b, client_viewer):
     erp.items("customers", {"uscc": valid_uscc(7), "erp_customer_code": "MINE", "customer_name": "Mine Pharmacy"})
     erp_b.items("customers", {"uscc": valid_uscc(8), "erp_customer_code": "THEIRS", "customer_name": "Theirs"})
