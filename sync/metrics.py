@@ -7,6 +7,7 @@ from collections import defaultdict
 
 import django_rq
 from django.conf import settings
+from django.db.models import Count, Min, Q
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -14,11 +15,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from . import redis as sync_redis
-from .models import BreakerState, Checkpoint, Connection, SyncModule
+from .models import BreakerState, Checkpoint, Connection, Outbox, SyncModule
 from .stats import CALLS_KEY, LATENCY_BUCKETS, LATENCY_KEY
 
 QUEUES = ("default", "sync", "imports")
-LAG_MODULES = (SyncModule.ORDERS, SyncModule.REFUNDS)
+LAG_MODULES = (SyncModule.ORDERS, SyncModule.REFUNDS, SyncModule.ERP_PULL)
 
 
 def _text(value) -> str:
@@ -62,10 +63,34 @@ class SyncCollector:
             stopped.add_metric([str(pk)], 1.0 if reason else 0.0)
         yield breaker
         yield stopped
+        yield from _outbox_gauges(now)
         depth = GaugeMetricFamily("mh_queue_depth", "Jobs waiting in each RQ queue.", labels=["queue"])
         for name in QUEUES:
             depth.add_metric([name], django_rq.get_queue(name).count)
         yield depth
+
+
+def _outbox_gauges(now):
+    """What waits to be pushed to each marketplace and what was given up on: a growing oldest-waiting age is
+    the first sign that pushes are stuck (a stopped connection, an exhausted call budget)."""
+    waiting = GaugeMetricFamily("mh_outbox_waiting", "Outbox rows waiting to be pushed.",
+                                labels=["connection", "kind"])
+    failed = GaugeMetricFamily("mh_outbox_failed", "Outbox rows given up on (shown on their pages).",
+                               labels=["connection", "kind"])
+    oldest = GaugeMetricFamily("mh_outbox_oldest_waiting_seconds", "Age of the oldest change not pushed yet.",
+                               labels=["connection", "kind"])
+    rows = (Outbox.objects.values("connection_id", "kind").order_by()
+            .annotate(waiting=Count("pk", filter=Q(pending=True)),
+                      failed=Count("pk", filter=Q(pending=False, failed_at__isnull=False)),
+                      oldest=Min("dirty_since", filter=Q(pending=True))))
+    for row in rows:
+        labels = [str(row["connection_id"]), row["kind"]]
+        waiting.add_metric(labels, row["waiting"])
+        failed.add_metric(labels, row["failed"])
+        oldest.add_metric(labels, (now - row["oldest"]).total_seconds() if row["oldest"] else 0.0)
+    yield waiting
+    yield failed
+    yield oldest
 
 
 @require_GET

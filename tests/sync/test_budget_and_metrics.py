@@ -62,6 +62,35 @@ def test_metrics_need_the_token_and_speak_prometheus(client, settings, merchant_
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 404
 
 
+@pytest.mark.django_db
+def test_metrics_show_what_waits_to_be_pushed_and_what_failed(client, settings, merchant_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sync.models import Connection, Outbox
+    from tests.factories import ProductFactory
+
+    connection = Connection.objects.create(merchant=merchant_a, name="shop", gateway_url="http://x/router/rest",
+                                           app_key="k")
+    now = timezone.now()
+    products = [ProductFactory(merchant=merchant_a) for _ in range(3)]
+    Outbox.objects.create(connection=connection, kind="stock", product=products[0], pending=True,
+                          dirty_since=now - timedelta(seconds=90), due_at=now)
+    Outbox.objects.create(connection=connection, kind="stock", product=products[1], pending=True,
+                          dirty_since=now - timedelta(seconds=10), due_at=now)
+    Outbox.objects.create(connection=connection, kind="stock", product=products[2], pending=False, failed_at=now,
+                          due_at=now, last_error="no such SKU")
+
+    text = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {settings.METRICS_TOKEN}").content.decode()
+
+    label = f'connection="{connection.pk}",kind="stock"'
+    assert f"mh_outbox_waiting{{{label}}} 2.0" in text
+    assert f"mh_outbox_failed{{{label}}} 1.0" in text
+    oldest = next(line for line in text.splitlines() if line.startswith(f"mh_outbox_oldest_waiting_seconds{{{label}}}"))
+    assert 89 <= float(oldest.split()[-1]) < 600
+
+
 def test_an_idle_message_channel_backs_off_so_polls_keep_their_budget():
     from sync.consumer import idle_sleep_next
 
