@@ -5,7 +5,10 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import requests
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -97,3 +100,28 @@ def pct(values, p):
 
 def yes(ok: bool) -> str:
     return "yes" if ok else "NO"
+
+
+def start_gunicorn(port: int, workers: int, threads: int, env: dict) -> subprocess.Popen:
+    """gunicorn serving the app (and the sandbox marketplace) on a loopback port, once it answers."""
+    cmd = [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", str(workers), "--threads", str(threads),
+           "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "120", "--keep-alive", "30"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"gunicorn exited with {proc.returncode}")
+        try:
+            # Without parameters the gateway answers TOP's "Missing Method" envelope: proof it is served.
+            answer = requests.get(f"http://127.0.0.1:{port}/sandbox/top/router/rest", timeout=10)
+            if answer.status_code == 200 and "error_response" in answer.text:
+                return proc
+            if answer.status_code == 404:
+                stop_process(proc)
+                sys.exit("the sandbox gateway answered 404: SANDBOX_ENABLED did not take")
+        except requests.RequestException:
+            pass  # still booting
+        time.sleep(0.2)
+    stop_process(proc)
+    sys.exit("gunicorn did not answer within 60 s")
+

@@ -47,7 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import (  # noqa: E402
-    REPO, busy_and_steal, cpu_times, delete_tree, django_setup, free_port, pct, stop_process, yes,
+    REPO, busy_and_steal, cpu_times, delete_tree, django_setup, free_port, pct, start_gunicorn, stop_process, yes,
 )
 from vocabulary import DRUGS, FORMS  # noqa: E402
 
@@ -95,29 +95,6 @@ def child_env() -> dict:
                 # WhiteNoise's note that staticfiles/ was never collected (files are served from the apps)
                 "PYTHONWARNINGS": "ignore:No directory at:UserWarning"})
     return env
-
-
-def start_gunicorn(port: int, workers: int, threads: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", str(workers), "--threads", str(threads),
-           "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "120", "--keep-alive", "30"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=child_env(), start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"gunicorn exited with {proc.returncode}")
-        try:
-            # Without parameters the gateway answers TOP's "Missing Method" envelope: proof it is served.
-            answer = requests.get(f"http://127.0.0.1:{port}/sandbox/top/router/rest", timeout=10)
-            if answer.status_code == 200 and "error_response" in answer.text:
-                return proc
-            if answer.status_code == 404:
-                stop_process(proc)
-                sys.exit("the sandbox gateway answered 404: SANDBOX_ENABLED did not take")
-        except requests.RequestException:
-            pass  # still booting
-        time.sleep(0.2)
-    stop_process(proc)
-    sys.exit("gunicorn did not answer within 60 s")
 
 
 def children_of(pid: int) -> list[int]:
@@ -853,7 +830,7 @@ def main():
     # gunicorn runs in its own session: a SIGTERM to us must still stop it (the finally below does)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        gunicorn = start_gunicorn(port, args.workers, args.threads)
+        gunicorn = start_gunicorn(port, args.workers, args.threads, child_env())
         print(f"server: gunicorn ({args.workers} workers x {args.threads} threads) at {base}", flush=True)
         # A connected merchant, as in production: each request also records what its marketplace must be told.
         conn = connection_to(merchant, APP_KEY, base)

@@ -44,13 +44,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import (  # noqa: E402
-    REPO, busy_and_steal, cpu_times, delete_tree, django_setup, free_port, pct, stop_process, yes,
+    REPO, busy_and_steal, cpu_times, delete_tree, django_setup, free_port, pct, start_gunicorn, stop_process, yes,
 )
 from vocabulary import DRUGS, FORMS  # noqa: E402
 
 django_setup()
 
-import requests  # noqa: E402
 from django.db import connection as db, connections, transaction  # noqa: E402
 from django.db.models import Max, Min  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -100,26 +99,7 @@ def child_env() -> dict:
 
 
 def start_gateway(port: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}",
-           "--log-level", "warning", "--timeout", "120", "--keep-alive", "30"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=child_env(), start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"gunicorn exited with {proc.returncode}")
-        try:
-            # Without parameters the gateway answers TOP's "Missing Method" envelope: proof it is served.
-            answer = requests.get(f"http://127.0.0.1:{port}/sandbox/top/router/rest", timeout=10)
-            if answer.status_code == 200 and "error_response" in answer.text:
-                return proc
-            if answer.status_code == 404:
-                stop_process(proc)
-                sys.exit("the sandbox gateway answered 404: SANDBOX_ENABLED did not take")
-        except requests.RequestException:
-            pass  # still booting
-        time.sleep(0.2)
-    stop_process(proc)
-    sys.exit("gunicorn did not answer within 60 s")
+    return start_gunicorn(port, 2, 4, child_env())
 
 
 # --- set-up: merchants, shops, connections --------------------------------------------------------------------
