@@ -7,6 +7,7 @@ the module is turned back on. A stock or price value for a SKU whose own switch 
 switch is on again; the rest of the item still applies. Everything runs in one transaction with the
 products locked, so what is decided is what is written.
 """
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -14,12 +15,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from merchant.models import HeldItem, HeldValue, Module, ModuleSwitch, SkuSwitch, SwitchKind
+from merchant.models import HeldItem, HeldValue, Module, SwitchKind
 from merchant.permissions import Actor
 
 from .bulk import PLANS
 from .bulk.common import Item, Outcome
 from .inbound_fields import item_from_stored, item_to_json
+from .switches import module_pause, sku_sync_pauses, until_text
 
 MODULE_OF_KIND = {
     "products": Module.PRODUCTS, "prices": Module.PRICES, "batches": Module.BATCHES, "stock": Module.STOCK,
@@ -27,6 +29,7 @@ MODULE_OF_KIND = {
 }
 KINDS_OF_MODULE = {module: kind for kind, module in MODULE_OF_KIND.items()}
 OK, HELD, INVALID = "ok", "held", "invalid"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -39,35 +42,6 @@ class ItemResult:
     held: list = field(default_factory=list)  # the fields held (an item may be partly applied, partly held)
     changed: bool = False
     note: str = ""  # why a valid item was left out (the merchant's batch policy)
-
-
-def _until_text(switch) -> str:
-    if switch.paused_until:
-        return _(" until %(time)s") % {"time": timezone.localtime(switch.paused_until).strftime("%Y-%m-%d %H:%M")}
-    return ""
-
-
-def module_pause(merchant, module: str):
-    """The module's switch when its auto-sync is off now, else None."""
-    switch = ModuleSwitch.objects.filter(merchant=merchant, module=module).first()
-    return switch if switch and not switch.is_on() else None
-
-
-def _sku_pauses(merchant, product_ids, kind: str) -> dict:
-    """product id -> reason, for the products whose auto sync of kind (stock or price) is off now."""
-    module = Module.STOCK if kind == SwitchKind.STOCK else Module.PRICES
-    switch = module_pause(merchant, module)
-    if switch is not None:
-        reason = _("auto sync of %(module)s is off%(until)s") % {
-            "module": Module(module).label, "until": _until_text(switch)}
-        return {pk: reason for pk in product_ids}
-    now = timezone.now()
-    paused = {}
-    for sku in SkuSwitch.objects.filter(product_id__in=list(product_ids), kind=kind, enabled=False):
-        if not sku.is_on(now):
-            paused[sku.product_id] = _("%(switch)s of this SKU is off%(until)s") % {
-                "switch": SwitchKind(kind).label, "until": _until_text(sku)}
-    return paused
 
 
 def _held_fields(kind: str, item: Item) -> dict:
@@ -192,7 +166,7 @@ def _batch_policy(merchant, plan, valid: list[Outcome], results: dict) -> list[O
 
 def _hold_items(merchant, kind, plan, items: list[Item], actor: Actor, switch, results: dict) -> None:
     reason = _("auto sync of %(module)s is off%(until)s") % {
-        "module": Module(MODULE_OF_KIND[kind]).label, "until": _until_text(switch)}
+        "module": Module(MODULE_OF_KIND[kind]).label, "until": until_text(switch)}
     now = timezone.now()
     records = {}
     for item in items:
@@ -220,7 +194,7 @@ def _hold_fields(merchant, kind, plan, valid: list[Outcome], by_ref: dict, actor
             wanted[switch].add(outcome.product_id)
     if not wanted:
         return valid
-    paused = {switch: _sku_pauses(merchant, ids, switch) for switch, ids in wanted.items()}
+    paused = {switch: sku_sync_pauses(merchant, ids, switch) for switch, ids in wanted.items()}
     now = timezone.now()
     held_rows, keep, replan = [], [], []
     for outcome in valid:
@@ -250,8 +224,6 @@ def _hold_fields(merchant, kind, plan, valid: list[Outcome], by_ref: dict, actor
 def held_items_apply(*, merchant, module: str) -> int:
     """Apply the records held while the module was off (the latest per record), each under its source's name.
     Returns how many were applied; a record that is no longer valid is dropped and logged."""
-    import logging
-
     kind = KINDS_OF_MODULE.get(module)
     if kind is None:
         return 0
@@ -267,7 +239,7 @@ def held_items_apply(*, merchant, module: str) -> int:
                                 reason=_("held value applied"))
         for result in results:
             if result.status == INVALID:
-                logging.getLogger(__name__).warning("held %s record %s no longer valid: %s", kind, result.key,
+                log.warning("held %s record %s no longer valid: %s", kind, result.key,
                                                     result.errors)
         applied += sum(1 for result in results if result.status == OK)
         HeldItem.objects.filter(pk__in=[row.pk for row in rows]).delete()

@@ -13,7 +13,7 @@ from merchant.permissions import Action, Actor
 from sync.outbox import outbox_products_changed
 
 from .audit import audit_entries
-from .inbound import module_pause
+from .switches import module_pause
 
 
 def orders_marking_paused_reason(merchant) -> str | None:

@@ -117,7 +117,7 @@ def _held_sweep(actor: Actor) -> None:
     same transaction; this catches a value held by a request that raced with that (DESIGN rule 3)."""
     from merchant.models import HeldItem, Merchant
 
-    from .inbound import MODULE_OF_KIND, held_items_apply, module_pause
+    from .inbound import MODULE_OF_KIND, held_items_apply
 
     product_ids = list(HeldValue.objects.values_list("product_id", flat=True).distinct()[:10000])
     if product_ids:
@@ -129,6 +129,38 @@ def _held_sweep(actor: Actor) -> None:
         if module_pause(merchant, module) is None:
             with transaction.atomic():
                 held_items_apply(merchant=merchant, module=module)
+
+
+def until_text(switch) -> str:
+    if switch.paused_until:
+        return _(" until %(time)s") % {"time": timezone.localtime(switch.paused_until).strftime("%Y-%m-%d %H:%M")}
+    return ""
+
+
+def module_pause(merchant, module: str):
+    """The module's switch when its auto-sync is off now, else None."""
+    switch = ModuleSwitch.objects.filter(merchant=merchant, module=module).first()
+    return switch if switch and not switch.is_on() else None
+
+
+def sku_sync_pauses(merchant, product_ids, kind: str) -> dict:
+    """product id -> reason, for the products whose auto sync of kind (stock or price) is off now, by their
+    module's switch or their own."""
+    module = Module.STOCK if kind == SwitchKind.STOCK else Module.PRICES
+    switch = module_pause(merchant, module)
+    if switch is not None:
+        reason = _("auto sync of %(module)s is off%(until)s") % {
+            "module": Module(module).label, "until": until_text(switch)}
+        return {pk: reason for pk in product_ids}
+    now = timezone.now()
+    paused = {}
+    ids = list(product_ids)
+    for start in range(0, len(ids), 5000):  # an import may name 100,000 products
+        for sku in SkuSwitch.objects.filter(product_id__in=ids[start:start + 5000], kind=kind, enabled=False):
+            if not sku.is_on(now):
+                paused[sku.product_id] = _("%(switch)s of this SKU is off%(until)s") % {
+                    "switch": SwitchKind(kind).label, "until": until_text(sku)}
+    return paused
 
 
 def auto_sync_on(*, merchant_id: int, module: str, product: Product | None = None, kind: str | None = None) -> bool:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl.utils.cell import range_boundaries
 
-from merchant.models import ImportJob, ImportRow, ImportStatus, Module, ModuleSwitch, Product, RowAction, SkuSwitch
+from merchant.models import ImportJob, ImportRow, ImportStatus, Product, RowAction
 from merchant.services.bulk import PLANS, Item
 from merchant.services.bulk.common import INVALID
 from merchant.services.bulk.copy import insert_many
@@ -287,17 +287,10 @@ class Validation:
 
 def ids_with_sync_on(merchant, product_ids, kind: str) -> list[int]:
     """Of these products, those whose automatic sync of kind (stock or price) is on now."""
-    module = Module.STOCK if kind == "stock" else Module.PRICES
-    now = timezone.now()
-    switch = ModuleSwitch.objects.filter(merchant=merchant, module=module).first()
-    if switch and not switch.is_on(now):
-        return []
-    paused = set()
+    from merchant.services.switches import sku_sync_pauses
+
     ids = list(product_ids)
-    for start in range(0, len(ids), 5000):
-        for sku in SkuSwitch.objects.filter(product_id__in=ids[start:start + 5000], kind=kind, enabled=False):
-            if not sku.is_on(now):
-                paused.add(sku.product_id)
+    paused = sku_sync_pauses(merchant, ids, kind)
     return [pk for pk in ids if pk not in paused]
 
 
