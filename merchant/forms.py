@@ -17,6 +17,7 @@ from merchant.models import (
     Carrier, CustomerGroup, ErpStatus, ImportKind, Module, OrderStatus, Product, RegionGroup, Role, SwitchKind,
 )
 from merchant.services.login_throttle import LoginThrottled, login_attempt_begin, login_attempt_end
+from merchant.validators import normalise_username, validate_username
 from sync.models import Connection, ConnectionKind
 
 PRICE = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.01")}
@@ -141,15 +142,23 @@ class ErpStatusForm(forms.Form):
     message = forms.CharField(label=_("Message (optional)"), max_length=300, required=False)
 
 
+# Usernames are global, so whether one is free is visible to every owner; the answer must not also say whose
+# it is (this merchant's, another merchant's, staff's): one text, whatever made the name unavailable.
+USERNAME_UNAVAILABLE = _("This username is not available; choose another.")
+
+
 class MemberForm(forms.Form):
+    # The column's length bounds the input (NFKC of a huge value is slow); the validator says what fits.
     username = forms.CharField(label=_("Username"), max_length=150)
     password = forms.CharField(label=_("Initial password"), widget=forms.PasswordInput)
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
 
     def clean_username(self):
-        name = self.cleaned_data["username"].strip()
-        if get_user_model().objects.filter(username=name).exists():
-            raise forms.ValidationError(_("This username is taken."))
+        name = normalise_username(self.cleaned_data["username"])
+        validate_username(name)
+        # Case-insensitively: "Owner" beside "owner" would be a look-alike, and they share a login throttle.
+        if get_user_model().objects.filter(username__iexact=name).exists():
+            raise forms.ValidationError(USERNAME_UNAVAILABLE, code="unavailable")
         return name
 
     def clean_password(self):
