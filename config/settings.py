@@ -112,9 +112,14 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
-# Failed logins allowed per username and per client address in LOGIN_THROTTLE_WINDOW seconds.
+# Failed logins allowed per username and per client address in LOGIN_THROTTLE_WINDOW seconds
+# (merchant/services/login_throttle.py). Past the limit a username is refused for the window; an address only
+# waits after each failure (1 s, doubling, at most LOGIN_THROTTLE_MAX_DELAY), so a NAT is slowed, not locked.
 LOGIN_THROTTLE_LIMIT = int(os.environ.get("LOGIN_THROTTLE_LIMIT", "10"))
 LOGIN_THROTTLE_WINDOW = int(os.environ.get("LOGIN_THROTTLE_WINDOW", "900"))
+LOGIN_THROTTLE_MAX_DELAY = int(os.environ.get("LOGIN_THROTTLE_MAX_DELAY", "60"))
+# Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client; empty: never read it.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]

@@ -3,15 +3,19 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from merchant.views.auth import ThrottledLoginView
+from merchant.views.auth import AdminPasswordChangeView, ThrottledLoginView, ThrottledPasswordChangeView
 from sync.metrics import metrics
 
 urlpatterns = [
     path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("password/", ThrottledPasswordChangeView.as_view(), name="password_change"),
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Ahead of admin.site.urls, which would serve this URL with an unthrottled form (its login is throttled
+    # through admin.site.login_form, see merchant/admin.py).
+    path("admin/password_change/", admin.site.admin_view(AdminPasswordChangeView.as_view()),
+         name="admin_password_change"),
     path("admin/", admin.site.urls),
     path("django-rq/", include("django_rq.urls")),
     path("metrics", metrics, name="metrics"),

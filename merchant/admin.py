@@ -5,6 +5,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 
+from merchant.forms import ThrottledAdminAuthenticationForm
 from merchant.models import (
     BaseProduct, Carrier, CustomerGroup, Membership, Merchant, PendingReviewProduct, RegionGroup,
     RegionGroupProvince,
@@ -14,6 +15,9 @@ from merchant.services.catalog import product_approve
 from sync.outbox import outbox_products_changed
 
 User = get_user_model()
+
+# Staff see every merchant: their login goes through the same throttle as the back office's, in the admin's look.
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 class MembershipInline(admin.StackedInline):

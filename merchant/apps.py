@@ -7,4 +7,4 @@ class MerchantConfig(AppConfig):
     verbose_name = _("Merchant back office")
 
     def ready(self):
-        from merchant import lookups  # noqa: F401  registers field__any
+        from merchant import client_address, lookups  # noqa: F401  registers field__any, the TRUSTED_PROXIES check

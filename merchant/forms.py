@@ -3,15 +3,21 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django import forms
+from django.contrib.admin import forms as admin_forms
 from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.contrib.auth.password_validation import validate_password
 from django.core.validators import MinValueValidator
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from merchant.client_address import client_address
 from merchant.models import (
     Carrier, CustomerGroup, ErpStatus, ImportKind, Module, OrderStatus, Product, RegionGroup, Role, SwitchKind,
 )
+from merchant.services.login_throttle import LoginThrottled, login_attempt_begin, login_attempt_end
+from merchant.validators import normalise_username, validate_username
 from sync.models import Connection, ConnectionKind
 
 PRICE = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.01")}
@@ -136,15 +142,23 @@ class ErpStatusForm(forms.Form):
     message = forms.CharField(label=_("Message (optional)"), max_length=300, required=False)
 
 
+# Usernames are global, so whether one is free is visible to every owner; the answer must not also say whose
+# it is (this merchant's, another merchant's, staff's): one text, whatever made the name unavailable.
+USERNAME_UNAVAILABLE = _("This username is not available; choose another.")
+
+
 class MemberForm(forms.Form):
+    # The column's length bounds the input (NFKC of a huge value is slow); the validator says what fits.
     username = forms.CharField(label=_("Username"), max_length=150)
     password = forms.CharField(label=_("Initial password"), widget=forms.PasswordInput)
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
 
     def clean_username(self):
-        name = self.cleaned_data["username"].strip()
-        if get_user_model().objects.filter(username=name).exists():
-            raise forms.ValidationError(_("This username is taken."))
+        name = normalise_username(self.cleaned_data["username"])
+        validate_username(name)
+        # Case-insensitively: "Owner" beside "owner" would be a look-alike, and they share a login throttle.
+        if get_user_model().objects.filter(username__iexact=name).exists():
+            raise forms.ValidationError(USERNAME_UNAVAILABLE, code="unavailable")
         return name
 
     def clean_password(self):
@@ -154,6 +168,70 @@ class MemberForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+
+
+def login_refusal_text(refusal: LoginThrottled) -> str:
+    """What a refused login or password change says, in the reader's language."""
+    if refusal.seconds is None:
+        return gettext("Too many failed logins. Wait a few minutes and try again.")
+    return ngettext(
+        "Too many failed logins from your network. Try again in %(seconds)d second.",
+        "Too many failed logins from your network. Try again in %(seconds)d seconds.",
+        refusal.seconds,
+    ) % {"seconds": refusal.seconds}
+
+
+class LoginThrottleMixin:
+    """Runs a form's password check under the one login throttle (merchant/services/login_throttle.py).
+
+    A refusal is a ValidationError with code "throttled", raised before the password is looked at; the
+    refusal itself is kept in `throttle_refusal` for the view (status 429, Retry-After).
+    """
+
+    throttle_refusal: LoginThrottled | None = None
+
+    def _check_under_throttle(self, *, username: str, check):
+        try:
+            attempt = login_attempt_begin(username=username, address=client_address(self.request))
+        except LoginThrottled as refusal:
+            self.throttle_refusal = refusal
+            raise forms.ValidationError(login_refusal_text(refusal), code="throttled") from None
+        try:
+            result = check()
+        except forms.ValidationError:
+            login_attempt_end(attempt=attempt, password_ok=False)
+            raise
+        login_attempt_end(attempt=attempt, password_ok=True)
+        return result
+
+
+class ThrottledAuthenticationForm(LoginThrottleMixin, AuthenticationForm):
+    def clean(self):
+        username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if not username or not password:
+            return super().clean()  # a missing field: no password is checked, nothing to count
+        # The field has stripped and NFKC-normalised the name already: the throttle counts what is checked.
+        return self._check_under_throttle(username=username, check=super().clean)
+
+
+class ThrottledAdminAuthenticationForm(ThrottledAuthenticationForm, admin_forms.AdminAuthenticationForm):
+    """The Django admin's login form (staff only, its own look) under the same throttle."""
+
+
+class ThrottledPasswordChangeForm(LoginThrottleMixin, PasswordChangeForm):
+    """Wrong old passwords spend the same per-name and per-address guesses as failed logins: a stolen session
+    must not become an unthrottled way to test passwords."""
+
+    def __init__(self, *args, request, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean_old_password(self):
+        return self._check_under_throttle(username=self.user.get_username(), check=super().clean_old_password)
+
+
+class ThrottledAdminPasswordChangeForm(ThrottledPasswordChangeForm, admin_forms.AdminPasswordChangeForm):
+    """The Django admin's own password change, under the same throttle."""
 
 
 class ImportUploadForm(forms.Form):

@@ -1,4 +1,6 @@
 """Validators shared by forms, the import pipeline and the Open API."""
+import unicodedata
+
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -28,3 +30,34 @@ def validate_uscc(value: str) -> None:
         )
     if uscc_check_char(code[:17]) != code[17]:
         raise ValidationError(_("The check character of this unified social credit code is wrong."), code="uscc_check")
+
+
+USERNAME_MAX_LENGTH = 64
+USERNAME_PUNCTUATION = frozenset("._-@")
+
+
+def normalise_username(value: str) -> str:
+    """What every path that creates a user does first: trim, then NFKC, as Django's login form reads the name
+    typed at login (full-width letters and digits become the ordinary ones), so the stored name is the one
+    that logs in."""
+    return unicodedata.normalize("NFKC", (value or "").strip())
+
+
+def _username_char(char: str) -> bool:
+    category = unicodedata.category(char)
+    return category.startswith("L") or category == "Nd" or char in USERNAME_PUNCTUATION
+
+
+def validate_username(value: str) -> None:
+    """Raise ValidationError unless value (already normalised) is 1 to USERNAME_MAX_LENGTH letters (any script,
+    CJK included), digits and . _ - @.
+
+    Everything else is refused rather than cleaned: zero-width and other format characters make two names that
+    look the same, control characters and whitespace hide in lists and logs, and < > & " ' would be markup
+    anywhere a name is shown without escaping.
+    """
+    if not 1 <= len(value or "") <= USERNAME_MAX_LENGTH or not all(_username_char(c) for c in value):
+        raise ValidationError(
+            _("A username has 1 to %(max)d characters: letters, digits and . _ - @ only."),
+            code="username_format", params={"max": USERNAME_MAX_LENGTH},
+        )

@@ -98,3 +98,70 @@ def test_team_page_lists_only_this_merchants_members(client_owner, outsider, ope
     usernames = {m.user.username for m in response.context["members"]}
     assert usernames == {"owner", "operator"}
     assert "outsider" not in response.content.decode()
+
+
+# --- usernames: a safe character set, and nothing said about other merchants --------------------------------------
+
+UNAVAILABLE = "This username is not available; choose another."
+FORMAT = "A username has 1 to 64 characters: letters, digits and . _ - @ only."
+
+
+@pytest.mark.parametrize("name", [
+    "ow\u200bner2",        # zero-width space
+    "clerk\u2060x",        # word joiner
+    "<b>clerk</b>",        # markup
+    "clerk&co",
+    'clerk"x',
+    "clerk two",           # inner whitespace
+    "clerk\tx",
+    "clerk\u202ex",        # right-to-left override
+    "clerk\x07",           # control character
+    "c" * 65,
+])
+def test_add_user_refuses_unsafe_usernames(client_owner, name):
+    users_before = User.objects.count()
+    response = client_owner.post(reverse("team"), {"username": name, "password": STRONG, "role": "viewer"})
+    assert response.status_code == 400
+    assert response.context["form"].errors["username"] == [FORMAT]
+    assert User.objects.count() == users_before
+
+
+@pytest.mark.parametrize("typed, stored", [
+    ("张三", "张三"),
+    ("li.si-2@shop_a", "li.si-2@shop_a"),
+    ("ｃｌｅｒｋ３", "clerk3"),       # full-width letters and digits are stored as the ordinary ones
+    ("  clerk4 ", "clerk4"),
+])
+def test_add_user_stores_the_normalised_name_that_logs_in(client_owner, client, typed, stored):
+    response = client_owner.post(reverse("team"), {"username": typed, "password": STRONG, "role": "viewer"})
+    assert response.status_code == 302
+    assert User.objects.filter(username=stored).exists()
+    cache.clear()
+    assert client.post(reverse("login"), {"username": typed, "password": STRONG}).status_code == 302
+
+
+@pytest.mark.parametrize("name", [
+    "operator",          # a member of this merchant
+    "outsider",          # the owner of another merchant
+    "Outsider",          # ... in other letter case
+    "ｏｕｔｓｉｄｅｒ",   # ... in full-width letters
+    "platform_staff",    # a platform staff account
+])
+def test_an_unavailable_username_reads_the_same_whoever_has_it(client_owner, operator, outsider, name):
+    User.objects.create_user(username="platform_staff", is_staff=True)
+    users_before = User.objects.count()
+    response = client_owner.post(reverse("team"), {"username": name, "password": STRONG, "role": "viewer"})
+    assert response.status_code == 400
+    assert response.context["form"].errors["username"] == [UNAVAILABLE]
+    assert "Merchant B" not in response.content.decode()
+    assert User.objects.count() == users_before
+
+
+def test_merchant_create_refuses_an_unsafe_owner_name(db):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="owner"):
+        call_command("merchant_create", "acme", "--name", "Acme", "--owner", "ac\u200bme", "--password",
+                     "a-Long-pass-2026")
+    assert not User.objects.filter(username__startswith="ac").exists()

@@ -1,32 +1,54 @@
-"""Login with throttling: too many failures for one username or one address are refused for a while."""
+"""Login and password change under the one login throttle (merchant/services/login_throttle.py).
+
+The throttle lives in the forms (merchant/forms.py), so the Django admin's own login uses it too
+(merchant/admin.py sets admin.site.login_form); these views only add the 429 answer.
+"""
 from django.conf import settings
+from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.core.cache import cache
-from django.utils.translation import gettext as _
+from django.urls import reverse_lazy
+
+from merchant.forms import ThrottledAdminPasswordChangeForm, ThrottledAuthenticationForm, ThrottledPasswordChangeForm
 
 
-def _keys(request, username: str) -> list[str]:
-    address = request.META.get("REMOTE_ADDR", "")
-    return [f"login-fail:user:{username.lower()}", f"login-fail:addr:{address}"]
+def _refused_status(form, response):
+    """A throttled answer says so in its status, and how long to wait when that is known."""
+    refusal = getattr(form, "throttle_refusal", None)
+    if refusal is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(refusal.seconds or settings.LOGIN_THROTTLE_WINDOW)
+    return response
 
 
 class ThrottledLoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
-
-    def post(self, request, *args, **kwargs):
-        username = request.POST.get("username", "")
-        if any(cache.get(key, 0) >= settings.LOGIN_THROTTLE_LIMIT for key in _keys(request, username)):
-            # An unbound form: the password is not even checked while throttled.
-            form = self.get_form_class()(request)
-            context = self.get_context_data(
-                form=form, throttled=_("Too many failed logins. Wait a few minutes and try again.")
-            )
-            return self.render_to_response(context, status=429)
-        return super().post(request, *args, **kwargs)
+    authentication_form = ThrottledAuthenticationForm
 
     def form_invalid(self, form):
-        for key in _keys(self.request, self.request.POST.get("username", "")):
-            cache.add(key, 0, settings.LOGIN_THROTTLE_WINDOW)
-            cache.incr(key)
-        return super().form_invalid(form)
+        return _refused_status(form, super().form_invalid(form))
+
+
+class ThrottledPasswordChangeView(auth_views.PasswordChangeView):
+    form_class = ThrottledPasswordChangeForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
+    def form_invalid(self, form):
+        return _refused_status(form, super().form_invalid(form))
+
+
+class AdminPasswordChangeView(ThrottledPasswordChangeView):
+    """What admin.site.password_change does (its form, context and done page), with the throttled form:
+    the admin offers no setting for that form, so config/urls.py routes its URL here."""
+
+    form_class = ThrottledAdminPasswordChangeForm
+    success_url = reverse_lazy("admin:password_change_done")
+
+    def dispatch(self, request, *args, **kwargs):
+        request.current_app = admin.site.name
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), **admin.site.each_context(self.request)}

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from merchant.models import Membership, Merchant, Role
+from merchant.validators import normalise_username, validate_username
 
 
 class Command(BaseCommand):
@@ -26,7 +27,12 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
         User = get_user_model()
-        if User.objects.filter(username=owner).exists():
+        owner = normalise_username(owner)
+        try:
+            validate_username(owner)
+        except ValidationError as exc:
+            raise CommandError("owner: " + " ".join(exc.messages)) from None
+        if User.objects.filter(username__iexact=owner).exists():
             raise CommandError(f"user {owner!r} already exists (a user belongs to one merchant)")
         user = User(username=owner)
         try:
