@@ -218,8 +218,8 @@ def imports_recover(*, now=None) -> dict:
         if _step_job_state(job.pk, CHECK) not in (*WAITING, None):
             count(_check_again(job, now, ImportInterruption.REQUEUED))
     lease = timedelta(seconds=settings.IMPORT_LEASE_SECONDS)
-    for job in ImportJob.objects.filter(Q(lease_until__lt=now) | Q(lease_until__isnull=True, step_started_at__lt=now - lease),
-                                        status=ImportStatus.VALIDATING):
+    lapsed = Q(lease_until__lt=now) | Q(lease_until__isnull=True, step_started_at__lt=now - lease)
+    for job in ImportJob.objects.filter(lapsed, status=ImportStatus.VALIDATING):
         count(_check_again(job, now, ImportInterruption.CHECK_RESTARTED))
     for job in waited.filter(status=ImportStatus.APPLYING):
         state = _step_job_state(job.pk, APPLY)
@@ -230,9 +230,9 @@ def imports_recover(*, now=None) -> dict:
         else:
             gone = state not in (*WAITING, None)
         if gone:
-            back = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.APPLYING, lease_token=job.lease_token).update(
-                status=ImportStatus.PREVIEW, interruption=ImportInterruption.APPLY_INTERRUPTED, interrupted_at=now,
-                lease_until=None, lease_token="", error="")
+            still = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.APPLYING, lease_token=job.lease_token)
+            back = still.update(status=ImportStatus.PREVIEW, interruption=ImportInterruption.APPLY_INTERRUPTED,
+                                interrupted_at=now, lease_until=None, lease_token="", error="")
             count(ImportInterruption.APPLY_INTERRUPTED if back else None)
     if done:
         log.warning("imports recovered after their worker was lost: %s", done)
