@@ -1,6 +1,7 @@
 """The one scheduler's configuration, read by `manage.py rqcron config/cron.py`."""
 from rq import cron
 
+from merchant import jobs as merchant_jobs
 from sync import jobs
 from sync.sandbox import jobs as sandbox_jobs
 from sync.sandbox_erp import jobs as sandbox_erp_jobs
@@ -8,6 +9,8 @@ from sync.sandbox_erp import jobs as sandbox_erp_jobs
 cron.register(jobs.switches_resume_expired, queue_name="default", interval=60)
 cron.register(jobs.batches_expire, queue_name="default", interval=3600)
 cron.register(jobs.sync_dispatch, queue_name="default", interval=60)
+# Imports lost with a worker or with Redis are queued again, as the dispatcher does for sync work.
+cron.register(merchant_jobs.imports_recover, queue_name="default", interval=60)
 cron.register(jobs.sync_records_purge, queue_name="default", interval=86400)
 cron.register(jobs.api_nonces_purge, queue_name="default", interval=3600)
 # The simulated marketplace's buyers and sellers (demo only: it acts on shops with demo activity on).

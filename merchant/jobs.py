@@ -1,23 +1,37 @@
-"""RQ entry points for the back office's own background work: load by id, call the pipeline."""
+"""RQ entry points for the back office's own background work: load by id, call the pipeline. A step whose
+merchant has all its job slots busy is put back (merchant.job_slots), so imports of one merchant never
+hold every worker."""
+import logging
+
 from django.utils import translation
 from django.utils.dateparse import parse_datetime
 
+from merchant.job_slots import deferred, merchant_slot
 from merchant.models import ImportJob, ImportStatus
-from merchant.services.imports import import_actor, import_apply_claimed
+from merchant.services.imports import import_actor, import_apply_claimed, imports_recover as recover
 from merchant.spreadsheets.imports import pipeline
 
+log = logging.getLogger(__name__)
 
-def import_validate(job_id: int, language: str | None = None) -> dict:
+
+def import_validate(job_id: int, language: str | None = None):
     job = ImportJob.objects.select_related("merchant").get(pk=job_id)
-    with translation.override(language):
-        pipeline.validate(job)
+    with merchant_slot(job.merchant_id) as held:
+        if not held:
+            return deferred()
+        with translation.override(language):
+            pipeline.validate(job)
     return {"status": job.status, "rows": job.rows_total, "invalid": job.invalid_count}
 
 
 def import_apply(job_id: int, valid_only: bool = False, pause_kinds=(), pause_until: str | None = None,
-                 language: str | None = None) -> dict:
-    with translation.override(language):
-        return _apply(job_id, valid_only, pause_kinds, pause_until)
+                 language: str | None = None):
+    merchant_id = ImportJob.objects.filter(pk=job_id).values_list("merchant_id", flat=True).get()
+    with merchant_slot(merchant_id) as held:
+        if not held:
+            return deferred()
+        with translation.override(language):
+            return _apply(job_id, valid_only, pause_kinds, pause_until)
 
 
 def _apply(job_id: int, valid_only: bool, pause_kinds, pause_until: str | None) -> dict:
@@ -29,3 +43,8 @@ def _apply(job_id: int, valid_only: bool, pause_kinds, pause_until: str | None) 
     until = parse_datetime(pause_until) if pause_until else None
     return import_apply_claimed(job=job, actor=actor, valid_only=valid_only, pause_kinds=pause_kinds,
                                 pause_until=until)
+
+
+def imports_recover() -> dict:
+    """Periodic (every minute): take up imports whose step was lost with its worker or with Redis."""
+    return recover()

@@ -2,6 +2,7 @@
 import logging
 import time
 
+from merchant.job_slots import deferred, merchant_slot
 from sync.errors import Retryable
 from sync.runs import LeaseTaken
 
@@ -56,17 +57,24 @@ def _active(connection_id: int):
     return connection if connection and connection.is_active else None
 
 
-def _guarded(pipeline, connection_id: int, **kwargs) -> dict | None:
+def _guarded(pipeline, connection_id: int, **kwargs):
+    """The pipeline's summary; None when there is nothing to do; RQ's Retry (put back for a few seconds) when
+    the merchant's job slots are all taken, so this worker serves other merchants meanwhile."""
     connection = _active(connection_id)
     if connection is None:
         return None
-    try:
-        return pipeline(connection, **kwargs)
-    except LeaseTaken as exc:
-        log.info("%s", exc)
-        return None
-    except Retryable:
-        raise  # RQ retries it with backoff (sync.schedule.RETRY)
+    with merchant_slot(connection.merchant_id) as held:
+        if not held:
+            log.info("connection %s: merchant %s has all its job slots busy; put back", connection_id,
+                     connection.merchant_id)
+            return deferred()
+        try:
+            return pipeline(connection, **kwargs)
+        except LeaseTaken as exc:
+            log.info("%s", exc)
+            return None
+        except Retryable:
+            raise  # RQ retries it with backoff (sync.schedule.RETRY)
 
 
 def sync_orders(connection_id: int, *, full: bool = False, trigger: str = "schedule") -> dict | None:
@@ -87,14 +95,21 @@ def sync_reconcile(connection_id: int, *, trigger: str = "schedule", first=None,
     return _guarded(reconcile_sync, connection_id, trigger=trigger, first=first, last=last)
 
 
-def sync_push(connection_id: int, *, kind: str, trigger: str = "schedule") -> dict | None:
+def sync_push(connection_id: int, *, kind: str, trigger: str = "schedule"):
     """Push the outbox rows of one kind (stock, price, listing, logistics) for a connection."""
-    from sync.models import PUSH_MODULES
-    from sync.pipelines import push_sync
-
     connection = _active(connection_id)
     if connection is None:
         return None
+    with merchant_slot(connection.merchant_id) as held:
+        if not held:
+            return deferred()
+        return _push_waiting_for_the_lease(connection, kind, trigger)
+
+
+def _push_waiting_for_the_lease(connection, kind: str, trigger: str) -> dict:
+    from sync.models import PUSH_MODULES
+    from sync.pipelines import push_sync
+
     # Unlike the pulls, a push that finds the lease taken must still run: the run holding the lease may have
     # read the outbox before the change that queued this job was committed. It usually ends within seconds,
     # so wait for it a little; past that, raise, and RQ retries the job later.

@@ -132,6 +132,8 @@ class RunOutcome(models.TextChoices):
     FAILED = "failed", _("Failed")
     STOPPED = "stopped", _("Stopped (permanent error)")
     SKIPPED = "skipped", _("Skipped (another run holds the lease)")
+    # Its worker was killed or stopped at the time limit: what it saved (orders, checkpoint, counts) is kept.
+    INTERRUPTED = "interrupted", _("Interrupted")
 
 
 class SyncRun(models.Model):
@@ -141,7 +143,7 @@ class SyncRun(models.Model):
     trigger = models.CharField(_("trigger"), max_length=16, blank=True)
     started_at = models.DateTimeField(_("started"))
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
-    outcome = models.CharField(_("outcome"), max_length=8, choices=RunOutcome.choices, default=RunOutcome.RUNNING)
+    outcome = models.CharField(_("outcome"), max_length=12, choices=RunOutcome.choices, default=RunOutcome.RUNNING)
     windows = models.PositiveIntegerField(_("windows"), default=0)
     calls = models.PositiveIntegerField(_("calls"), default=0)
     failed_calls = models.PositiveIntegerField(_("failed calls"), default=0)
@@ -152,12 +154,19 @@ class SyncRun(models.Model):
     errors = models.JSONField(_("errors"), default=list, blank=True)
     window_from = models.DateTimeField(null=True, blank=True)
     window_to = models.DateTimeField(null=True, blank=True)
+    # The token of the (connection, module) lease the run holds: once the checkpoint no longer holds it (the
+    # lease lapsed or another run took it), the run's worker is gone and the dispatcher closes it.
+    lease_token = models.CharField(max_length=32, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("sync run")
         verbose_name_plural = _("sync runs")
         ordering = ["-started_at", "-id"]
-        indexes = [models.Index(fields=["connection", "-started_at"], name="syncrun_recent_idx")]
+        indexes = [
+            models.Index(fields=["connection", "-started_at"], name="syncrun_recent_idx"),
+            # The dispatcher looks for running runs every minute among months of finished ones.
+            models.Index(fields=["connection", "module"], condition=Q(outcome="running"), name="syncrun_running_idx"),
+        ]
 
     def __str__(self):
         return f"{self.connection_id}/{self.module} {self.started_at:%Y-%m-%d %H:%M} {self.outcome}"

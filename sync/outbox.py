@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import BooleanField, Case, DateTimeField, F, PositiveIntegerField, Q, Value, When
 from django.utils import timezone
@@ -211,7 +212,7 @@ def push_enqueue(*, connection_id: int, kind: str) -> str | None:
             if status == JobStatus.STARTED:
                 continue
             queue.enqueue(jobs.sync_push, connection_id, kind=str(kind), job_id=job_id, retry=RETRY,
-                          job_timeout=3600, ttl=600, result_ttl=3600, failure_ttl=86400)
+                          job_timeout=settings.SYNC_JOB_TIMEOUT, ttl=600, result_ttl=3600, failure_ttl=86400)
             return job_id
     except RedisError:
         log.warning("could not queue the %s push of connection %s; the dispatcher will", module, connection_id)

@@ -1,13 +1,16 @@
-"""A sync run's life: claim the (connection, module) lease, record the run, release, and on a permanent
-error stop the connection's jobs and say why (instead of retrying forever)."""
+"""A sync run's life: claim the (connection, module) lease, record the run (its counts saved as it goes),
+release, and on a permanent error stop the connection's jobs and say why (instead of retrying forever).
+A run whose worker died is closed as interrupted by the dispatcher (runs_close_interrupted)."""
 import logging
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 
-from django.db.models import Q
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from rq.timeouts import JobTimeoutException
 
 from .breaker import breaker_after_run
 from .connectors.top.client import CallCounter
@@ -19,6 +22,15 @@ log = logging.getLogger(__name__)
 # A run renews its lease after every window; a worker killed mid-run frees the module after this long.
 LEASE = timedelta(minutes=2)
 MAX_ERRORS_KEPT = 20
+# Saved on every lease renewal, so a run whose worker dies keeps the counts of what it wrote.
+PROGRESS_FIELDS = ("windows", "calls", "failed_calls", "fetched", "created", "updated", "unchanged", "errors",
+                   "window_from", "window_to")
+
+
+def _worker_gone() -> str:
+    # In the site's language, as the runs' other errors (the dispatcher has no reader to ask).
+    return _("The worker running this stopped before it finished; what it saved is kept and the next run "
+             "continues from there.")
 
 
 class LeaseTaken(Exception):
@@ -51,20 +63,32 @@ class Run:
             self.record.errors.append(message[:500])
 
     def renew(self) -> None:
-        """Extend the lease; raises LeaseTaken if it was lost (expired and taken by another run)."""
+        """Extend the lease and save the counts so far; raises LeaseTaken if the lease was lost (expired and
+        taken by another run) or the run was closed as interrupted meanwhile."""
         now = timezone.now()
         claimed = Checkpoint.objects.filter(pk=self.checkpoint.pk, lease_token=self.token).update(
             lease_until=now + LEASE
         )
         if not claimed:
             raise LeaseTaken(f"lease on {self.module} for connection {self.connection.pk} was lost")
+        self.save_progress()
 
     def move_checkpoint(self, position) -> None:
-        """Save the end of a completed window (only ever forward)."""
+        """Save the end of a completed window (only ever forward), and the counts so far."""
         self.checkpoint.position = position
         Checkpoint.objects.filter(pk=self.checkpoint.pk, lease_token=self.token).update(
             position=position, lease_until=timezone.now() + LEASE
         )
+        self.save_progress()
+
+    def save_progress(self) -> None:
+        """Store the counts so far (one UPDATE); raises LeaseTaken when the run is no longer running: the
+        dispatcher closed it because its lease had lapsed, and a closed run is never reopened."""
+        self.record.calls, self.record.failed_calls = self.counter.calls, self.counter.failed
+        saved = SyncRun.objects.filter(pk=self.record.pk, outcome=RunOutcome.RUNNING).update(
+            **{name: getattr(self.record, name) for name in PROGRESS_FIELDS})
+        if not saved:
+            raise LeaseTaken(f"the {self.module} run {self.record.pk} was closed as interrupted")
 
     def summary(self) -> dict:
         return run_summary(self.record)
@@ -117,12 +141,24 @@ def run_of(connection: Connection, module: str, *, mode: str = "", trigger: str 
         raise LeaseTaken(f"another {module} run is in progress for connection {connection.pk}")
     checkpoint.refresh_from_db()
     record = SyncRun.objects.create(
-        connection=connection, module=module, mode=mode, trigger=trigger, started_at=timezone.now()
+        connection=connection, module=module, mode=mode, trigger=trigger, started_at=timezone.now(),
+        lease_token=token,
     )
     run = Run(connection, module, record, checkpoint, token)
     try:
         yield run
         record.outcome = RunOutcome.OK
+    except JobTimeoutException:
+        # RQ's hard limit (SYNC_JOB_TIMEOUT): what was saved stays; the next run continues from the checkpoint.
+        record.outcome = RunOutcome.INTERRUPTED
+        run.error(_("Stopped at the time limit of %(seconds)s seconds; what it saved is kept and the next run "
+                    "continues from there.") % {"seconds": settings.SYNC_JOB_TIMEOUT})
+        raise
+    except LeaseTaken:
+        # Lost the lease half way (this worker stalled past it, and the run was closed or taken over).
+        record.outcome = RunOutcome.INTERRUPTED
+        run.error(_worker_gone())
+        raise
     except Permanent as exc:
         record.outcome = RunOutcome.STOPPED
         run.error(str(exc))
@@ -137,9 +173,32 @@ def run_of(connection: Connection, module: str, *, mode: str = "", trigger: str 
         record.finished_at = timezone.now()
         record.calls = run.counter.calls
         record.failed_calls = run.counter.failed
-        record.save()
+        ended = SyncRun.objects.filter(pk=record.pk, outcome=RunOutcome.RUNNING).update(
+            outcome=record.outcome, finished_at=record.finished_at,
+            **{name: getattr(record, name) for name in PROGRESS_FIELDS})
+        if not ended:
+            record.refresh_from_db()  # closed as interrupted meanwhile: that is what happened, and it stays
         Checkpoint.objects.filter(pk=checkpoint.pk, lease_token=token).update(lease_until=None, lease_token="")
         if record.outcome == RunOutcome.OK:
             Connection.objects.filter(pk=connection.pk).update(last_success_at=record.finished_at)
         # Failed runs count most: judge the breaker after every run, however it ended.
         breaker_after_run(connection, record)
+
+
+def runs_close_interrupted(now=None) -> int:
+    """Close the runs whose worker is gone, as interrupted, with the counts they saved: their checkpoint no
+    longer holds their lease (it lapsed, or another run took it over). A lapsed lease is freed. Returns how
+    many were closed. The message channel's runs hold no lease and are left alone."""
+    now = now or timezone.now()
+    alive = Checkpoint.objects.filter(connection=OuterRef("connection"), module=OuterRef("module"),
+                                      lease_token=OuterRef("lease_token"), lease_until__gte=now)
+    closed = 0
+    for run in SyncRun.objects.filter(outcome=RunOutcome.RUNNING).exclude(lease_token="").exclude(Exists(alive)):
+        errors = run.errors[:MAX_ERRORS_KEPT - 1] + [_worker_gone()]
+        closed += SyncRun.objects.filter(pk=run.pk, outcome=RunOutcome.RUNNING).update(
+            outcome=RunOutcome.INTERRUPTED, finished_at=now, errors=errors)
+        Checkpoint.objects.filter(connection_id=run.connection_id, module=run.module, lease_token=run.lease_token,
+                                  lease_until__lt=now).update(lease_until=None, lease_token="")
+    if closed:
+        log.warning("closed %s sync runs whose worker was gone as interrupted", closed)
+    return closed

@@ -2,11 +2,13 @@
 from the database (checkpoints' last runs, breaker state) and enqueues it under one job id per
 (connection, module), skipped while that job still waits or runs (or waits for an RQ retry), so work
 never piles up behind a slow or failing job; a failed or finished one does not block its successor.
-The lease in sync.runs is what guarantees never two runs of one (connection, module) at once."""
+The lease in sync.runs is what guarantees never two runs of one (connection, module) at once; a run whose
+lease lapsed (its worker died) is closed here as interrupted."""
 import logging
 from datetime import timedelta
 
 import django_rq
+from django.conf import settings
 from django.utils import timezone
 from rq import Retry
 from rq.exceptions import NoSuchJobError
@@ -16,6 +18,7 @@ from .breaker import DEGRADED_EVERY, breaker_probe_if_due
 from .connectors.top.times import TOP_TZ
 from .models import PUSH_MODULES, BreakerState, Connection, ConnectionKind, SyncModule
 from .outbox import outbox_due
+from .runs import runs_close_interrupted
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,9 @@ def _enqueue(func, connection_id: int, module: str, every: timedelta, now, **kwa
     except NoSuchJobError:
         pass
     queue.enqueue(
-        func, connection_id, job_id=job_id, retry=RETRY, job_timeout=int(timedelta(hours=1).total_seconds()),
+        # The hard limit: one slow ERP or marketplace cannot hold a worker longer than this (sync.runs closes the
+        # run as interrupted; its checkpoint keeps what it finished).
+        func, connection_id, job_id=job_id, retry=RETRY, job_timeout=settings.SYNC_JOB_TIMEOUT,
         # A job not started within two intervals is dropped; the next dispatch re-derives it.
         ttl=int(max(every.total_seconds() * 2, 120)), result_ttl=3600, failure_ttl=86400, **kwargs,
     )
@@ -56,6 +61,9 @@ def dispatch(now=None) -> list[str]:
     from . import jobs
 
     now = now or timezone.now()
+    # First close the runs whose worker died (their lease lapsed): they stop showing as running, and their
+    # modules are free for the work derived below.
+    runs_close_interrupted(now)
     enqueued = []
     connections = Connection.objects.filter(kind=ConnectionKind.TOP, is_enabled=True, stopped_reason="")
     # Pushes come from the outbox itself, not from Redis: whatever a lost job would have pushed is due here.

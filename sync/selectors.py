@@ -16,7 +16,8 @@ from .models import (
 
 # Calls that count against a connection, as ApiCall.failed and the breaker count them.
 FAILED_CALLS = ~Q(outcome__in=HEALTHY_CALL_OUTCOMES)
-FAILED_RUNS = [RunOutcome.FAILED, RunOutcome.STOPPED]
+# Runs the merchant should notice (and may run again): an interrupted one did not finish its work.
+FAILED_RUNS = [RunOutcome.FAILED, RunOutcome.STOPPED, RunOutcome.INTERRUPTED]
 
 
 def connections_for_merchant(merchant):

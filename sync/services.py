@@ -102,6 +102,7 @@ def connection_sync_now(*, connection: Connection, job: str, actor: Actor, first
     """Queue one run now (the "sync now" and "check for missed orders" buttons); returns the job id.
     The run's lease still keeps it from overlapping a scheduled run of the same module."""
     import django_rq
+    from django.conf import settings
 
     from . import jobs
 
@@ -111,10 +112,11 @@ def connection_sync_now(*, connection: Connection, job: str, actor: Actor, first
     queue = django_rq.get_queue("sync")
     # Inside a transaction django-rq sends the job on commit and returns nothing; name it up front.
     job_id = f"sync-{connection.pk}-{job}-manual-{uuid.uuid4().hex[:12]}"
+    options = {"job_id": job_id, "job_timeout": settings.SYNC_JOB_TIMEOUT}
     if job in ("orders", "orders_full"):
-        queue.enqueue(jobs.sync_orders, connection.pk, full=job == "orders_full", trigger="manual", job_id=job_id)
+        queue.enqueue(jobs.sync_orders, connection.pk, full=job == "orders_full", trigger="manual", **options)
     elif job == "refunds":
-        queue.enqueue(jobs.sync_refunds, connection.pk, trigger="manual", job_id=job_id)
+        queue.enqueue(jobs.sync_refunds, connection.pk, trigger="manual", **options)
     else:
-        queue.enqueue(jobs.sync_reconcile, connection.pk, trigger="manual", first=first, last=last, job_id=job_id)
+        queue.enqueue(jobs.sync_reconcile, connection.pk, trigger="manual", first=first, last=last, **options)
     return job_id

@@ -13,7 +13,7 @@ from .catalog import (
     RegionGroupProvince,
 )
 from .customers import Customer, ErpCustomerCode, UnmatchedErpCustomer
-from .imports import ImportJob, ImportKind, ImportRow, ImportStatus, RowAction
+from .imports import ImportInterruption, ImportJob, ImportKind, ImportRow, ImportStatus, RowAction
 from .orders import (
     Carrier,
     ErpStatus,
@@ -30,7 +30,7 @@ from .switches import HeldItem, HeldValue, Module, ModuleSwitch, SkuSwitch, Swit
 
 __all__ = [
     "ApiCredential", "ApiNonce", "AuditEntry", "IdempotencyRecord", "AuditSource", "BaseProduct", "Batch", "Carrier", "Customer", "CustomerGroup",
-    "ErpCustomerCode", "ErpStatus", "ImportJob", "ImportKind", "ImportRow", "ImportStatus", "RowAction", "GroupPrice", "HeldItem", "HeldValue", "ListingState", "Membership", "Merchant",
+    "ErpCustomerCode", "ErpStatus", "ImportInterruption", "ImportJob", "ImportKind", "ImportRow", "ImportStatus", "RowAction", "GroupPrice", "HeldItem", "HeldValue", "ListingState", "Membership", "Merchant",
     "Module", "ModuleSwitch", "Order", "OrderItem", "OrderSource", "OrderStatus", "PendingReviewProduct", "Product", "RefundStatus",
     "RegionGroup", "RegionGroupProvince", "Role", "Shipment", "ShipmentItem", "SkuSwitch", "SwitchKind",
     "TrackingEntry", "UnmatchedErpCustomer",

@@ -24,6 +24,15 @@ class ImportStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class ImportInterruption(models.TextChoices):
+    """What the import recovery did when a step's worker was lost (the page says it in the merchant's words)."""
+
+    REQUEUED = "requeued", _("The check had not started and was queued again")
+    CHECK_RESTARTED = "check_restarted", _("The check was interrupted and restarted")
+    APPLY_INTERRUPTED = "apply_interrupted", _("Applying was interrupted; nothing was changed")
+    GAVE_UP = "gave_up", _("The check was interrupted too many times")
+
+
 def _upload_to(job, filename):
     # The merchant's file name is shown from file_name; the stored name is ours (no path tricks).
     return f"imports/{job.merchant_id}/{uuid.uuid4().hex}.{job.file_format}"
@@ -54,6 +63,15 @@ class ImportJob(models.Model):
     rows_done = models.IntegerField(default=0)
     rows_estimate = models.IntegerField(null=True, blank=True)
     step_started_at = models.DateTimeField(null=True, blank=True)
+    # The lease of the worker running the step: a check renews it every chunk; an apply, whose transaction
+    # no other connection can see into, takes it for its whole time limit. A lapsed lease means the worker
+    # is gone; the token keeps a worker that was given up on from writing over the step's next attempt.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True)
+    # Recovery of a lost step (merchant.services.imports.imports_recover): how often, when, and what it did.
+    restarts = models.PositiveSmallIntegerField(default=0)
+    interrupted_at = models.DateTimeField(null=True, blank=True)
+    interruption = models.CharField(max_length=20, choices=ImportInterruption.choices, blank=True)
     rows_total = models.IntegerField(_("rows"), default=0)
     new_count = models.IntegerField(_("new"), default=0)
     changed_count = models.IntegerField(_("changed"), default=0)
@@ -73,7 +91,12 @@ class ImportJob(models.Model):
         verbose_name = _("import")
         verbose_name_plural = _("imports")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["merchant", "-created_at"], name="import_merchant_idx")]
+        indexes = [
+            models.Index(fields=["merchant", "-created_at"], name="import_merchant_idx"),
+            # The recovery's scan every minute: only imports in a working state.
+            models.Index(fields=["status"], condition=models.Q(status__in=["queued", "validating", "applying"]),
+                         name="import_working_idx"),
+        ]
 
     def __str__(self):
         return f"{self.kind} {self.file_name}"

@@ -1,17 +1,24 @@
 """Imports (SPEC M4): upload -> checked in the background -> reviewed -> applied, each step a service."""
 import logging
 import os
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 from functools import partial
 
 import django_rq
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.timeouts import JobTimeoutException
 
-from merchant.models import AuditSource, ImportJob, ImportKind, ImportStatus
+from merchant.models import AuditSource, ImportInterruption, ImportJob, ImportKind, ImportStatus
 from merchant.permissions import Action, Actor
 from merchant.spreadsheets.imports import pipeline
 from merchant.spreadsheets.imports.reader import ImportFileError, sniff_format
@@ -19,13 +26,33 @@ from merchant.spreadsheets.imports.reader import ImportFileError, sniff_format
 log = logging.getLogger(__name__)
 
 QUEUE = "imports"
-JOB_TIMEOUT = 2 * 3600
+CHECK, APPLY = "check", "apply"
+STEP_JOBS = {CHECK: "merchant.jobs.import_validate", APPLY: "merchant.jobs.import_apply"}
+# RQ job states in which the step's job will still run (or is running).
+WAITING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+# A queued step's job is sent on commit; give it this long to show up in Redis before calling it lost.
+QUEUED_GRACE = timedelta(minutes=1)
+# After RQ's time limit a work horse that ignored it is killed 60 s later: an apply's lease covers both.
+APPLY_LEASE_MARGIN = timedelta(seconds=90)
 
 
-def _enqueue(function: str, *args, **kwargs) -> None:
+def step_job_id(job_pk: int, step: str) -> str:
+    """One RQ job id per (import, step), so the recovery can ask whether the step's job still exists."""
+    return f"import-{job_pk}-{step}"
+
+
+def _enqueue(step: str, job_pk: int, **kwargs) -> None:
     # The worker writes row errors in the language of the person who started the step.
     kwargs.setdefault("language", translation.get_language() or settings.LANGUAGE_CODE)
-    django_rq.get_queue(QUEUE).enqueue(function, *args, job_timeout=JOB_TIMEOUT, **kwargs)
+    queue = django_rq.get_queue(QUEUE)
+    job_id = step_job_id(job_pk, step)
+    try:
+        Job.fetch(job_id, connection=queue.connection).delete()  # a finished or failed earlier attempt
+    except NoSuchJobError:
+        pass
+    # The hard limit (IMPORT_JOB_TIMEOUT): RQ stops the step past it; the job records why.
+    queue.enqueue(STEP_JOBS[step], job_pk, job_id=job_id, job_timeout=settings.IMPORT_JOB_TIMEOUT,
+                  result_ttl=3600, failure_ttl=86400, **kwargs)
 
 
 def import_upload(*, merchant, kind: str, uploaded_file, actor: Actor) -> ImportJob:
@@ -51,7 +78,7 @@ def import_upload(*, merchant, kind: str, uploaded_file, actor: Actor) -> Import
         )
         job.file.save(job.file_name, uploaded_file, save=False)
         job.save()
-        transaction.on_commit(partial(_enqueue, "merchant.jobs.import_validate", job.pk))
+        transaction.on_commit(partial(_enqueue, CHECK, job.pk))
     return job
 
 
@@ -74,12 +101,13 @@ def import_confirm(
         raise ValidationError(_("Nothing to apply: no row adds or changes anything."))
     claimed = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.PREVIEW).update(
         status=ImportStatus.APPLYING, valid_only=valid_only, step_started_at=timezone.now(), error="",
-        applied_by=actor.user if getattr(actor.user, "pk", None) else None,
+        applied_by=actor.user if getattr(actor.user, "pk", None) else None, interruption="",
+        lease_until=None, lease_token="",
     )
     if not claimed:
         raise ValidationError(_("This import is not waiting for confirmation any more."))
     transaction.on_commit(partial(
-        _enqueue, "merchant.jobs.import_apply", job.pk, valid_only=valid_only, pause_kinds=list(pause_kinds),
+        _enqueue, APPLY, job.pk, valid_only=valid_only, pause_kinds=list(pause_kinds),
         pause_until=pause_until.isoformat() if pause_until else None,
     ))
     job.refresh_from_db()
@@ -121,15 +149,94 @@ def import_restart(*, job: ImportJob, actor: Actor, progress: dict | None = None
         raise ValidationError(_("This import is still making progress; wait for it."))
     if job.status == ImportStatus.APPLYING:
         ImportJob.objects.filter(pk=job.pk, status=ImportStatus.APPLYING).update(
-            status=ImportStatus.PREVIEW,
+            status=ImportStatus.PREVIEW, lease_until=None, lease_token="",
             error=_("Applying stopped before it finished, and nothing was changed. Confirm again to apply."))
     else:
         claimed = ImportJob.objects.filter(pk=job.pk, status=job.status).update(
-            status=ImportStatus.QUEUED, step_started_at=timezone.now())
+            status=ImportStatus.QUEUED, step_started_at=timezone.now(), lease_until=None, lease_token="")
         if claimed:
-            transaction.on_commit(partial(_enqueue, "merchant.jobs.import_validate", job.pk))
+            transaction.on_commit(partial(_enqueue, CHECK, job.pk))
     job.refresh_from_db()
     return job
+
+
+MISSING = "missing"
+
+
+def _step_job_state(job_pk: int, step: str) -> str | None:
+    """The RQ status of the step's job, MISSING when Redis has none (flushed, expired), None when Redis cannot
+    be asked (then nothing is recovered)."""
+    try:
+        connection = django_rq.get_queue(QUEUE).connection
+        return Job.fetch(step_job_id(job_pk, step), connection=connection).get_status()
+    except NoSuchJobError:
+        return MISSING
+    except RedisError:
+        return None
+
+
+def _check_again(job: ImportJob, now, what: str) -> str | None:
+    """Queue the check of `job` again from its stored file (the check writes nothing but its change set, which
+    it rebuilds from the start), or, past IMPORT_MAX_RESTARTS, fail it: a file that kills its worker every
+    time would otherwise hold a worker forever. Returns what was done, None if the job moved meanwhile."""
+    still = ImportJob.objects.filter(pk=job.pk, status=job.status, lease_token=job.lease_token)
+    if job.restarts >= settings.IMPORT_MAX_RESTARTS:
+        gave_up = still.update(status=ImportStatus.FAILED, interruption=ImportInterruption.GAVE_UP,
+                               interrupted_at=now, lease_until=None, lease_token="", error="")
+        if gave_up:
+            job.rows.all().delete()
+        return ImportInterruption.GAVE_UP if gave_up else None
+    if not still.update(status=ImportStatus.QUEUED, step_started_at=now, restarts=job.restarts + 1,
+                        interruption=what, interrupted_at=now, lease_until=None, lease_token="", error=""):
+        return None
+    transaction.on_commit(partial(_enqueue, CHECK, job.pk))
+    return what
+
+
+def imports_recover(*, now=None) -> dict:
+    """Periodic (every minute, beside the sync dispatcher): imports whose step was lost are taken up again, as
+    the dispatcher re-derives sync work, and the import's page says what happened.
+
+    - queued, and its job is gone from Redis (flushed, or given up on): queued again;
+    - checking, and the worker's lease lapsed (it renews it every chunk): the check restarts from the file;
+    - applying, and its worker is gone (its job failed or vanished, or the lease of its time limit lapsed):
+      back to review. The apply is one transaction, so nothing was written; it goes back rather than
+      running again because the merchant confirmed a change set checked against the data of that moment,
+      with pause choices that are not stored: they review it and confirm again, knowing nothing landed.
+
+    Returns how many imports each action took, e.g. {"check_restarted": 1}."""
+    now = now or timezone.now()
+    done = {}
+
+    def count(what):
+        if what:
+            done[what] = done.get(what, 0) + 1
+
+    waited = ImportJob.objects.annotate(since=Coalesce("step_started_at", "created_at")).filter(
+        since__lt=now - QUEUED_GRACE)
+    for job in waited.filter(status=ImportStatus.QUEUED):
+        if _step_job_state(job.pk, CHECK) not in (*WAITING, None):
+            count(_check_again(job, now, ImportInterruption.REQUEUED))
+    lease = timedelta(seconds=settings.IMPORT_LEASE_SECONDS)
+    lapsed = Q(lease_until__lt=now) | Q(lease_until__isnull=True, step_started_at__lt=now - lease)
+    for job in ImportJob.objects.filter(lapsed, status=ImportStatus.VALIDATING):
+        count(_check_again(job, now, ImportInterruption.CHECK_RESTARTED))
+    for job in waited.filter(status=ImportStatus.APPLYING):
+        state = _step_job_state(job.pk, APPLY)
+        if job.lease_token:
+            # Started: gone when its job ended without recording the outcome (its work horse was killed), or
+            # past its time limit. A job missing from Redis is not enough (the CLI applies without one).
+            gone = state not in (*WAITING, MISSING, None) or (job.lease_until is not None and job.lease_until < now)
+        else:
+            gone = state not in (*WAITING, None)
+        if gone:
+            still = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.APPLYING, lease_token=job.lease_token)
+            back = still.update(status=ImportStatus.PREVIEW, interruption=ImportInterruption.APPLY_INTERRUPTED,
+                                interrupted_at=now, lease_until=None, lease_token="", error="")
+            count(ImportInterruption.APPLY_INTERRUPTED if back else None)
+    if done:
+        log.warning("imports recovered after their worker was lost: %s", done)
+    return done
 
 
 def import_apply_claimed(
@@ -137,28 +244,52 @@ def import_apply_claimed(
 ) -> dict:
     """Apply a change set whose status is already "applying" (claimed by import_confirm or the CLI) and record
     the outcome on the job. Returns the pipeline's counts, or {"status": "preview", "error": ...} when a row
-    is no longer valid (nothing written). Other errors put the job back to review and are raised."""
+    is no longer valid (nothing written), or {"status": ..., "error": ...} when another worker holds the step
+    or it was given up on meanwhile (nothing written). Other errors put the job back to review and are raised.
+
+    The worker takes the step's lease for its whole time limit (its transaction cannot renew one that others
+    see), and the outcome is recorded inside the apply's transaction only while the lease is still this
+    worker's: an apply the recovery gave up on rolls back instead of landing behind the merchant's back."""
+    token = uuid.uuid4().hex
+    lease_until = timezone.now() + timedelta(seconds=settings.IMPORT_JOB_TIMEOUT) + APPLY_LEASE_MARGIN
+    if not ImportJob.objects.filter(pk=job.pk, status=ImportStatus.APPLYING, lease_token="").update(
+            lease_token=token, lease_until=lease_until):
+        return {"status": ImportJob.objects.get(pk=job.pk).status,
+                "error": _("This import is not waiting to be applied any more.")}
+    mine = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.APPLYING, lease_token=token)
+
+    def record_applied(result: dict) -> None:
+        if not mine.update(status=ImportStatus.APPLIED, applied_at=timezone.now(), applied_count=result["applied"],
+                           skipped_count=result["skipped"], error="", lease_until=None, lease_token=""):
+            raise pipeline.LeaseLost(job.pk)
+
+    def back_to_review(message: str) -> None:
+        mine.update(status=ImportStatus.PREVIEW, error=message, lease_until=None, lease_token="")
+
     try:
         result = pipeline.apply(job, actor=actor, valid_only=valid_only, pause_kinds=pause_kinds,
-                                pause_until=pause_until)
+                                pause_until=pause_until, finish=record_applied)
     except pipeline.StaleChangeSet as stale:
         first = stale.args[0][0]
         reasons = "; ".join(f"{field or _('row')}: {reason}" for field, reason in first.errors.items())
         message = _("Nothing was applied: row %(row)d is no longer valid (%(reason)s); the data changed since the "
                     "check. Upload the file again to check it against the current data.") % {
             "row": first.ref, "reason": reasons}
-        ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.PREVIEW, error=message)
+        back_to_review(message)
         return {"status": ImportStatus.PREVIEW, "error": message}
+    except pipeline.LeaseLost:
+        log.warning("import %s: this apply was given up on meanwhile; rolled back", job.pk)
+        return {"status": ImportJob.objects.get(pk=job.pk).status,
+                "error": _("This import is not waiting to be applied any more.")}
+    except JobTimeoutException:
+        back_to_review(_("Applying took longer than the limit of %(minutes)d minutes and was stopped; nothing was "
+                         "changed. Split the file into smaller ones and upload them.")
+                       % {"minutes": max(settings.IMPORT_JOB_TIMEOUT // 60, 1)})
+        raise
     except Exception:
         log.exception("import %s: apply failed", job.pk)
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportStatus.PREVIEW,
-            error=_("The import could not be applied because of an internal error; nothing was changed."))
+        back_to_review(_("The import could not be applied because of an internal error; nothing was changed."))
         raise
-    ImportJob.objects.filter(pk=job.pk).update(
-        status=ImportStatus.APPLIED, applied_at=timezone.now(), applied_count=result["applied"],
-        skipped_count=result["skipped"], error="",
-    )
     return result
 
 

@@ -4,6 +4,7 @@ key and secret the bridge checks signatures with. The TOP-only settings (session
 channel, refund interval) do not apply and stay at their defaults."""
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -76,5 +77,6 @@ def erp_sync_now(*, connection: Connection, job: str, actor: Actor) -> str:
     func = jobs.sync_erp_pull if job == "erp_pull" else jobs.sync_erp_orders
     # Inside a transaction django-rq sends the job on commit and returns nothing; name it up front.
     job_id = f"sync-{connection.pk}-{job}-manual-{uuid.uuid4().hex[:12]}"
-    django_rq.get_queue("sync").enqueue(func, connection.pk, trigger="manual", job_id=job_id)
+    django_rq.get_queue("sync").enqueue(func, connection.pk, trigger="manual", job_id=job_id,
+                                        job_timeout=settings.SYNC_JOB_TIMEOUT)
     return job_id

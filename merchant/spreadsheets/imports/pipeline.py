@@ -7,15 +7,19 @@ transaction, so what is written is checked against the database as it is then.
 """
 import logging
 import time
-from datetime import date
+import uuid
+from datetime import date, timedelta
 from decimal import Decimal
 from itertools import islice
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl.utils.cell import range_boundaries
+from rq.timeouts import JobTimeoutException
 
 from merchant.models import ImportJob, ImportRow, ImportStatus, Product, RowAction
 from merchant.services.bulk import PLANS, Item
@@ -53,6 +57,14 @@ class StaleChangeSet(Exception):
 
 class InvalidRows(Exception):
     """The change set has invalid rows and applying the valid ones only was not asked for."""
+
+
+class LeaseLost(Exception):
+    """This worker's lease on the step lapsed and the step was given to another attempt: stop, write nothing."""
+
+
+def check_lease_until():
+    return timezone.now() + timedelta(seconds=settings.IMPORT_LEASE_SECONDS)
 
 
 def progress_key(job_id: int) -> str:
@@ -123,6 +135,7 @@ class Validation:
         self.late = []  # (row, field, other row): duplicates whose first row was in an earlier chunk
         self.sync_products = {"stock": set(), "price": set()}
         self.timings = {"parse": 0.0, "validate": 0.0}
+        self.token = ""  # the step's lease, set by validate()
 
     def run(self) -> None:
         job = self.job
@@ -146,6 +159,7 @@ class Validation:
                 self.timings["parse"] += time.monotonic() - tick
                 if not chunk:
                     break
+                self._renew()  # before storing: a worker given up on must not add rows to the next attempt
                 tick = time.monotonic()
                 self._chunk(chunk)
                 self.timings["validate"] += time.monotonic() - tick
@@ -159,6 +173,14 @@ class Validation:
         finally:
             source.close()
         self._finish(warnings)
+
+    def _renew(self) -> None:
+        if not self.token:
+            return
+        renewed = ImportJob.objects.filter(pk=self.job.pk, status=ImportStatus.VALIDATING,
+                                           lease_token=self.token).update(lease_until=check_lease_until())
+        if not renewed:
+            raise LeaseLost(self.job.pk)
 
     def _check_columns(self, mapping: dict, header_row: int) -> None:
         present = set(mapping.values())
@@ -282,7 +304,14 @@ class Validation:
         job.rows_total = sum(self.counts.values())
         job.sync_on = {kind: len(ids_with_sync_on(job.merchant, ids, kind))
                        for kind, ids in self.sync_products.items() if ids}
-        job.save()
+        job.lease_until, job.lease_token = None, ""
+        fields = ("status", "validated_at", "warnings", "new_count", "changed_count", "unchanged_count",
+                  "invalid_count", "rows_total", "sync_on", "columns", "lease_until", "lease_token")
+        mine = ImportJob.objects.filter(pk=job.pk)
+        if self.token:
+            mine = mine.filter(status=ImportStatus.VALIDATING, lease_token=self.token)
+        if not mine.update(**{name: getattr(job, name) for name in fields}):
+            raise LeaseLost(job.pk)
 
 
 def ids_with_sync_on(merchant, product_ids, kind: str) -> list[int]:
@@ -295,29 +324,48 @@ def ids_with_sync_on(merchant, product_ids, kind: str) -> list[int]:
 
 
 def validate(job: ImportJob) -> Validation:
-    """Check the file into a change set; the job ends in preview, or failed with the reason."""
-    claimed = ImportJob.objects.filter(pk=job.pk, status__in=[ImportStatus.QUEUED, ImportStatus.VALIDATING]).update(
-        status=ImportStatus.VALIDATING, step_started_at=timezone.now(), error="")
+    """Check the file into a change set; the job ends in preview, or failed with the reason. Claims the step's
+    lease first: a queued check, or one whose worker's lease lapsed; otherwise another worker has it, and
+    nothing is done."""
+    now, token = timezone.now(), uuid.uuid4().hex
+    lapsed = Q(lease_until__lt=now) | Q(lease_until__isnull=True)
+    claimed = ImportJob.objects.filter(pk=job.pk).filter(
+        Q(status=ImportStatus.QUEUED) | Q(lapsed, status=ImportStatus.VALIDATING)
+    ).update(status=ImportStatus.VALIDATING, step_started_at=now, error="", lease_token=token,
+             lease_until=check_lease_until())
     job.refresh_from_db()
     validation = Validation(job)
     if not claimed:
         return validation
+    validation.token = token
     ImportRow.objects.filter(job=job).delete()  # a re-run after a crash starts clean
     try:
         validation.run()
+    except LeaseLost:
+        log.warning("import %s: this check was given up on (its lease lapsed); another attempt has it", job.pk)
+        job.refresh_from_db()
     except ImportFileError as error:
-        _fail(job, str(error))
+        _fail(job, str(error), token)
+    except JobTimeoutException:
+        # RQ's hard limit (IMPORT_JOB_TIMEOUT): checking again would only hit it again.
+        _fail(job, _("Checking the file took longer than the limit of %(minutes)d minutes and was stopped; nothing "
+                     "was changed. Split the file into smaller ones and upload them.")
+              % {"minutes": max(settings.IMPORT_JOB_TIMEOUT // 60, 1)}, token)
+        raise
     except Exception:
         log.exception("import %s: validation failed", job.pk)
         _fail(job, _("The file could not be checked because of an internal error; nothing was changed. "
-                     "Try again, or contact support with import number %(id)d.") % {"id": job.pk})
+                     "Try again, or contact support with import number %(id)d.") % {"id": job.pk}, token)
     return validation
 
 
-def _fail(job: ImportJob, message: str) -> None:
-    ImportRow.objects.filter(job=job).delete()
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, error=message, rows_total=0,
-                                               new_count=0, changed_count=0, unchanged_count=0, invalid_count=0)
+def _fail(job: ImportJob, message: str, token: str) -> None:
+    # Only while this worker still holds the step: one given up on leaves the next attempt alone.
+    failed = ImportJob.objects.filter(pk=job.pk, lease_token=token).update(
+        status=ImportStatus.FAILED, error=message, rows_total=0, new_count=0, changed_count=0, unchanged_count=0,
+        invalid_count=0, lease_until=None, lease_token="")
+    if failed:
+        ImportRow.objects.filter(job=job).delete()
     job.refresh_from_db()
 
 
@@ -332,10 +380,11 @@ def _reparse(restorers: dict, data: dict) -> dict:
     return {key: restorers[key](value) for key, value in data.items()}
 
 
-def apply(job: ImportJob, *, actor, valid_only: bool = False, pause_until=None, pause_kinds=()) -> dict:
+def apply(job: ImportJob, *, actor, valid_only: bool = False, pause_until=None, pause_kinds=(), finish=None) -> dict:
     """Apply a reviewed change set in one transaction. Returns counts; raises StaleChangeSet (nothing
     written) when a row is no longer valid and valid_only is off, and InvalidRows (nothing written) when
-    the change set has invalid rows and valid_only is off."""
+    the change set has invalid rows and valid_only is off. `finish(counts)` runs last inside the transaction
+    (to record the outcome with it); whatever it raises rolls everything back."""
     from merchant.services.switches import sku_switch_set
 
     started = time.monotonic()
@@ -381,4 +430,7 @@ def apply(job: ImportJob, *, actor, valid_only: bool = False, pause_until=None, 
                 sku_switch_set(products=Product.objects.filter(pk__in=ids), kind=kind, enabled=False,
                                until=pause_until, actor=actor, reason=reason)
                 paused += len(ids)
-    return {"applied": applied, "skipped": skipped + (job.invalid_count if valid_only else 0), "paused": paused}
+        result = {"applied": applied, "skipped": skipped + (job.invalid_count if valid_only else 0), "paused": paused}
+        if finish is not None:
+            finish(result)
+    return result
