@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from rq.timeouts import JobTimeoutException
 
 from .breaker import breaker_after_run
@@ -151,8 +152,12 @@ def run_of(connection: Connection, module: str, *, mode: str = "", trigger: str 
     except JobTimeoutException:
         # RQ's hard limit (SYNC_JOB_TIMEOUT): what was saved stays; the next run continues from the checkpoint.
         record.outcome = RunOutcome.INTERRUPTED
-        run.error(_("Stopped at the time limit of %(seconds)s seconds; what it saved is kept and the next run "
-                    "continues from there.") % {"seconds": settings.SYNC_JOB_TIMEOUT})
+        seconds = settings.SYNC_JOB_TIMEOUT
+        run.error(ngettext(
+            "Stopped at the time limit of %(seconds)d second; what it saved is kept and the next run continues "
+            "from there.",
+            "Stopped at the time limit of %(seconds)d seconds; what it saved is kept and the next run continues "
+            "from there.", seconds) % {"seconds": seconds})
         raise
     except LeaseTaken:
         # Lost the lease half way (this worker stalled past it, and the run was closed or taken over).

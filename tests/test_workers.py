@@ -128,7 +128,7 @@ def dripping_bridge():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_pull_past_its_time_limit_is_stopped_and_its_run_closed_as_interrupted(settings, queues, merchant_a, owner,
-                                                                               dripping_bridge):
+                                                                               dripping_bridge, english):
     settings.SYNC_JOB_TIMEOUT = 1
     erp = erp_connection_create(merchant=merchant_a, actor=Actor.system(), app_secret="s", name="slow ERP",
                                 gateway_url=dripping_bridge, app_key="k", calls_per_minute=100_000)
@@ -142,7 +142,7 @@ def test_a_pull_past_its_time_limit_is_stopped_and_its_run_closed_as_interrupted
     assert _Drip.calls == 1  # stopped in the middle of the dripping answer
     run = SyncRun.objects.get(connection=erp)
     assert run.outcome == RunOutcome.INTERRUPTED and run.finished_at is not None
-    assert "time limit of 1 seconds" in " ".join(run.errors)
+    assert "time limit of 1 second;" in " ".join(run.errors)
     checkpoint = Checkpoint.objects.get(connection=erp, module=SyncModule.ERP_PULL)
     assert checkpoint.lease_token == "" and checkpoint.lease_until is None  # the next run may start at once
     assert slots_held(merchant_a.pk) == 0

@@ -43,7 +43,7 @@ def test_a_run_saves_its_counts_as_it_goes(connection):
     assert (stored.windows, stored.fetched, stored.created, stored.updated, stored.unchanged) == (2, 6, 3, 2, 1)
 
 
-def test_the_dispatcher_closes_a_run_whose_lease_lapsed_as_interrupted_with_its_counts(connection,
+def test_the_dispatcher_closes_a_run_whose_lease_lapsed_as_interrupted_with_its_counts(connection, english,
                                                                                       django_capture_on_commit_callbacks):
     context, run = _killed_mid_run(connection)
     Checkpoint.objects.filter(connection=connection, module=SyncModule.ORDERS).update(
