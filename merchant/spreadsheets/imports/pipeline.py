@@ -21,6 +21,7 @@ from merchant.models import ImportJob, ImportRow, ImportStatus, Product, RowActi
 from merchant.services.bulk import PLANS, Item
 from merchant.services.bulk.common import INVALID
 from merchant.services.bulk.copy import insert_many
+from merchant.spreadsheets.safety import restore_neutralised
 
 from . import cells
 from .cells import CellError
@@ -89,6 +90,8 @@ class _Reader:
                 cell = row.get(index)
                 if cell is None:
                     continue
+                if cell.__class__ is str and cell[:1] == "'":  # cheap test first: this runs for every cell
+                    cell = restore_neutralised(cell)
                 raw[key] = cell
                 try:
                     value = columns[key].parse(cell)
