@@ -12,12 +12,29 @@ from django.utils.translation import gettext_lazy as _
 from merchant.models import (
     Carrier, CustomerGroup, ErpStatus, ImportKind, Module, OrderStatus, Product, RegionGroup, Role, SwitchKind,
 )
+from merchant.validators import validate_storable_text
 from sync.models import Connection, ConnectionKind
 
 PRICE = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.01")}
 DATE = forms.DateInput(attrs={"type": "date"})
 PAUSE_CHOICES = [("1", _("for 1 hour")), ("4", _("for 4 hours")), ("24", _("for 24 hours")),
                  ("", _("until turned back on"))]
+
+
+class SearchForm(forms.Form):
+    """A list page's search box. Text with NUL or an unpaired surrogate is refused here: PostgreSQL cannot look
+    it up (a DataError, a server error) and it can only come from a crafted address."""
+
+    q = forms.CharField(required=False, strip=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # One message for both, rather than Django's NUL message and ours for the same character.
+        self.fields["q"].validators = [validate_storable_text]
+
+    def query(self) -> str | None:
+        """The search text ("" for none), or None when it is refused (the error is on the form)."""
+        return self.cleaned_data["q"] if self.is_valid() else None
 
 
 class ProductForm(forms.ModelForm):
