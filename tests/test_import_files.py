@@ -17,6 +17,7 @@ from merchant.spreadsheets.imports.reader import ImportFileError, open_source, s
 from .factories import ProductFactory
 from .import_files import (
     SHEET, billion_laughs_sheet, billion_laughs_shared_strings, cell_xml, crafted_xlsx, csv_bytes, inline_header,
+    make_job,
     ole_bytes, plain_zip_bytes, png_bytes, replace_parts, row_errors, shared_strings_xlsx, sheet_xml, validated,
     understated_zip_bomb_xlsx, wide_row_csv, wide_row_xlsx, xlsx_bytes, zip_bomb_xlsx,
 )
@@ -379,6 +380,25 @@ def test_merged_cells_in_the_data_area_make_the_rows_invalid_naming_the_range(me
     reason = "merged cells B2:B3: unmerge them and fill in every cell"
     assert row_errors(job) == {2: {"stock": reason}, 3: {"stock": reason}}
     assert (job.invalid_count, job.changed_count) == (2, 1)
+
+
+def test_more_merged_ranges_than_any_real_sheet_has_are_refused(merchant_a, stocked):
+    rows = [inline_header(["erp_product_id", "stock"]), [cell_xml("A2", "P-1", kind="inlineStr"), cell_xml("B2", 5)]]
+    job = validated(merchant_a, "stock", content=crafted_xlsx(rows, merged=[f"C{n}:D{n}" for n in range(1, 10002)]))
+    assert_refused(job, "The worksheet has more than 10,000 merged ranges. Unmerge the cells")
+
+
+def test_merged_ranges_repeated_over_the_same_rows_cost_one_mark_per_row(merchant_a):
+    from types import SimpleNamespace
+
+    validation = pipeline.Validation(make_job(merchant_a, "stock", b"unused"))
+    validation.actions = bytearray(5)  # rows 0..4 read
+    source = SimpleNamespace(header_row=1, merged_ranges=["B2:B1048576"] * 5000 + ["A3:B4", "C2:C9"])
+
+    marks = validation._merged_cells(source, {1: "erp_product_id", 2: "stock"})
+
+    assert sorted((row, column) for row, column, _reason in marks) == [
+        (2, "stock"), (3, "erp_product_id"), (3, "stock"), (4, "erp_product_id"), (4, "stock")]
 
 
 def test_a_merged_title_row_above_the_header_is_skipped(merchant_a, stocked):

@@ -20,7 +20,9 @@ from openpyxl import load_workbook
 from openpyxl.utils.cell import column_index_from_string
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
-from .sheet_xml import MAX_ROW_ELEMENTS, DeclarationRefused, RowTooLarge, SheetRows
+from .sheet_xml import (
+    MAX_MERGED_RANGES, MAX_ROW_ELEMENTS, DeclarationRefused, RowTooLarge, SheetRows, TooManyMergedRanges,
+)
 from .template import LISTS_SHEET, NOTES_SHEET
 
 _FULL_DIMENSION = re.compile(r'<(?:\w+:)?dimension\s+ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
@@ -227,6 +229,10 @@ class XlsxSource(Source):
             raise
         except RowTooLarge as error:
             raise row_too_large(error) from None
+        except TooManyMergedRanges:
+            raise ImportFileError(_("The worksheet has more than %(max)s merged ranges. Unmerge the cells (select all, "
+                                    "then Merge & Center > Unmerge Cells) and upload it again.")
+                                  % {"max": f"{MAX_MERGED_RANGES:,}"}) from None
         except DeclarationRefused:
             raise ImportFileError(_("The worksheet cannot be read (%(error)s).")
                                   % {"error": _("it declares XML entities, which are refused")}) from None

@@ -20,10 +20,17 @@ from .cells import NO_CACHED_VALUE, ErrorValue
 
 READ_SIZE = 64 * 1024
 MAX_ROW_ELEMENTS = 16384  # Excel's column count (A..XFD): no sheet Excel writes has more cells in a row
+# Merged ranges kept for the pipeline (each one in the data area makes its rows invalid): past this many the
+# sheet is refused rather than the list growing with the file.
+MAX_MERGED_RANGES = 10000
 
 
 class DeclarationRefused(Exception):
     """The sheet declares a DTD or entities."""
+
+
+class TooManyMergedRanges(Exception):
+    """The sheet has more than MAX_MERGED_RANGES merged ranges."""
 
 
 class RowTooLarge(Exception):
@@ -111,7 +118,9 @@ class SheetRows:
             self._cell = None
             self._elements = self._chars = 0
         elif name == "mergeCell":
-            self.merged.append(attrs.get("ref", ""))
+            if len(self.merged) >= MAX_MERGED_RANGES:
+                raise TooManyMergedRanges()
+            self.merged.append(attrs.get("ref", "")[:32])  # A1:XFD1048576 is the longest a ref can be
 
     def _data(self, text):
         if self._text is not None:
