@@ -161,6 +161,14 @@ API_MAX_ITEMS = 500
 IMPORT_MAX_UNCOMPRESSED_BYTES = int(os.environ.get("IMPORT_MAX_UNCOMPRESSED_BYTES", str(2 * 1024**3)))
 IMPORT_MAX_COMPRESSION_RATIO = int(os.environ.get("IMPORT_MAX_COMPRESSION_RATIO", "200"))
 IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "1000000"))
+# Cells in any one row (header or data, however the file numbers them) and characters of text in any one row:
+# together they bound what reading one row can hold in memory, whatever the file's size.
+IMPORT_MAX_COLUMNS = int(os.environ.get("IMPORT_MAX_COLUMNS", "200"))
+IMPORT_MAX_ROW_CHARS = int(os.environ.get("IMPORT_MAX_ROW_CHARS", str(1024 * 1024)))
+# An upload over IMPORT_MAX_BYTES is refused before its body is read: ahead of CsrfViewMiddleware, which reads
+# the whole form to find its token.
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.csrf.CsrfViewMiddleware"),
+                  "merchant.middleware.UploadLimitMiddleware")
 # Files above this size go to a temporary file rather than memory while they upload.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

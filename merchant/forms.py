@@ -17,13 +17,29 @@ from merchant.models import (
     Carrier, CustomerGroup, ErpStatus, ImportKind, Module, OrderStatus, Product, RegionGroup, Role, SwitchKind,
 )
 from merchant.services.login_throttle import LoginThrottled, login_attempt_begin, login_attempt_end
-from merchant.validators import normalise_username, validate_username
+from merchant.validators import normalise_username, validate_storable_text, validate_username
 from sync.models import Connection, ConnectionKind
 
 PRICE = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.01")}
 DATE = forms.DateInput(attrs={"type": "date"})
 PAUSE_CHOICES = [("1", _("for 1 hour")), ("4", _("for 4 hours")), ("24", _("for 24 hours")),
                  ("", _("until turned back on"))]
+
+
+class SearchForm(forms.Form):
+    """A list page's search box. Text with NUL or an unpaired surrogate is refused here: PostgreSQL cannot look
+    it up (a DataError, a server error) and it can only come from a crafted address."""
+
+    q = forms.CharField(required=False, strip=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # One message for both, rather than Django's NUL message and ours for the same character.
+        self.fields["q"].validators = [validate_storable_text]
+
+    def query(self) -> str | None:
+        """The search text ("" for none), or None when it is refused (the error is on the form)."""
+        return self.cleaned_data["q"] if self.is_valid() else None
 
 
 class ProductForm(forms.ModelForm):

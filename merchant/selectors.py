@@ -21,7 +21,7 @@ def products_search(merchant, *, q="", listing_state="", matched="", zero_stock=
     q = (q or "").strip()
     if q:
         qs = qs.filter(Q(name__icontains=q) | Q(erp_product_id=q) | Q(barcode=q))
-    if listing_state:
+    if listing_state in ListingState.values:  # anything else, NUL included, would only fail the query
         qs = qs.filter(listing_state=listing_state)
     if matched == "yes":
         qs = qs.filter(base_product__isnull=False)

@@ -61,3 +61,22 @@ def validate_username(value: str) -> None:
             _("A username has 1 to %(max)d characters: letters, digits and . _ - @ only."),
             code="username_format", params={"max": USERNAME_MAX_LENGTH},
         )
+
+
+def storable_text(text: str) -> bool:
+    r"""JSON can carry NUL (\u0000) and unpaired surrogates (\ud800); PostgreSQL stores neither, in text or jsonb,
+    and psycopg cannot even send them in a lookup: such text is a field error rather than a server error."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def validate_storable_text(value: str) -> None:
+    """Raise ValidationError for text holding NUL or an unpaired surrogate (see storable_text)."""
+    if not storable_text(value):
+        raise ValidationError(_("The text holds a character that cannot be searched for or stored (NUL or an "
+                                "unpaired surrogate). Remove it and try again."), code="unstorable")

@@ -113,6 +113,27 @@ def crafted_xlsx(rows: list[list[str]], *, doctype: str = "", merged=(), base: b
     return replace_parts(base, {SHEET: sheet_xml(rows, doctype=doctype, merged=merged)})
 
 
+def wide_row_xlsx(cells: int, *, header=("erp_product_id", "stock"), cell: str | None = None) -> bytes:
+    """A workbook with an ordinary header row and a row 2 of `cells` cells without r= attributes (some writers
+    leave them out): by default numbers of random digits, which keep the compression ratio near the issue's 19
+    rather than tripping the zip bomb check; or `cell`, the XML of each cell, repeated."""
+    import random
+
+    rng = random.Random(2)
+    if cell is None:
+        row = "".join(f"<c><v>{rng.randrange(10**7, 10**8)}</v></c>" for _ in range(cells))
+    else:
+        row = cell * cells
+    xml = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="{MAIN_NS}"><sheetData>'
+           f'<row r="1">{"".join(inline_header(list(header)))}</row><row r="2">{row}</row></sheetData></worksheet>')
+    return replace_parts(xlsx_bytes([["placeholder"]]), {SHEET: xml.encode()})
+
+
+def wide_row_csv(fields: int, *, field: str = "1") -> bytes:
+    """A CSV file with an ordinary header line and a line 2 of `fields` comma-separated fields."""
+    return b"erp_product_id,stock\n" + ",".join([field] * fields).encode() + b"\n"
+
+
 BILLION_LAUGHS = (
     '<!DOCTYPE lolz [<!ENTITY lol "lol">'
     '<!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'

@@ -1,5 +1,5 @@
 """The annotated error workbook of a checked import (SPEC M4): the rows as read, reasons in an Errors column,
-wrong cells filled, formula-looking text kept as text; and it can be corrected and uploaded again."""
+wrong cells filled, formula-looking text neutralised as in every export; and it can be corrected and uploaded again."""
 import csv
 import io
 import zipfile
@@ -144,21 +144,38 @@ def test_corrected_workbook_uploads_again_with_the_errors_column_ignored(product
     assert errors_of(sheet, 7)[3] == "默认价 Default price: not a number"
 
 
-def test_formula_looking_text_from_a_csv_stays_text(merchant_a):
+def test_formula_looking_text_is_neutralised_like_every_export(merchant_a):
     hostile = '=HYPERLINK("http://evil.example","x")'
-    rows = [["erp_product_id", "name", "default_price", "barcode"],
-            ["SKU-9", hostile, "-5", "+8613800000000"],
-            ["@SKU", "Plain", "3", "-1"]]
+    rows = [["erp_product_id", "name", "default_price", "barcode", "=cmd|' /C calc'!A0"],
+            ["SKU-9", hostile, "-5", "+8613800000000", "\tTab"],
+            ["@SKU", "Plain", "3", "-1", "\rCR"]]
     job = checked(merchant_a, "products", csv_content(rows), name="upload.csv")
 
     data, sheet = annotated(job)
 
-    assert sheet["B2"].value == hostile and sheet["B2"].data_type == "s"
-    assert (sheet["C2"].value, sheet["D2"].value, sheet["A3"].value) == ("-5", "+8613800000000", "@SKU")
-    assert sheet["E2"].value == "默认价 Default price: A price must be greater than 0."
-    assert filled(sheet) == {"E1", "C2"}
+    assert sheet["B2"].value == "'" + hostile and sheet["B2"].data_type == "s"
+    assert (sheet["C2"].value, sheet["D2"].value, sheet["A3"].value) == ("'-5", "'+8613800000000", "'@SKU")
+    assert (sheet["E2"].value, sheet["D3"].value) == ("'\tTab", "'-1")
+    assert sheet["E3"].value.startswith("'") and sheet["E3"].value[2:] == "CR"  # XML reads CR back as LF
+    assert sheet["E1"].value == "'=cmd|' /C calc'!A0"  # the header row as uploaded, too
+    assert (sheet["A2"].value, sheet["B3"].value) == ("SKU-9", "Plain")
+    assert sheet["F2"].value == "默认价 Default price: A price must be greater than 0."
     xml = zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml").decode()
-    assert "<f>" not in xml and "'=HYPERLINK" not in xml  # no formula, no apostrophe
+    assert "<f>" not in xml
+
+
+def test_neutralised_text_reads_as_it_was_when_the_checked_workbook_comes_back(merchant_a):
+    rows = [["erp_product_id", "name", "default_price", "barcode"],
+            ["SKU-1", "-特价-", "abc", "+8613800000000"],
+            ["SKU-2", "=1+1", "3", "6901234567892"]]
+    data, _sheet = annotated(checked(merchant_a, "products", csv_content(rows), name="upload.csv"))
+
+    again = checked(merchant_a, "products", data)
+
+    assert {row.key: (row.data.get("name"), row.data.get("barcode")) for row in again.rows.filter(action="new")} == \
+        {"SKU-2": ("=1+1", "6901234567892")}
+    assert again.rows.get(row_number=2).errors[0]["value"] == "abc"
+    assert again.invalid_count == 1
 
 
 def test_dates_and_error_values_keep_their_kind(merchant_a, product):

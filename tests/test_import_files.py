@@ -1,6 +1,9 @@
 """Bad, hostile and oddly made files: each gets a clear message (for the file or for the cell) and a file
 that cannot be read changes nothing."""
+import io
 import os
+import tracemalloc
+import zipfile
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -9,13 +12,14 @@ import pytest
 from merchant.models import Batch, ImportRow, ImportStatus, Product
 from merchant.services.imports import import_actor
 from merchant.spreadsheets.imports import pipeline
-from merchant.spreadsheets.imports.reader import ImportFileError, sniff_format
+from merchant.spreadsheets.imports.reader import ImportFileError, open_source, sniff_format
 
 from .factories import ProductFactory
 from .import_files import (
     SHEET, billion_laughs_sheet, billion_laughs_shared_strings, cell_xml, crafted_xlsx, csv_bytes, inline_header,
+    make_job,
     ole_bytes, plain_zip_bytes, png_bytes, replace_parts, row_errors, shared_strings_xlsx, sheet_xml, validated,
-    understated_zip_bomb_xlsx, xlsx_bytes, zip_bomb_xlsx,
+    understated_zip_bomb_xlsx, wide_row_csv, wide_row_xlsx, xlsx_bytes, zip_bomb_xlsx,
 )
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -150,7 +154,100 @@ def test_a_file_larger_than_the_limit_is_refused(merchant_a, settings):
 
 def test_a_row_with_too_many_columns_is_refused(merchant_a):
     job = validated(merchant_a, "stock", [["erp_product_id", "stock", *range(300)]])
-    assert_refused(job, "Row 1 has more than 200 columns.")
+    assert_refused(job, "Row 1 has more than 200 cells with content")
+
+
+# --- one row must not take the worker's memory ----------------------------------------------------------------
+
+def _parse_peak(tmp_path, content: bytes, file_format: str) -> tuple[int, str]:
+    """(peak traced memory, refusal) of reading the file through the reader as the pipeline does."""
+    path = tmp_path / f"upload.{file_format}"
+    path.write_bytes(content)
+    tracemalloc.start()
+    try:
+        source = open_source(str(path), file_format)
+        try:
+            for _row in source.rows():
+                pass
+        finally:
+            source.close()
+    except ImportFileError as error:
+        refusal = str(error)
+    else:
+        refusal = ""
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak, refusal
+
+
+def test_a_data_row_with_more_cells_than_the_limit_is_refused_naming_the_row(merchant_a, stocked, settings):
+    settings.IMPORT_MAX_COLUMNS = 200
+    job = validated(merchant_a, "stock", content=wide_row_xlsx(5000))
+    assert_refused(job, "Row 2 has more than 200 cells with content, the most one row may have.")
+    assert set(stock_of(merchant_a).values()) == {1}
+
+    assert validated(merchant_a, "stock", content=wide_row_xlsx(2)).status == ImportStatus.PREVIEW  # within it
+
+
+def test_a_wide_row_is_refused_with_memory_far_below_what_reading_it_would_take(tmp_path, settings):
+    # 400,000 cells without r= attributes: read into a row they took ~50 MB (6 times the sheet's size).
+    settings.IMPORT_MAX_COLUMNS = 200
+    content = wide_row_xlsx(400_000)
+    unpacked = zipfile.ZipFile(io.BytesIO(content)).getinfo(SHEET).file_size
+
+    peak, refusal = _parse_peak(tmp_path, content, "xlsx")
+
+    assert refusal.startswith("Row 2 has more than 200 cells with content")
+    assert peak < unpacked / 4, (peak, unpacked)
+
+
+@pytest.mark.parametrize("cell, repeat, what", [
+    ('<c t="inlineStr"><is><t>' + "9" * 3000 + "</t></is></c>", 4, "Row 2 holds more than 10,000 characters of text"),
+    ('<c t="inlineStr"><is>' + "<t/>" * 3000 + "</is></c>", 4, "Row 2 holds more than 10,000 characters of text"),
+    ("<c><v>" + "7" * 3000 + "</v></c>", 4, "Row 2 holds more than 10,000 characters of text"),
+    ("<c/>", 20_000, "Row 2 has more than 16,384 cells, more than Excel allows in a row"),
+], ids=["long-text", "many-text-runs", "long-number", "empty-cells"])
+def test_a_row_of_too_much_text_or_too_many_cells_of_any_kind_is_refused(merchant_a, settings, cell, repeat, what):
+    settings.IMPORT_MAX_ROW_CHARS = 10_000
+    assert_refused(validated(merchant_a, "stock", content=wide_row_xlsx(repeat, cell=cell)), what)
+
+
+def test_a_row_of_too_much_shared_text_is_refused(merchant_a, settings):
+    settings.IMPORT_MAX_ROW_CHARS = 10_000
+    long_text = "x" * 4000  # held once in the shared strings table, named three times in row 2
+    job = validated(merchant_a, "stock", content=shared_strings_xlsx(STOCK + [[long_text, long_text, long_text]]))
+    assert_refused(job, "Row 2 holds more than 10,000 characters of text")
+
+
+def test_a_csv_row_with_more_cells_than_the_limit_is_refused_naming_the_row(merchant_a, stocked, settings):
+    settings.IMPORT_MAX_COLUMNS = 200
+    job = validated(merchant_a, "stock", content=wide_row_csv(5000), name="stock.csv")
+    assert_refused(job, "Row 2 has more than 200 cells with content, the most one row may have.")
+    job = validated(merchant_a, "stock", content=wide_row_csv(20_000, field=""), name="stock.csv")
+    assert_refused(job, "Row 2 has more than 16,384 cells, more than Excel allows in a row")
+
+
+def test_a_long_csv_row_is_refused_before_it_is_read_whole(merchant_a, tmp_path, settings):
+    # 4,000,000 fields on one line: csv.reader made a list of them all (~180 MB for half this).
+    settings.IMPORT_MAX_ROW_CHARS = 100_000
+    content = wide_row_csv(4_000_000)
+
+    peak, refusal = _parse_peak(tmp_path, content, "csv")
+
+    assert refusal.startswith("Row 2 holds more than 100,000 characters of text")
+    assert peak < len(content) / 2, (peak, len(content))
+    # One long cell is refused in the same words, not csv's own ("field larger than field limit").
+    long_cell = b"erp_product_id,stock\n" + b"P-1," + b"9" * 200_000 + b"\n"
+    assert_refused(validated(merchant_a, "stock", content=long_cell, name="stock.csv"),
+                   "Row 2 holds more than 100,000 characters of text")
+    settings.IMPORT_MAX_ROW_CHARS = 300_000
+    assert validated(merchant_a, "stock", content=long_cell, name="stock.csv").status == ImportStatus.PREVIEW
+    settings.IMPORT_MAX_ROW_CHARS = 100_000
+    # A record spread over lines by a quoted line break is one row, counted whole.
+    quoted = b'erp_product_id,stock\nP-1,5\n"' + b"a\n" * 60_000 + b'",1\n'
+    assert_refused(validated(merchant_a, "stock", content=quoted, name="stock.csv"),
+                   "Row 3 holds more than 100,000 characters of text")
 
 
 def test_a_sheet_without_a_header_naming_known_columns_is_refused(merchant_a):
@@ -283,6 +380,25 @@ def test_merged_cells_in_the_data_area_make_the_rows_invalid_naming_the_range(me
     reason = "merged cells B2:B3: unmerge them and fill in every cell"
     assert row_errors(job) == {2: {"stock": reason}, 3: {"stock": reason}}
     assert (job.invalid_count, job.changed_count) == (2, 1)
+
+
+def test_more_merged_ranges_than_any_real_sheet_has_are_refused(merchant_a, stocked):
+    rows = [inline_header(["erp_product_id", "stock"]), [cell_xml("A2", "P-1", kind="inlineStr"), cell_xml("B2", 5)]]
+    job = validated(merchant_a, "stock", content=crafted_xlsx(rows, merged=[f"C{n}:D{n}" for n in range(1, 10002)]))
+    assert_refused(job, "The worksheet has more than 10,000 merged ranges. Unmerge the cells")
+
+
+def test_merged_ranges_repeated_over_the_same_rows_cost_one_mark_per_row(merchant_a):
+    from types import SimpleNamespace
+
+    validation = pipeline.Validation(make_job(merchant_a, "stock", b"unused"))
+    validation.actions = bytearray(5)  # rows 0..4 read
+    source = SimpleNamespace(header_row=1, merged_ranges=["B2:B1048576"] * 5000 + ["A3:B4", "C2:C9"])
+
+    marks = validation._merged_cells(source, {1: "erp_product_id", 2: "stock"})
+
+    assert sorted((row, column) for row, column, _reason in marks) == [
+        (2, "stock"), (3, "erp_product_id"), (3, "stock"), (4, "erp_product_id"), (4, "stock")]
 
 
 def test_a_merged_title_row_above_the_header_is_skipped(merchant_a, stocked):

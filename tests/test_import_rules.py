@@ -15,7 +15,7 @@ from merchant.spreadsheets.imports import pipeline
 
 from .factories import (
     BaseProductFactory, BatchFactory, CustomerFactory, CustomerGroupFactory, ErpCustomerCodeFactory,
-    ModuleSwitchFactory, ProductFactory, RegionGroupFactory, SkuSwitchFactory,
+    ModuleSwitchFactory, OrderFactory, ProductFactory, RegionGroupFactory, SkuSwitchFactory,
 )
 from .import_files import actions, row_errors, template_header, validated
 
@@ -349,6 +349,7 @@ CODE_HEADER = ["uscc", "platform_customer_id", "erp_customer_code"]
 
 def test_customer_codes_match_by_uscc_or_platform_customer_id(merchant_a, import_by):
     by_uscc, by_id = CustomerFactory(), CustomerFactory()
+    OrderFactory(merchant=merchant_a, customer=by_id, items=0)  # an id names only a customer the merchant has
     existing = CustomerFactory()
     ErpCustomerCodeFactory(merchant=merchant_a, customer=existing, code="OLD")
     job = validated(merchant_a, "customer_codes", [CODE_HEADER, [by_uscc.uscc.lower(), None, "C-1"],
@@ -376,12 +377,36 @@ def test_a_customer_code_used_by_another_customer_is_refused(merchant_a, merchan
 
 def test_customer_code_rows_naming_unknown_or_different_customers_are_invalid(merchant_a):
     one, two = CustomerFactory(), CustomerFactory()
+    OrderFactory(merchant=merchant_a, customer=two, items=0)
     job = validated(merchant_a, "customer_codes", [CODE_HEADER, ["91350100MA00000000", None, "C-1"],
                                                    [one.uscc, two.pk, "C-2"], [None, 999999, "C-3"]])
     errors = row_errors(job)
     assert errors[2] == {"uscc": "no platform customer with this USCC"}
     assert errors[3] == {"platform_customer_id": "the USCC and the platform customer id name different customers"}
-    assert errors[4] == {"platform_customer_id": "no platform customer with this id"}
+    assert errors[4] == {"platform_customer_id": "no customer with this id among your customers"}
+
+
+def test_a_platform_customer_id_names_only_customers_the_merchant_deals_with(merchant_a, merchant_b, import_by):
+    """Another merchant's customers are refused by id in the words used for an id that does not exist, and the
+    preview names each row by what it holds, never by the customer's USCC or name."""
+    theirs, coded_by_them = CustomerFactory(name="B Only"), CustomerFactory(name="B Coded")
+    OrderFactory(merchant=merchant_b, customer=theirs, items=0)
+    ErpCustomerCodeFactory(merchant=merchant_b, customer=coded_by_them, code="B-1")
+    ours = CustomerFactory()
+    OrderFactory(merchant=merchant_a, customer=ours, items=0)
+    job = validated(merchant_a, "customer_codes", [
+        CODE_HEADER, [None, theirs.pk, "C-1"], [None, coded_by_them.pk, "C-2"], [None, 999999, "C-3"],
+        [None, ours.pk, "C-4"], [theirs.uscc, theirs.pk, "C-5"]])
+
+    refused = {"platform_customer_id": "no customer with this id among your customers"}
+    assert row_errors(job) == {2: refused, 3: refused, 4: refused}
+    assert dict(job.rows.values_list("row_number", "key")) == {
+        2: str(theirs.pk), 3: str(coded_by_them.pk), 4: "999999", 5: str(ours.pk), 6: theirs.uscc}
+    stored = " ".join(str([row.key, row.data, row.changes, row.errors]) for row in job.rows.all())
+    assert coded_by_them.uscc not in stored and "B Only" not in stored and "B Coded" not in stored
+    apply(job, import_by, valid_only=True)
+    assert dict(ErpCustomerCode.objects.filter(merchant=merchant_a).values_list("customer_id", "code")) == {
+        ours.pk: "C-4", theirs.pk: "C-5"}  # by its USCC, which the merchant knew, the customer can be linked
 
 
 # --- headers -----------------------------------------------------------------------------------------------
@@ -568,6 +593,7 @@ def test_one_customer_named_by_uscc_and_by_platform_id_on_two_rows_is_a_duplicat
                                                                                   monkeypatch):
     monkeypatch.setattr(pipeline, "CHUNK", 2)
     customer, other = CustomerFactory(), CustomerFactory()
+    OrderFactory(merchant=merchant_a, customer=customer, items=0)
     job = validated(merchant_a, "customer_codes", [CODE_HEADER, [customer.uscc, None, "A"], [other.uscc, None, "O"],
                                                    [None, customer.pk, "B"]])
     assert row_errors(job) == {2: {"uscc": "the same record is also on row 4"},

@@ -115,3 +115,12 @@ def test_customer_with_a_malformed_uscc_fails_full_clean(db, uscc):
     with pytest.raises(ValidationError) as excinfo:
         Customer(name="Bad Co", uscc=uscc).full_clean()
     assert "uscc" in excinfo.value.error_dict
+
+
+def test_a_customer_search_with_a_nul_is_refused_with_a_message_not_a_server_error(client_owner, customer):
+    response = client_owner.get(reverse("customer_list"), {"q": "Alpha\x00"})
+
+    assert response.status_code == 400
+    assert "cannot be searched for or stored (NUL or an unpaired surrogate)" in response.content.decode()
+    assert response.context["rows"] == []
+    assert client_owner.get(reverse("customer_list"), {"q": "alpha"}).context["rows"] == [(customer, "CUST-A1")]

@@ -188,3 +188,72 @@ def test_checked_workbook_of_a_deleted_file_says_so(client_owner, stocked):
     response = client_owner.get(reverse("import_annotated", args=[job.pk]), follow=True)
     assert response.status_code == 200
     assert [m.level_tag for m in response.context["messages"]] == ["error"]
+
+
+# --- uploads over the limit are refused before their body is read ------------------------------------------
+
+class _Body:
+    """A wsgi.input holding body (None: endless bytes), counting what is read; with fail_after, reading more
+    than that many bytes fails the test (the server would be receiving and spooling a huge upload)."""
+
+    def __init__(self, body: bytes | None = None, fail_after: int | None = None):
+        self.body, self.fail_after, self.read_bytes = body, fail_after, 0
+
+    def read(self, size=-1):
+        if self.body is None:
+            chunk = b"x" * (64 * 1024 if size is None or size < 0 else size)
+        else:
+            size = len(self.body) - self.read_bytes if size is None or size < 0 else size
+            chunk = self.body[self.read_bytes:self.read_bytes + size]
+        self.read_bytes += len(chunk)
+        if self.fail_after is not None and self.read_bytes > self.fail_after:
+            raise AssertionError(f"the body was read ({self.read_bytes} bytes)")
+        return chunk
+
+    def readline(self, size=-1):
+        return self.read(size)
+
+
+def _csrf_client(user):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)  # CsrfViewMiddleware reads the form, as in production
+    client.force_login(user)
+    client.get(reverse("import_list"))  # the CSRF cookie, as the browser has it (else CSRF refuses unread)
+    return client
+
+
+def test_an_upload_declaring_more_than_the_limit_is_refused_before_its_body_is_read(owner, settings):
+    settings.IMPORT_MAX_BYTES = 200 * 1024 * 1024
+    huge = 260 * 1024 * 1024
+    body = _Body(fail_after=0)
+    response = _csrf_client(owner).generic(
+        "POST", reverse("import_list"), CONTENT_TYPE="multipart/form-data; boundary=BoUnDaRy",
+        CONTENT_LENGTH=str(huge), **{"wsgi.input": body})
+
+    assert response.status_code == 413
+    assert "larger than the 200.0\xa0MB one upload may be" in response.content.decode()
+    assert body.read_bytes == 0
+    assert not ImportJob.objects.exists()
+
+
+def test_an_upload_whose_file_passes_the_limit_stops_being_read_there(owner, settings):
+    from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+
+    settings.IMPORT_MAX_BYTES = 100 * 1024
+    content = b"erp_product_id,stock\n" + b"P-1,40\n" * 23000  # 161 KB: within the form margin above the limit
+    client = _csrf_client(owner)
+    fields = {"csrfmiddlewaretoken": client.cookies["csrftoken"].value, "kind": "stock",
+              "file": SimpleUploadedFile("stock.csv", content, content_type="text/csv")}
+    payload = encode_multipart(BOUNDARY, fields)
+    body = _Body(payload)
+    response = client.generic("POST", reverse("import_list"), CONTENT_TYPE=MULTIPART_CONTENT,
+                              CONTENT_LENGTH=str(len(payload)), **{"wsgi.input": body})
+
+    assert response.status_code == 413
+    assert body.read_bytes < len(payload)  # reading stopped once the file passed the limit
+    assert not ImportJob.objects.exists()
+
+    fields["file"] = SimpleUploadedFile("stock.csv", content[:100 * 1024], content_type="text/csv")
+    assert client.post(reverse("import_list"), fields).status_code == 302  # at the limit: taken, CSRF checked
+    assert ImportJob.objects.get().file_size == 100 * 1024

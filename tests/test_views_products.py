@@ -477,3 +477,25 @@ def test_viewer_cannot_use_bulk_actions(client_viewer, shelf, action):
     assert bulk(client_viewer, action, shelf.values(), pause_for="1").status_code == 403
     assert states(shelf) == before
     assert not SkuSwitch.objects.exists()
+
+
+@pytest.mark.parametrize("params", [{"q": "\x00"}, {"q": "Asp\x00irin"}, {"state": "\x00"}],
+                         ids=["nul", "nul-inside", "nul-state"])
+def test_a_search_with_a_nul_is_refused_with_a_message_not_a_server_error(client_owner, product, params):
+    response = client_owner.get(reverse("product_list"), params)
+
+    if "q" in params:
+        assert response.status_code == 400
+        assert "cannot be searched for or stored (NUL or an unpaired surrogate)" in response.content.decode()
+        assert list(response.context["rows"]) == []
+    else:  # an unknown listing state is ignored, like an unknown switch kind
+        assert response.status_code == 200
+        assert [p for p, _paused in response.context["rows"]] == [product]
+
+
+def test_the_search_form_refuses_unpaired_surrogates(english):
+    from merchant.forms import SearchForm
+
+    assert SearchForm({"q": "A\ud800"}).query() is None
+    assert SearchForm({"q": "  阿莫西林 "}).query() == "阿莫西林"
+    assert SearchForm({}).query() == ""

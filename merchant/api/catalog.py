@@ -59,8 +59,9 @@ def _endpoint(kind: str):
             answer = results_json(results)
             if kind == "customer_codes":
                 unmatched = [raw[r.ref] for r in results if r.status == INVALID and _unmatched(r)]
-                # A held item (customers module off) matched too: its code applies when the module is back on.
-                matched = [r.key if r.status == OK else raw[r.ref].get("uscc") for r in results if r.status != INVALID]
+                # A held item (customers module off) matched too: its code applies when the module is back on. Only
+                # USCCs the ERP sent count; an item by platform customer id names none.
+                matched = [raw[r.ref].get("uscc") for r in results if r.status != INVALID]
                 unmatched_erp_customers_record(merchant=credential.merchant, unmatched=unmatched,
                                                matched_usccs=matched, source=AuditSource.API)
                 answer["unmatched"] = [item.get("uscc") for item in unmatched]

@@ -67,7 +67,9 @@ KIND_TEXT = {
         "Set ERP customer codes",
         "Your ERP's code for each platform customer, found by USCC (unified social credit code) or by platform "
         "customer id. One code per customer and one customer per code. USCCs that match no platform customer "
-        "are answered as invalid and also listed in `unmatched`.",
+        "are answered as invalid and also listed in `unmatched`. A platform customer id finds only a customer "
+        "the merchant already deals with (orders from it, or an ERP code already set): link a new customer by "
+        "its USCC. Each answer's `key` is what the item sent (the USCC, else the id).",
     ),
 }
 STATUS_TEXT = {
@@ -137,7 +139,8 @@ def item_schema(kind: str) -> dict:
         "additionalProperties": False,
     }
     if kind == "customer_codes":
-        schema["description"] = "Give `uscc` or `platform_customer_id` (either finds the customer)."
+        schema["description"] = ("Give `uscc` or `platform_customer_id` (either finds the customer; an id finds only "
+                                 "a customer the merchant already deals with).")
         schema["anyOf"] = [{"required": ["uscc"]}, {"required": ["platform_customer_id"]}]
     return schema
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from merchant.spreadsheets.imports import cells
 from merchant.spreadsheets.imports.columns import KIND_COLUMNS, Column
+from merchant.validators import storable_text
 
 from .bulk.common import Item
 
@@ -56,18 +57,6 @@ def _value(column: Column, raw):
     if not storable_text(raw):
         raise cells.CellError(_("contains a character that text cannot hold (NUL or an unpaired surrogate)"))
     return column.parse(raw)
-
-
-def storable_text(text: str) -> bool:
-    r"""JSON can carry NUL (\u0000) and unpaired surrogates (\ud800); PostgreSQL stores neither, in text or jsonb,
-    and psycopg cannot even send them in a lookup: such text is a field error rather than a server error."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def item_from_json(kind: str, ref: int, raw) -> Item:

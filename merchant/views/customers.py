@@ -5,7 +5,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
 from merchant import selectors
-from merchant.forms import ErpCodeForm
+from merchant.forms import ErpCodeForm, SearchForm
 from merchant.models import UnmatchedErpCustomer
 from merchant.permissions import Action
 from merchant.services.customers import erp_code_set
@@ -22,13 +22,16 @@ def customer_list(request):
         return render(request, "merchant/customers/unmatched.html", {
             "page": page, "query": querystring_without_page(request), "unmatched_count": page.paginator.count,
         })
-    page = paginate(request, selectors.customers_for_merchant(request.merchant, request.GET.get("q", "")))
+    search = SearchForm(request.GET)
+    q = search.query()
+    customers = selectors.customers_for_merchant(request.merchant, q or "")
+    page = paginate(request, customers if q is not None else customers.none())
     codes = selectors.erp_codes_by_customer(request.merchant, page.object_list)
     return render(request, "merchant/customers/list.html", {
         "page": page, "rows": [(c, codes.get(c.pk, "")) for c in page.object_list],
-        "query": querystring_without_page(request), "q": request.GET.get("q", ""),
+        "query": querystring_without_page(request), "q": request.GET.get("q", ""), "search": search,
         "unmatched_count": unmatched.count(),
-    })
+    }, status=200 if q is not None else 400)
 
 
 def _render_detail(request, customer, form=None, status=200):

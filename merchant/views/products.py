@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 
 from merchant import selectors
 from merchant.forms import (
-    BatchForm, BulkProductForm, GroupPriceForm, ProductForm, SkuSwitchForm, StockForm, pause_until,
+    BatchForm, BulkProductForm, GroupPriceForm, ProductForm, SearchForm, SkuSwitchForm, StockForm, pause_until,
 )
 from merchant.models import ListingState, Product, SwitchKind
 from merchant.permissions import Action
@@ -25,10 +25,14 @@ def product_list(request):
     if request.method == "POST":
         return _bulk_action(request)
     f = request.GET
+    search = SearchForm(f)
+    q = search.query()
     qs = selectors.products_search(
-        request.merchant, q=f.get("q", ""), listing_state=f.get("state", ""), matched=f.get("matched", ""),
+        request.merchant, q=q or "", listing_state=f.get("state", ""), matched=f.get("matched", ""),
         zero_stock=f.get("zero_stock") == "1", paused=f.get("paused", ""),
     )
+    if q is None:
+        qs = qs.none()
     page = selectors.EstimatedCountPaginator(qs, settings.PAGE_SIZE).get_page(request.GET.get("page"))
     paused = selectors.paused_kinds_by_product(page.object_list)
     return render(request, "merchant/products/list.html", {
@@ -39,7 +43,8 @@ def product_list(request):
         "bulk_form": BulkProductForm(),
         "query": querystring_without_page(request),
         "filters": f,
-    })
+        "search": search,
+    }, status=200 if q is not None else 400)
 
 
 def _bulk_action(request):

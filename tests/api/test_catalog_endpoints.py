@@ -1,4 +1,5 @@
 """Batched catalog writes through the signed Open API (SPEC A2, A3)."""
+import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -9,7 +10,9 @@ from merchant.models import (
     AuditEntry, AuditSource, Batch, ErpCustomerCode, HeldValue, IdempotencyRecord, ListingState, Product, SwitchKind,
 )
 from merchant.services.switches import sku_switch_set, switches_resume_expired
-from tests.factories import BaseProductFactory, CustomerFactory, ProductFactory, valid_uscc
+from tests.factories import (
+    BaseProductFactory, CustomerFactory, ErpCustomerCodeFactory, OrderFactory, ProductFactory, valid_uscc,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -104,6 +107,55 @@ def test_customers_are_matched_by_uscc_and_the_unmatched_reported(erp, merchant_
     assert [r["status"] for r in answer["results"]] == ["ok", "invalid"]
     assert answer["unmatched"] == [unknown]
     assert ErpCustomerCode.objects.get(merchant=merchant_a, customer=customer).code == "C-1"
+
+
+def test_another_merchants_customers_cannot_be_linked_or_explored_by_platform_customer_id(
+        erp, erp_b, merchant_a, merchant_b, client_outsider):
+    """Merchant B's key walking sequential ids through customers only merchant A deals with: each answer is the
+    same refusal as for an id that does not exist, naming nothing B did not send, and B's pages stay empty."""
+    only_a = [CustomerFactory(uscc=valid_uscc(10 + i), name=f"A Only {i}", province="Fujian", phone="0591-1")
+              for i in range(3)]
+    for customer in only_a[:2]:
+        OrderFactory(merchant=merchant_a, customer=customer, items=0)
+    ErpCustomerCodeFactory(merchant=merchant_a, customer=only_a[2], code="A-3")
+    missing = max(c.pk for c in only_a) + 1000
+
+    _status, answer = erp_b.items("customers", *({"platform_customer_id": pk, "erp_customer_code": f"B-{pk}"}
+                                                 for pk in [c.pk for c in only_a] + [missing]))
+
+    assert answer["counts"] == {"ok": 0, "held": 0, "invalid": 4}
+    for result, pk in zip(answer["results"], [c.pk for c in only_a] + [missing]):
+        assert result["key"] == str(pk)
+        assert result["errors"] == [{"field": f"items[{result['index']}].platform_customer_id",
+                                     "message": "no customer with this id among your customers"}]
+    text = json.dumps(answer)
+    assert not any(c.uscc in text or c.name in text for c in only_a)
+    assert not ErpCustomerCode.objects.filter(merchant=merchant_b).exists()
+    page = client_outsider.get("/customers/").content.decode()
+    assert not any(c.name in page or c.uscc in page for c in only_a)
+    assert client_outsider.get(f"/customers/{only_a[0].pk}/").status_code == 404
+
+
+def test_a_customer_is_linked_by_id_once_the_merchant_deals_with_it_and_by_uscc_it_knows(erp_b, merchant_b):
+    ordered, coded, by_uscc = (CustomerFactory(uscc=valid_uscc(20 + i)) for i in range(3))
+    OrderFactory(merchant=merchant_b, customer=ordered, items=0)
+    ErpCustomerCodeFactory(merchant=merchant_b, customer=coded, code="OLD")
+
+    _status, answer = erp_b.items(
+        "customers", {"platform_customer_id": ordered.pk, "erp_customer_code": "B-1"},
+        {"platform_customer_id": coded.pk, "erp_customer_code": "B-2"},
+        {"uscc": by_uscc.uscc.lower(), "erp_customer_code": "B-3"})
+
+    assert [(r["status"], r["key"]) for r in answer["results"]] == [
+        ("ok", str(ordered.pk)), ("ok", str(coded.pk)), ("ok", by_uscc.uscc)]
+    assert ordered.uscc not in json.dumps(answer) and coded.uscc not in json.dumps(answer)
+    _status, answer = erp_b.items("customers", {"uscc": by_uscc.uscc, "platform_customer_id": by_uscc.pk,
+                                                "erp_customer_code": "B-3"},
+                                  {"uscc": valid_uscc(30), "platform_customer_id": ordered.pk, "erp_customer_code": "X"})
+    assert answer["results"][0]["status"] == "ok"
+    assert answer["results"][1]["errors"][0]["message"] == "no platform customer with this USCC"
+    assert dict(ErpCustomerCode.objects.filter(merchant=merchant_b).values_list("customer_id", "code")) == {
+        ordered.pk: "B-1", coded.pk: "B-2", by_uscc.pk: "B-3"}
 
 
 def test_paused_sku_answers_held_and_the_value_applies_when_the_pause_ends(erp, merchant_a, owner_actor):

@@ -1,9 +1,16 @@
 """ERP customer codes (SPEC M9): the platform customer is found by USCC or by platform customer id; one
-code per customer and one customer per code, within a merchant."""
+code per customer and one customer per code, within a merchant.
+
+The platform's customer directory is shared by every merchant, and its ids are sequential. A merchant may name
+by id only a customer it already deals with (see selectors.customers_for_merchant); by USCC, which it can only
+know from the customer, any platform customer (scheme 2). Answers name the customer by what was sent, so an id
+never reveals a USCC, a name or even whether a customer with that id exists.
+"""
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from merchant.models import Customer, ErpCustomerCode
+from merchant.selectors import customers_for_merchant
 from merchant.validators import normalise_uscc
 
 from .copy import update_many
@@ -33,20 +40,20 @@ class CustomerCodesPlan:
     def plan(self, items: list[Item], lock: bool = False) -> list[Outcome]:
         usccs = {normalise_uscc(i.values["uscc"]) for i in items if "uscc" in i.values}
         ids = {i.values["platform_customer_id"] for i in items if "platform_customer_id" in i.values}
-        customers = list(Customer.objects.filter(uscc__in=usccs)) + list(Customer.objects.filter(pk__in=ids))
-        by_uscc = {c.uscc: c for c in customers}
-        by_id = {c.pk: c for c in customers}
+        by_uscc = {c.uscc: c for c in Customer.objects.filter(uscc__in=usccs)}
+        known = {c.pk: c for c in customers_for_merchant(self.merchant).filter(pk__in=ids)} if ids else {}
+        customer_ids = {c.pk for c in by_uscc.values()} | set(known)
         codes = {i.values["erp_customer_code"] for i in items if "erp_customer_code" in i.values}
-        query = ErpCustomerCode.objects.filter(merchant=self.merchant, customer__in=list(by_id)) | \
+        query = ErpCustomerCode.objects.filter(merchant=self.merchant, customer__in=customer_ids) | \
             ErpCustomerCode.objects.filter(merchant=self.merchant, code__in=codes)
         if lock:
             query = query.select_for_update()
         rows = list(query.select_related("customer"))
         by_customer = {row.customer_id: row for row in rows}
         by_code = {row.code: row for row in rows}
-        return [self._plan_one(item, by_uscc, by_id, by_customer, by_code) for item in items]
+        return [self._plan_one(item, by_uscc, known, by_customer, by_code) for item in items]
 
-    def _plan_one(self, item, by_uscc, by_id, by_customer, by_code) -> Outcome:
+    def _plan_one(self, item, by_uscc, known, by_customer, by_code) -> Outcome:
         values = item.values
         errors = dict(item.errors)
         require(item, errors, self.required, _("required"))
@@ -55,16 +62,20 @@ class CustomerCodesPlan:
             customer = by_uscc.get(normalise_uscc(values["uscc"]))
             if customer is None:
                 errors["uscc"] = _("no platform customer with this USCC")
-        if "platform_customer_id" in values:
-            other = by_id.get(values["platform_customer_id"])
+        wanted = values.get("platform_customer_id")
+        # The same customer's USCC sent with its id: the id teaches nothing the USCC did not.
+        if wanted is not None and not (customer is not None and customer.pk == wanted):
+            other = known.get(wanted)
             if other is None:
-                errors["platform_customer_id"] = _("no platform customer with this id")
-            elif customer is not None and other.pk != customer.pk:
+                # The same words whether the id exists or not: ids must not be a way to explore the directory.
+                errors["platform_customer_id"] = _("no customer with this id among your customers")
+            elif customer is not None:
                 errors["platform_customer_id"] = _("the USCC and the platform customer id name different customers")
             customer = customer or other
         if not errors and customer is None and "uscc" not in errors:
             errors["uscc"] = _("give the USCC or the platform customer id")
-        key = customer.uscc if customer else str(values.get("uscc") or values.get("platform_customer_id") or "")
+        # What the item sent, never what the directory holds: an id-only item must not learn the USCC.
+        key = normalise_uscc(values["uscc"]) if "uscc" in values else str(values.get("platform_customer_id") or "")
         code = values.get("erp_customer_code")
         if code and customer is not None:
             holder = by_code.get(code)

@@ -11,6 +11,7 @@ from datetime import datetime, time
 from django.utils.translation import gettext as _
 
 from merchant.models import ImportJob, ImportRow, RowAction
+from merchant.spreadsheets.safety import neutralise
 from merchant.spreadsheets.xlsx_stream import Row, error_cell, header_cell, stream_xlsx, styled_cell
 
 from .cells import NO_CACHED_VALUE, ErrorValue
@@ -59,8 +60,8 @@ def _chunks(job: ImportJob, source, only_invalid: bool):
         index_of = {key: int(index) for index, key in job.columns.items()}
         labels = {column.key: f"{column.zh} {column.en}" for column in KIND_COLUMNS[job.kind]}
         last = max(errors_at, *header)
-        head = [header_cell(ERRORS_LABEL, highlight=True) if i == errors_at else header_cell(header.get(i))
-                for i in range(1, last + 1)]
+        head = [header_cell(ERRORS_LABEL, highlight=True) if i == errors_at
+                else header_cell(neutralise(header.get(i))) for i in range(1, last + 1)]
         widths = [60 if i == errors_at else _width(header.get(i)) for i in range(1, last + 1)]
 
         def rows():
@@ -109,7 +110,9 @@ def _cell(value, highlight: bool):
         return error_cell("#N/A", highlight=highlight)
     if type(value) is datetime and value.time() == time(0) and value.tzinfo is None:
         value = value.date()  # openpyxl reads date-formatted cells as datetimes
-    return styled_cell(value, highlight=highlight)
+    # Inline strings never run, but the merchant may copy cells into another sheet or save the file as CSV:
+    # formula-looking text is prefixed like every export's (the reader takes the prefix off again).
+    return styled_cell(neutralise(value), highlight=highlight)
 
 
 def _width(value) -> int:

@@ -25,6 +25,7 @@ from merchant.models import ImportJob, ImportRow, ImportStatus, Product, RowActi
 from merchant.services.bulk import PLANS, Item
 from merchant.services.bulk.common import INVALID
 from merchant.services.bulk.copy import insert_many
+from merchant.spreadsheets.safety import restore_neutralised
 
 from . import cells
 from .cells import CellError
@@ -101,6 +102,8 @@ class _Reader:
                 cell = row.get(index)
                 if cell is None:
                     continue
+                if cell.__class__ is str and cell[:1] == "'":  # cheap test first: this runs for every cell
+                    cell = restore_neutralised(cell)
                 raw[key] = cell
                 try:
                     value = columns[key].parse(cell)
@@ -281,17 +284,28 @@ class Validation:
                 for row, column, other in self.late]
 
     def _merged_cells(self, source, mapping: dict) -> list:
-        marks = []
+        """Marks for the rows read that merged ranges cover, at most one per row and column: ranges may repeat or
+        overlap in a crafted sheet, and each must not cost a mark per row again."""
+        indexes = sorted(mapping)
+        last_read = len(self.actions) - 1
+        spans = {}  # column key -> [(first row, last row, reason)]
         for ref in source.merged_ranges:
             min_col, min_row, max_col, max_row = range_boundaries(ref)
-            columns = [mapping[c] for c in range(min_col, max_col + 1) if c in mapping]
-            if not columns or max_row <= source.header_row:
-                continue
-            reason = _("merged cells %(range)s: unmerge them and fill in every cell") % {"range": ref}
+            column = next((mapping[i] for i in indexes if min_col <= i <= max_col), None)
             # Only rows that were read can be invalidated: a range down to the sheet's end (B3:B1048576) must not
             # cost a million marks.
-            for row in range(max(min_row, source.header_row + 1), min(max_row, len(self.actions) - 1) + 1):
-                marks.append((row, columns[0], reason))
+            first, last = max(min_row, source.header_row + 1), min(max_row, last_read)
+            if column is None or first > last:
+                continue
+            reason = _("merged cells %(range)s: unmerge them and fill in every cell") % {"range": ref}
+            spans.setdefault(column, []).append((first, last, reason))
+        marks = []
+        for column, ranges in spans.items():
+            ranges.sort(key=lambda span: span[:2])
+            next_row = 0
+            for first, last, reason in ranges:
+                marks.extend((row, column, reason) for row in range(max(first, next_row), last + 1))
+                next_row = max(next_row, last + 1)
         return marks
 
     def _finish(self, warnings: list[str]) -> None:

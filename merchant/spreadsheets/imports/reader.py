@@ -3,7 +3,8 @@
 Before openpyxl sees an xlsx we check it is a zip at all (a password-protected workbook is an OLE
 container, as is a legacy .xls), that its declared uncompressed size and compression ratios are sane
 (zip bombs), that it holds a workbook, and that no XML part declares a DTD (where entity expansion
-attacks live). Rows are streamed: memory does not grow with the row count.
+attacks live). Rows are streamed: memory does not grow with the row count, and each row is bounded while it
+is read (cells with content, cells of any kind, characters of text), so no one row can grow without bound either.
 """
 import codecs
 import csv
@@ -19,7 +20,9 @@ from openpyxl import load_workbook
 from openpyxl.utils.cell import column_index_from_string
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
-from .sheet_xml import DeclarationRefused, SheetRows
+from .sheet_xml import (
+    MAX_MERGED_RANGES, MAX_ROW_ELEMENTS, DeclarationRefused, RowTooLarge, SheetRows, TooManyMergedRanges,
+)
 from .template import LISTS_SHEET, NOTES_SHEET
 
 _FULL_DIMENSION = re.compile(r'<(?:\w+:)?dimension\s+ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
@@ -54,14 +57,29 @@ class Limits:
     max_rows: int
     max_uncompressed: int
     max_ratio: int
-    max_columns: int = 200
+    max_columns: int = 200  # cells with content in any one row
+    max_row_chars: int = 1024 * 1024  # characters of text in any one row
 
     @classmethod
     def from_settings(cls) -> "Limits":
         return cls(
             max_bytes=settings.IMPORT_MAX_BYTES, max_rows=settings.IMPORT_MAX_ROWS,
             max_uncompressed=settings.IMPORT_MAX_UNCOMPRESSED_BYTES, max_ratio=settings.IMPORT_MAX_COMPRESSION_RATIO,
+            max_columns=settings.IMPORT_MAX_COLUMNS, max_row_chars=settings.IMPORT_MAX_ROW_CHARS,
         )
+
+
+def row_too_large(error: RowTooLarge) -> ImportFileError:
+    """The refusal of a row past a bound, in the merchant's words."""
+    values = {"row": error.row, "max": f"{error.limit:,}"}
+    if error.what == "cells":
+        return ImportFileError(_("Row %(row)d has more than %(max)s cells with content, the most one row may have. "
+                                 "Delete what lies beyond the last column and upload the file again.") % values)
+    if error.what == "characters":
+        return ImportFileError(_("Row %(row)d holds more than %(max)s characters of text, the most one row may "
+                                 "have. Shorten its cells and upload the file again.") % values)
+    return ImportFileError(_("Row %(row)d has more than %(max)s cells, more than Excel allows in a row: the "
+                             "worksheet is malformed. Save it again in Excel or LibreOffice.") % values)
 
 
 def _mb(size: int) -> str:
@@ -92,9 +110,6 @@ class Source:
         for number, values in self._rows:
             if not values:
                 continue
-            if len(values) > self.limits.max_columns:
-                raise ImportFileError(_("Row %(row)d has more than %(max)d columns.")
-                                      % {"row": number, "max": self.limits.max_columns})
             first = first or (number, values)
             if is_header is None or is_header(values):
                 self.header_row, self.header = number, values
@@ -197,7 +212,8 @@ class XlsxSource(Source):
         ws, wb = self._sheet, self._workbook
         source = ws._get_source()
         parser = SheetRows(source, ws._shared_strings, epoch=wb.epoch, date_formats=wb._date_formats,
-                           timedelta_formats=wb._timedelta_formats)
+                           timedelta_formats=wb._timedelta_formats, max_cells=self.limits.max_columns,
+                           max_chars=self.limits.max_row_chars)
         last = 0
         try:
             for number, cells in parser:
@@ -211,6 +227,12 @@ class XlsxSource(Source):
                 yield number, cells
         except ImportFileError:
             raise
+        except RowTooLarge as error:
+            raise row_too_large(error) from None
+        except TooManyMergedRanges:
+            raise ImportFileError(_("The worksheet has more than %(max)s merged ranges. Unmerge the cells (select all, "
+                                    "then Merge & Center > Unmerge Cells) and upload it again.")
+                                  % {"max": f"{MAX_MERGED_RANGES:,}"}) from None
         except DeclarationRefused:
             raise ImportFileError(_("The worksheet cannot be read (%(error)s).")
                                   % {"error": _("it declares XML entities, which are refused")}) from None
@@ -308,6 +330,7 @@ class CsvSource(Source):
         return "utf-16"
 
     def _raw_rows(self):
+        limits = self.limits
         with open(self.path, encoding=self.encoding, newline="") as text:
             sample = text.read(16 * 1024)
             text.seek(0)
@@ -315,13 +338,52 @@ class CsvSource(Source):
                 dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
             except csv.Error:
                 dialect = csv.excel
-            reader = csv.reader(text, dialect)
+            # The row bound is the one that speaks; csv's own per-field limit (131,072 by default) would refuse a
+            # long cell in Python's words. Process-wide, so only ever raised.
+            csv.field_size_limit(max(csv.field_size_limit(), limits.max_row_chars))
+            record = _RecordLines(text, limits.max_row_chars)
+            reader = csv.reader(record, dialect)
             try:
                 for number, row in enumerate(reader, start=1):
-                    yield number, {index: value for index, value in enumerate(row, start=1) if value.strip()}
+                    record.start_next()
+                    if len(row) > MAX_ROW_ELEMENTS:
+                        raise RowTooLarge(number, "elements", MAX_ROW_ELEMENTS)
+                    values = {index: value for index, value in enumerate(row, start=1) if value.strip()}
+                    if len(values) > limits.max_columns:
+                        raise RowTooLarge(number, "cells", limits.max_columns)
+                    yield number, values
+            except RowTooLarge as error:
+                raise row_too_large(error) from None
             except csv.Error as error:
                 raise ImportFileError(_("The CSV file cannot be read near row %(row)d: %(error)s")
                                       % {"row": reader.line_num, "error": error}) from None
+
+
+class _RecordLines:
+    """The lines of a CSV file for csv.reader, refusing a record (one row, which quoted line breaks may spread
+    over several lines) longer than max_chars before it is read whole. Line breaks count, those inside quotes
+    being the cells' own, with room for the CRLF ending the row."""
+
+    def __init__(self, text, max_chars: int):
+        self.text, self.max_chars, self.bound = text, max_chars, max_chars + 2
+        self.row, self.chars = 1, 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = self.text.readline(self.bound + 1)
+        if not line:
+            raise StopIteration
+        self.chars += len(line)
+        if self.chars > self.bound:
+            raise RowTooLarge(self.row, "characters", self.max_chars)
+        return line
+
+    def start_next(self) -> None:
+        """csv.reader handed out a row: the lines read so far were all of it."""
+        self.row += 1
+        self.chars = 0
 
 
 def open_source(path: str, file_format: str, limits: Limits | None = None, is_header=None) -> Source:

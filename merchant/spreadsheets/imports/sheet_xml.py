@@ -5,6 +5,11 @@ which made reading the sheet a third of a 100,000-row import (bench/import.py); 
 values read it about three times faster. Values follow openpyxl's data-only reading (shared strings,
 numbers, booleans, dates by cell style), with two differences the import needs: a formula with no
 saved result is NO_CACHED_VALUE rather than blank, and error cells are ErrorValues.
+
+Every row is bounded while it is parsed, before its cells pile up: cells with content (max_cells), <c>
+elements of any kind (MAX_ROW_ELEMENTS: a row without r= attributes can hold millions), and characters of text
+(max_chars, shared strings included). A row past a bound raises RowTooLarge there, so what one parse holds is
+a read buffer, the rows of that buffer and one bounded row, however the file was made.
 """
 from xml.parsers import expat
 
@@ -14,10 +19,26 @@ from openpyxl.utils.datetime import from_excel, from_ISO8601
 from .cells import NO_CACHED_VALUE, ErrorValue
 
 READ_SIZE = 64 * 1024
+MAX_ROW_ELEMENTS = 16384  # Excel's column count (A..XFD): no sheet Excel writes has more cells in a row
+# Merged ranges kept for the pipeline (each one in the data area makes its rows invalid): past this many the
+# sheet is refused rather than the list growing with the file.
+MAX_MERGED_RANGES = 10000
 
 
 class DeclarationRefused(Exception):
     """The sheet declares a DTD or entities."""
+
+
+class TooManyMergedRanges(Exception):
+    """The sheet has more than MAX_MERGED_RANGES merged ranges."""
+
+
+class RowTooLarge(Exception):
+    """A row passed one of the bounds: .what is "cells", "elements" or "characters", .limit the bound."""
+
+    def __init__(self, row: int, what: str, limit: int):
+        super().__init__(f"row {row}: more than {limit} {what}")
+        self.row, self.what, self.limit = row, what, limit
 
 
 def _refuse(*args):
@@ -27,9 +48,13 @@ def _refuse(*args):
 class SheetRows:
     """Iterate (row number, {column index: value}) over a sheet part; merged ranges are in .merged after."""
 
-    def __init__(self, source, shared_strings, epoch, date_formats=(), timedelta_formats=()):
+    def __init__(self, source, shared_strings, epoch, date_formats=(), timedelta_formats=(), *,
+                 max_cells: int, max_chars: int):
         self.source, self.shared = source, shared_strings
         self.epoch, self.date_formats, self.timedelta_formats = epoch, date_formats, timedelta_formats
+        self.max_cells, self.max_chars = max_cells, max_chars
+        self._elements = 0  # <c> elements in the row so far
+        self._chars = 0  # characters of text in the row so far (and one per inline text run)
         self.merged: list[str] = []
         self._columns = {}
         self._done = []
@@ -61,6 +86,9 @@ class SheetRows:
     def _start(self, name, attrs):
         name = name.rpartition(":")[2]
         if name == "c":
+            self._elements += 1
+            if self._elements > MAX_ROW_ELEMENTS:
+                raise RowTooLarge(self._row_number, "elements", MAX_ROW_ELEMENTS)
             ref = attrs.get("r")
             if ref:
                 letters = ref.rstrip("0123456789")
@@ -88,11 +116,17 @@ class SheetRows:
             self._row_number = int(number) if number else self._row_number + 1
             self._row = {}
             self._cell = None
+            self._elements = self._chars = 0
         elif name == "mergeCell":
-            self.merged.append(attrs.get("ref", ""))
+            if len(self.merged) >= MAX_MERGED_RANGES:
+                raise TooManyMergedRanges()
+            self.merged.append(attrs.get("ref", "")[:32])  # A1:XFD1048576 is the longest a ref can be
 
     def _data(self, text):
         if self._text is not None:
+            self._chars += len(text)
+            if self._chars > self.max_chars:
+                raise RowTooLarge(self._row_number, "characters", self.max_chars)
             self._text.append(text)
 
     def _end(self, name):
@@ -103,12 +137,18 @@ class SheetRows:
         elif name == "t" and self._text is not None:
             self._inline.append("".join(self._text))
             self._text = None
+            self._chars += 1  # so a million empty runs count too
+            if self._chars > self.max_chars:
+                raise RowTooLarge(self._row_number, "characters", self.max_chars)
         elif name == "rPh":
             self._phonetic = False
         elif name == "c":
             value = self._convert()
             if value is not None:
-                self._row[self._cell[0]] = value
+                row = self._row
+                row[self._cell[0]] = value
+                if len(row) > self.max_cells:
+                    raise RowTooLarge(self._row_number, "cells", self.max_cells)
         elif name == "row":
             self._done.append((self._row_number, self._row))
             self._row = {}
@@ -123,6 +163,10 @@ class SheetRows:
             return NO_CACHED_VALUE if formula else None
         elif kind == "s":
             value = self.shared[int(raw)]
+            # Held once in the table, but each reference is parsed and stored per row downstream.
+            self._chars += len(value)
+            if self._chars > self.max_chars:
+                raise RowTooLarge(self._row_number, "characters", self.max_chars)
         elif kind == "str":
             value = raw
         elif kind == "b":
