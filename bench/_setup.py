@@ -102,8 +102,21 @@ def yes(ok: bool) -> str:
     return "yes" if ok else "NO"
 
 
+def allow_outbound(port: int) -> None:
+    """Let this process and the processes it starts from now on call the sandbox on this loopback port:
+    outbound calls refuse loopback addresses not on OUTBOUND_ALLOWED_HOSTS (sync/http.py)."""
+    from django.conf import settings
+
+    address = f"127.0.0.1:{port}"
+    settings.OUTBOUND_ALLOWED_HOSTS = [*settings.OUTBOUND_ALLOWED_HOSTS, address]
+    os.environ["OUTBOUND_ALLOWED_HOSTS"] = ",".join(settings.OUTBOUND_ALLOWED_HOSTS)
+
+
 def start_gunicorn(port: int, workers: int, threads: int, env: dict) -> subprocess.Popen:
-    """gunicorn serving the app (and the sandbox marketplace) on a loopback port, once it answers."""
+    """gunicorn serving the app (and the sandbox marketplace) on a loopback port, once it answers; the bench
+    process and the processes it starts later may call it (allow_outbound)."""
+    allow_outbound(port)
+    env = {**env, "OUTBOUND_ALLOWED_HOSTS": os.environ["OUTBOUND_ALLOWED_HOSTS"]}
     cmd = [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", str(workers), "--threads", str(threads),
            "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "120", "--keep-alive", "30"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True)

@@ -231,6 +231,21 @@ PAGE_SIZE = 50
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", DEBUG)
 # First pause before retrying a failed marketplace call; doubles per failure (jittered, at most 30 s).
 SYNC_RETRY_BASE_SECONDS = float(os.environ.get("SYNC_RETRY_BASE_SECONDS", "0.5"))
+# Outbound calls (sync/http.py) refuse loopback, private, link-local and metadata addresses unless the host is
+# listed here: host names, host:port pairs, addresses or CIDR networks, comma-separated.
+OUTBOUND_ALLOWED_HOSTS = env_list("OUTBOUND_ALLOWED_HOSTS", [])
+# The address the sandbox is served at (config/stack.py runs the web server on HOST:PORT); allowed as a
+# destination while SANDBOX_ENABLED is on, so the demo connections reach it.
+SANDBOX_ADDRESS = os.environ.get("SANDBOX_ADDRESS") or "{}:{}".format(
+    "127.0.0.1" if os.environ.get("HOST", "127.0.0.1") in ("0.0.0.0", "::") else os.environ.get("HOST", "127.0.0.1"),
+    os.environ.get("PORT", "8000"))
+# Every outbound call ends within this many seconds, connect to last byte (the read timeout only bounds one read).
+OUTBOUND_TOTAL_TIMEOUT = float(os.environ.get("OUTBOUND_TOTAL_TIMEOUT", "60"))
+# Largest answer read from a marketplace gateway / an ERP bridge (a 100-trade page with every field is ~1 MB).
+TOP_MAX_RESPONSE_BYTES = int(os.environ.get("TOP_MAX_RESPONSE_BYTES", str(16 * 1024 * 1024)))
+ERP_MAX_RESPONSE_BYTES = int(os.environ.get("ERP_MAX_RESPONSE_BYTES", str(16 * 1024 * 1024)))
+# A connection test still queued after this many seconds is shown as not picked up by a worker.
+CONNECTION_TEST_STALE_SECONDS = int(os.environ.get("CONNECTION_TEST_STALE_SECONDS", "30"))
 # Bearer token that /metrics (Prometheus) requires; /metrics answers 404 while it is empty.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # Key for secrets stored in the database (connection app secrets, session tokens); defaults to one derived

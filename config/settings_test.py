@@ -13,3 +13,6 @@ CSRF_COOKIE_SECURE = False
 SANDBOX_ENABLED = True
 METRICS_TOKEN = "test-metrics-token"
 SYNC_RETRY_BASE_SECONDS = 0.01
+# The discard port the tests use as an unreachable gateway; the live server's address is allowed per test
+# (tests/conftest.py, live_server).
+OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1:9"]

@@ -322,6 +322,19 @@ class ConnectionForm(forms.ModelForm):
     def clean_kind(self) -> str:
         return self.kind
 
+    def clean_gateway_url(self) -> str:
+        """The service checks again on save; checking here shows the reason next to the field at once."""
+        from django.core.exceptions import ValidationError
+
+        from sync.services import gateway_url_check
+
+        url = self.cleaned_data["gateway_url"]
+        try:
+            gateway_url_check(url)
+        except ValidationError as error:
+            raise forms.ValidationError(error.message_dict["gateway_url"]) from None
+        return url
+
     def settings(self) -> dict:
         """The cleaned values for the create / update services of the form's kind (secrets as typed, maybe
         blank); an ERP form has no TOP-only settings."""

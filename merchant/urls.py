@@ -47,6 +47,7 @@ urlpatterns = [
     path("connections/<int:pk>/disable/", connections.connection_set_enabled, {"enabled": False},
          name="connection_disable"),
     path("connections/<int:pk>/test/", connections.connection_test, name="connection_test"),
+    path("connections/<int:pk>/test/status/", connections.connection_test_status, name="connection_test_status"),
     path("connections/<int:pk>/sync/", connections.connection_sync, name="connection_sync"),
     path("connections/<int:pk>/runs/", connections.connection_runs, name="connection_runs"),
     path("team/", team.team, name="team"),

@@ -57,3 +57,8 @@ class BusinessError(SyncError):
     """The remote side refused this one item (e.g. the trade does not exist): record it, do not retry."""
 
     outcome = "business"
+
+
+class AddressRefused(Permanent):
+    """The destination is not allowed (a local or private network address not on OUTBOUND_ALLOWED_HOSTS,
+    or a URL with a bad scheme or a user name): nothing was sent, and retrying cannot help."""

@@ -134,3 +134,11 @@ def sync_erp_orders(connection_id: int, *, trigger: str = "schedule") -> dict | 
     from sync.erp.orders import erp_orders_sync
 
     return _guarded(erp_orders_sync, connection_id, trigger=trigger)
+
+
+def connection_test_run(test_id: int) -> str:
+    """A queued "test the connection" (sync.connection_tests): one outbound call, its outcome stored."""
+    from sync.connection_tests import connection_test_run as run
+
+    test = run(test_id=test_id)
+    return test.status if test else "not queued"

@@ -105,6 +105,45 @@ class Connection(models.Model):
         return self.is_enabled and not self.stopped_reason
 
 
+class ConnectionTestStatus(models.TextChoices):
+    QUEUED = "queued", _("Waiting for a worker")
+    RUNNING = "running", _("Running")
+    OK = "ok", _("Connected")
+    FAILED = "failed", _("Failed")
+
+
+class ConnectionTest(models.Model):
+    """One "test the connection" request. A sync worker runs it (never the web request: a slow gateway must
+    not hold a web thread); the page shows its progress and outcome from this row."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="tests")
+    status = models.CharField(_("status"), max_length=8, choices=ConnectionTestStatus.choices,
+                              default=ConnectionTestStatus.QUEUED)
+    # A fixed text of ours (a status and a reason), never what the remote side said.
+    message = models.CharField(_("result"), max_length=300, blank=True)
+    # The requester's language, so the worker writes the result in it.
+    language = models.CharField(max_length=16, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(_("requested"))
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("connection test")
+        verbose_name_plural = _("connection tests")
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["connection", "-requested_at"], name="connectiontest_recent_idx")]
+
+    def __str__(self):
+        return f"{self.connection_id} test {self.requested_at:%Y-%m-%d %H:%M:%S} {self.status}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (ConnectionTestStatus.OK, ConnectionTestStatus.FAILED)
+
+
 class Checkpoint(models.Model):
     """Per (connection, module): how far sync has fully completed, and the lease of the run in progress."""
 

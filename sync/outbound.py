@@ -336,7 +336,8 @@ def _push_logistics(work: Pass, rows: list[Outbox]) -> None:
             if status in SHIPPED_ON_MARKETPLACE:
                 work.ack(row, value)
             else:
-                work.fail(row, str(exc), permanent=True)
+                # The error says what the marketplace refused, never its own words; the carrier is ours to name.
+                work.fail(row, f"carrier {order.carrier.code}: {exc}", permanent=True)
             continue
         if confirmed:
             work.ack(row, value)

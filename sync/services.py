@@ -1,5 +1,6 @@
 """Writes of connections (SPEC M12): create, update, enable/disable, test. The secret and the session
 are write-only: stored encrypted, never returned to a page or a log."""
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,13 +16,35 @@ from .connectors.top.client import TopClient
 from .connectors.top.signing import SIGN_METHODS
 from .connectors.top.times import to_top
 from .errors import SyncError
+from .http import url_problem
 from .models import Connection, ConnectionKind
 
 SETTINGS = ("name", "gateway_url", "app_key", "sign_method", "calls_per_minute", "orders_interval",
             "refunds_interval", "messages_enabled")
 
 
+def gateway_url_check(url: str) -> None:
+    """Raise ValidationError (on gateway_url, in the owner's words) for an address outbound calls would refuse:
+    not http/https, a user name or password in it, or a local or private network address that is not on
+    OUTBOUND_ALLOWED_HOSTS. Host names are checked again, resolved, on every call."""
+    problem = url_problem(url)
+    if not problem:
+        return
+    message = {
+        "scheme": _("Enter an address starting with http:// or https://."),
+        "userinfo": _("The address must not contain a user name or password."),
+        "address": _("This address is on a local or private network. Enter a public address (the platform's "
+                     "operator can allow internal ones)."),
+    }.get(problem, _("Enter a valid address."))
+    raise ValidationError({"gateway_url": message})
+
+
+def url_changed(old: str, new: str) -> bool:
+    return old.strip().rstrip("/") != (new or "").strip().rstrip("/")
+
+
 def _check(connection: Connection) -> None:
+    gateway_url_check(connection.gateway_url)
     if connection.sign_method not in SIGN_METHODS:
         raise ValidationError({"sign_method": _("Unknown sign method.")})
     if not connection.app_secret_encrypted:
@@ -45,10 +68,16 @@ def connection_create(*, merchant, actor: Actor, app_secret: str, session: str, 
 
 def connection_update(*, connection: Connection, actor: Actor, app_secret: str = "", session: str = "",
                       **fields) -> Connection:
-    """Change settings; a blank secret or session keeps the stored one. New credentials clear a stop."""
+    """Change settings; a blank secret or session keeps the stored one. New credentials clear a stop.
+    A new gateway URL needs the secret and the session token entered again: the stored ones must never be
+    sent to a host they were not entered for. Raises ValidationError."""
     actor.require(Action.CONNECTIONS)
     with transaction.atomic():
         connection = Connection.objects.select_for_update().get(pk=connection.pk)
+        if "gateway_url" in fields and url_changed(connection.gateway_url, fields["gateway_url"]) \
+                and not (app_secret and session):
+            raise ValidationError({"gateway_url": _(
+                "A new gateway URL needs the app secret and the session token entered again.")})
         for name, value in fields.items():
             if name in SETTINGS:
                 setattr(connection, name, value)
@@ -80,8 +109,30 @@ class TestResult:
     message: str
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def error_text(exc: SyncError) -> str:
+    """What a failed test shows: for the outbound layer's own refusals a fixed reason in the reader's
+    language, otherwise the error's own fixed text (a status or code and our reason, never remote text)."""
+    texts = {
+        "address-refused": _("the address is on a local or private network and not on the allow-list"),
+        "network": _("could not connect, or the connection broke"),
+        "deadline": _("no complete answer in time"),
+        "too-large": _("the answer was too large"),
+    }
+    if exc.code in texts:
+        return texts[exc.code]
+    if exc.code.startswith("bad-url"):
+        return texts["address-refused"]
+    if exc.code.endswith("redirect"):
+        return _("the gateway answered with a redirect; enter its final address")
+    return str(exc)
+
+
 def connection_test(*, connection: Connection, actor: Actor, client_factory=TopClient) -> TestResult:
-    """One cheap signed call with the stored credentials (orders modified in the last minute)."""
+    """One cheap signed call with the stored credentials (orders modified in the last minute). Makes an
+    outbound call: run it on a worker (sync.connection_tests), never inside a web request."""
     actor.require(Action.CONNECTIONS)
     now = timezone.now()
     try:
@@ -90,9 +141,10 @@ def connection_test(*, connection: Connection, actor: Actor, client_factory=TopC
             "page_size": 1, "page_no": 1,
         })
     except SyncError as exc:
-        return TestResult(False, _("The marketplace refused the call: %(error)s") % {"error": exc})
+        return TestResult(False, _("The marketplace refused the call: %(error)s") % {"error": error_text(exc)})
+    request_id = str(body.get("request_id") or "")
     return TestResult(True, _("Connected. The marketplace answered (request id %(id)s).")
-                      % {"id": body.get("request_id") or "-"})
+                      % {"id": request_id if _TOKEN.fullmatch(request_id) else "-"})
 
 
 SYNC_NOW_JOBS = ("orders", "orders_full", "refunds", "reconcile")

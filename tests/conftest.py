@@ -160,3 +160,12 @@ def english_pages(settings):
 def editor_client(request):
     """A logged-in client for each role allowed to edit (the test runs once per role)."""
     return request.getfixturevalue(f"client_{request.param}")
+
+
+@pytest.fixture
+def live_server(live_server, settings):
+    """pytest-django's live server, allowed as an outbound destination for this test: outbound calls refuse
+    loopback addresses unless they are on OUTBOUND_ALLOWED_HOSTS (sync/http.py)."""
+    address = live_server.url.split("://", 1)[1]
+    settings.OUTBOUND_ALLOWED_HOSTS = [*settings.OUTBOUND_ALLOWED_HOSTS, address]
+    return live_server

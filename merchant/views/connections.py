@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -14,9 +15,8 @@ from django.utils.translation import gettext_lazy
 
 from merchant.forms import ConnectionForm, SyncNowForm
 from merchant.permissions import Action
-from merchant.templatetags.sync_display import redact
 from merchant.views.common import form_error_from, merchant_view, paginate, querystring_without_page
-from sync import outbound_status, selectors, services
+from sync import connection_tests, outbound_status, selectors, services
 from sync.erp import selectors as erp_selectors
 from sync.erp import services as erp_services
 from sync.models import Connection, ConnectionKind, RunOutcome, SyncModule
@@ -89,7 +89,13 @@ def connection_detail(request, pk):
         "erp": erp_selectors.erp_state(connection) if connection.kind == ConnectionKind.ERP else None,
         "failed_outcomes": selectors.FAILED_RUNS,
         "push_counts": outbound_status.connection_push_counts(connection),
+        **_test_context(connection),
     })
+
+
+def _test_context(connection) -> dict:
+    test = connection_tests.connection_test_latest(connection)
+    return {"last_test": test, "test_stalled": bool(test and connection_tests.connection_test_stalled(test))}
 
 
 @merchant_view(Action.CONNECTIONS, POST)
@@ -102,11 +108,24 @@ def connection_set_enabled(request, pk, enabled: bool):
 
 @merchant_view(Action.CONNECTIONS, POST)
 def connection_test(request, pk):
+    """Queue the test on a sync worker and return at once; the connection page shows its progress."""
     connection = _get_connection_for_user(request, pk)
-    test = erp_services.erp_connection_test if connection.kind == ConnectionKind.ERP else services.connection_test
-    result = test(connection=connection, actor=request.actor)
-    (messages.success if result.ok else messages.error)(request, redact(result.message))
-    return redirect(connection)
+    connection_tests.connection_test_request(connection=connection, actor=request.actor,
+                                             language=getattr(request, "LANGUAGE_CODE", ""))
+    messages.info(request, _("The connection test is queued; its result appears below."))
+    return redirect(connection.get_absolute_url() + "#connection-test")
+
+
+@merchant_view()
+def connection_test_status(request, pk):
+    """The latest test of the connection as JSON, for the page to follow its progress."""
+    connection = _get_connection_for_user(request, pk)
+    context = _test_context(connection)
+    test = context["last_test"]
+    if test is None:
+        return JsonResponse({"status": None, "finished": True})
+    return JsonResponse({"status": test.status, "label": str(test.get_status_display()), "finished": test.is_finished,
+                         "stalled": context["test_stalled"], "message": test.message})
 
 
 QUEUED = {

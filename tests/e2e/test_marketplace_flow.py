@@ -6,8 +6,9 @@ import pytest
 from django.contrib.auth.models import User
 
 from merchant.models import Membership, Merchant, Product, Role
+from sync.connection_tests import connection_test_run
 from sync.consumer import Consumer
-from sync.models import Connection
+from sync.models import Connection, ConnectionTest
 from sync.pipelines import orders_sync
 from sync.sandbox import marketplace
 
@@ -41,7 +42,10 @@ def test_owner_connects_a_shop_and_its_orders_flow_in(page, live_server, owner):
     page.select_option("select[name=sign_method]", "hmac")
     page.click("button:has-text('Add connection')")
     page.click("#test-connection")
-    assert page.locator("text=Connected").count() >= 1
+    assert page.locator("#test-status").inner_text() == "Waiting for a worker"
+    connection_test_run(test_id=ConnectionTest.objects.get(connection__name="My Taobao shop").pk)  # the sync worker
+    page.wait_for_selector("#test-status.ok")  # the page follows the test and reloads when it is over
+    assert page.locator("#test-message").inner_text().startswith("Connected.")
     assert "browser-secret" not in page.content() and "browser-session" not in page.content()
 
     connection = Connection.objects.get(name="My Taobao shop")

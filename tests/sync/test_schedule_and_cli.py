@@ -145,6 +145,6 @@ def test_sync_run_prints_one_json_line_even_when_the_gateway_is_down(connection)
         call_command("sync_run", str(connection.pk), "refunds", stdout=out)
     summary = json.loads(out.getvalue())
     assert summary["outcome"] == "failed" and summary["module"] == "refunds"
-    assert summary["calls"] >= 1 and "ConnectionError" in summary["errors"][0]
+    assert summary["calls"] >= 1 and "could not connect" in summary["errors"][0]
     with pytest.raises(CommandError, match="no connection"):
         call_command("sync_run", "999999", "orders")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import quote, urlencode, urlsplit
 
+from django.conf import settings
 
 from merchant.api import signing
 from sync import http
@@ -60,7 +61,7 @@ def read_json(body: bytes, what: str):
     try:
         return json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise MalformedAnswer(f"answer to {what} is not JSON ({exc}); {len(body)} bytes",
+        raise MalformedAnswer(f"answer to {what} is not JSON; {len(body)} bytes",
                               code="malformed-json") from exc
 
 
@@ -85,7 +86,8 @@ class ErpClient:
     # The contract's calls
 
     def ping(self) -> dict:
-        """GET /ping: the bridge's answer object (name, version), for "test the connection"."""
+        """GET /ping: the bridge's answer object (name, version), for "test the connection" (which shows
+        none of it: a page never shows what a remote side said)."""
         return self.call("GET", "/ping", read=lambda body: self._object(body, "GET /ping"))
 
     def changes(self, kind: str, *, cursor: str = "", limit: int = PAGE_LIMIT) -> ChangesPage:
@@ -137,7 +139,7 @@ class ErpClient:
             # Sign the path as sent: the base URL may carry a path of its own (https://erp/bridge/v1).
             headers = self.signed_headers(method, urlsplit(url).path, query, body)
             answer = http.request_json(method, url, headers=headers, body=body if payload is not None else None,
-                                       timeout=self.timeout)
+                                       timeout=self.timeout, max_bytes=settings.ERP_MAX_RESPONSE_BYTES)
             seconds = answer.seconds
             request_id = str(answer.headers.get("X-Request-Id") or "")
             if not 200 <= answer.status < 300:
@@ -197,8 +199,7 @@ class ErpClient:
         for result in results:
             if not isinstance(result, dict) or result.get("status") not in ORDER_STATUSES \
                     or not isinstance(result.get("order_no"), str):
-                raise MalformedAnswer(f"answer to POST /orders has an unreadable result: {str(result)[:200]}",
-                                      code="bad-field")
+                raise MalformedAnswer("answer to POST /orders has an unreadable result", code="bad-field")
             if result["order_no"] in sent:
                 message = str(result.get("message") or "")[:300]
                 answers.append(OrderAnswer(result["order_no"], result["status"], message))

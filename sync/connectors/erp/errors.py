@@ -1,5 +1,10 @@
-"""An ERP bridge's HTTP answers -> typed errors, as docs/erp-bridge.md ("Errors") defines them."""
+"""An ERP bridge's HTTP answers -> typed errors, as docs/erp-bridge.md ("Errors") defines them.
+
+Error texts carry the status, the error code (a protocol token) and the request id, never the body's
+`message`: error texts reach pages every role reads, and a base URL pointing at some other internal service
+would otherwise show what that service says."""
 import json
+import re
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
@@ -10,6 +15,7 @@ DEFAULT_RETRY_AFTER = 60
 MAX_RETRY_AFTER = 3600
 # Statuses that say "not now" rather than "never": retried like a 5xx.
 RETRYABLE_4XX = {408, 409, 425}
+_TOKEN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class CursorExpired(BusinessError):
@@ -38,25 +44,29 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return min(max(seconds, 1.0), MAX_RETRY_AFTER)
 
 
-def _error_body(body: bytes) -> tuple[str, str, str]:
-    """(code, message, request id) of an {"error": {...}} body; blanks when the body says nothing usable."""
+def _token(value) -> str:
+    value = str(value or "")
+    return value if _TOKEN.fullmatch(value) else ""
+
+
+def _error_body(body: bytes) -> tuple[str, str]:
+    """(code, request id) of an {"error": {...}} body, each only when it is a plain token; blanks otherwise."""
     try:
         payload = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        return "", "", ""
+        return "", ""
     error = payload.get("error") if isinstance(payload, dict) else None
     if not isinstance(error, dict):
-        return "", "", ""
-    return (str(error.get("code") or "")[:60], str(error.get("message") or "")[:300],
-            str(error.get("request_id") or "")[:64])
+        return "", ""
+    return _token(error.get("code")), _token(error.get("request_id"))
 
 
 def error_from_answer(status: int, body: bytes, headers: dict, what: str) -> SyncError:
     """The typed error for a non-2xx answer to `what` (e.g. "GET /changes/stock")."""
-    code, message, request_id = _error_body(body)
-    request_id = request_id or str(headers.get("X-Request-Id") or "")[:64]
+    code, request_id = _error_body(body)
+    request_id = request_id or _token(headers.get("X-Request-Id"))
     label = f"HTTP {status}" + (f" {code}" if code else "")
-    text = f"ERP bridge answered {label} to {what}" + (f": {message}" if message else "")
+    text = f"ERP bridge answered {label} to {what}"
     kwargs = {"code": label, "request_id": request_id}
     if status == 429:
         return RateLimited(text, seconds=retry_after_seconds(headers.get("Retry-After")), **kwargs)

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 
+from django.conf import settings
 from django.utils import timezone
 
 from sync import http
@@ -80,7 +81,8 @@ class TopClient:
         try:
             # Everything goes in the POST body (TOP accepts it there), so no URL, proxy log or error text
             # ever carries the session token or the signature.
-            answer = http.post_form(self.url, data={**system, **business}, timeout=self.timeout)
+            answer = http.post_form(self.url, data={**system, **business}, timeout=self.timeout,
+                                    max_bytes=settings.TOP_MAX_RESPONSE_BYTES)
             seconds = answer.seconds
             body = self._parse(method, answer)
             request_id = str(body.get("request_id") or "")
@@ -104,7 +106,7 @@ class TopClient:
         try:
             payload = json.loads(answer.body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise MalformedAnswer(f"answer to {method} is not JSON ({exc}); {len(answer.body)} bytes",
+            raise MalformedAnswer(f"answer to {method} is not JSON; {len(answer.body)} bytes",
                                   code="malformed-json") from exc
         if not isinstance(payload, dict):
             raise MalformedAnswer(f"answer to {method} is not a JSON object", code="malformed-json")

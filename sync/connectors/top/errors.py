@@ -1,4 +1,8 @@
-"""TOP's error envelope -> typed errors, as the table in top-protocol.md ("Responses") says."""
+"""TOP's error envelope -> typed errors, as the table in top-protocol.md ("Responses") says.
+
+The error texts name the code, the sub-code and a fixed reason of ours, never the envelope's msg / sub_msg:
+those are remote text, and error texts reach pages that every role reads (a gateway URL pointing at some
+other service would otherwise show that service's words there)."""
 import re
 
 from sync.errors import BusinessError, Permanent, RateLimited, Retryable, SessionExpired, SyncError
@@ -6,6 +10,24 @@ from sync.errors import BusinessError, Permanent, RateLimited, Retryable, Sessio
 _BAN_SECONDS = re.compile(r"(\d+)\s*more\s+seconds", re.IGNORECASE)
 RATE_LIMIT_CODES = {4, 5, 6, 7, 8}
 DEFAULT_BAN_SECONDS = 60
+# A sub-code is a protocol token ("isv.trade-not-exist"); anything else in that field is not shown.
+_SUB_CODE = re.compile(r"[A-Za-z0-9._:-]{1,80}")
+REASONS = {
+    3: "upload failed", 7: "call limit reached", 10: "service unavailable", 11: "permission missing",
+    15: "remote service error", 21: "method missing", 22: "invalid method", 25: "invalid signature",
+    26: "session missing", 27: "session invalid or expired", 28: "app key missing", 29: "invalid app key",
+    31: "invalid timestamp", 40: "parameter missing", 41: "invalid parameter",
+}
+# Sub-codes the pipelines meet (their part before ":"), so a failed push says why in our words.
+SUB_REASONS = {
+    "isv.item-sku-not-exist": "the SKU does not exist on the marketplace",
+    "isv.item-not-exist": "the item does not exist on the marketplace",
+    "isv.trade-not-exist": "the trade does not exist on the marketplace",
+    "isv.invalid-quantity": "the quantity was not accepted",
+    "isv.invalid-parameter": "a parameter was not accepted",
+    "isv.missing-parameter": "a parameter is missing",
+    "isv.logistics-offline-service-error": "the marketplace refused the shipment",
+}
 
 
 def ban_seconds(sub_msg: str) -> int:
@@ -21,10 +43,13 @@ def error_from_envelope(envelope: dict) -> SyncError:
     except (TypeError, ValueError):
         code = -1
     sub_code = str(envelope.get("sub_code") or "")
-    text = " / ".join(str(v) for v in (envelope.get("msg"), envelope.get("sub_msg")) if v)
+    sub_code = sub_code if _SUB_CODE.fullmatch(sub_code) else ""
     label = f"{code}" + (f" {sub_code}" if sub_code else "")
     request_id = str(envelope.get("request_id") or "")
-    message = f"TOP error {label}: {text or 'no message'}"
+    request_id = request_id if _SUB_CODE.fullmatch(request_id) else ""
+    reason = ("rate limited" if code in RATE_LIMIT_CODES
+              else SUB_REASONS.get(sub_code.split(":")[0]) or REASONS.get(code, "refused"))
+    message = f"TOP error {label}: {reason}"
     kwargs = {"code": label, "request_id": request_id}
     if code in RATE_LIMIT_CODES:
         return RateLimited(message, seconds=ban_seconds(str(envelope.get("sub_msg") or "")), **kwargs)
