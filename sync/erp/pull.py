@@ -197,7 +197,8 @@ class Puller:
         """As the Open API does (SPEC M9): list the customers whose USCC matches nobody yet."""
         unmatched = [raw_items[r.ref] for r in results
                      if r.status == INVALID and str(r.errors.get("uscc", "")) == _(NO_USCC_MATCH)]
-        matched = [r.key if r.status == OK else raw_items[r.ref].get("uscc") for r in results if r.status != INVALID]
+        # Only USCCs the ERP sent count (as in the Open API): an item by platform customer id names none.
+        matched = [raw_items[r.ref].get("uscc") for r in results if r.status != INVALID]
         unmatched_erp_customers_record(merchant=self.merchant, unmatched=unmatched, matched_usccs=matched,
                                        source=AuditSource.ERP)
 

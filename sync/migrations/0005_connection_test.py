@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sync', '0003_outbox'),
+        ('sync', '0004_run_interrupted_outcome_and_lease_token'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
