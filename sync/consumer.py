@@ -2,7 +2,6 @@
 failures backed off per connection, and each hour's work recorded as one run."""
 import logging
 import time
-from datetime import timedelta
 
 from django.db.models import F
 from django.utils import timezone
@@ -12,11 +11,11 @@ from .connectors.top.client import CallCounter, TopClient
 from .errors import Permanent, SyncError
 from .messages import messages_consume_once, messages_permit
 from .models import Connection, ConnectionKind, RunOutcome, SyncModule, SyncRun
-from .runs import connection_stop, stop_reason
+from .runs import MESSAGE_RUN_SPAN, connection_stop, stop_reason
 
 log = logging.getLogger(__name__)
 
-RUN_SPAN = timedelta(hours=1)
+RUN_SPAN = MESSAGE_RUN_SPAN
 BACKOFF_MAX = 60.0
 
 

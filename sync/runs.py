@@ -16,13 +16,16 @@ from rq.timeouts import JobTimeoutException
 from .breaker import breaker_after_run
 from .connectors.top.client import CallCounter
 from .errors import Permanent, SessionExpired, SyncError
-from .models import Checkpoint, Connection, ConnectionKind, RunOutcome, SyncRun
+from .models import Checkpoint, Connection, ConnectionKind, RunOutcome, SyncModule, SyncRun
 
 log = logging.getLogger(__name__)
 
 # A run renews its lease after every window; a worker killed mid-run frees the module after this long.
 LEASE = timedelta(minutes=2)
 MAX_ERRORS_KEPT = 20
+# The message consumer records each hour of its work as one run (sync.consumer).
+MESSAGE_RUN_SPAN = timedelta(hours=1)
+MESSAGE_RUN_GRACE = timedelta(minutes=10)
 # Saved on every lease renewal, so a run whose worker dies keeps the counts of what it wrote.
 PROGRESS_FIELDS = ("windows", "calls", "failed_calls", "fetched", "created", "updated", "unchanged", "errors",
                    "window_from", "window_to")
@@ -193,11 +196,18 @@ def run_of(connection: Connection, module: str, *, mode: str = "", trigger: str 
 def runs_close_interrupted(now=None) -> int:
     """Close the runs whose worker is gone, as interrupted, with the counts they saved: their checkpoint no
     longer holds their lease (it lapsed, or another run took it over). A lapsed lease is freed. Returns how
-    many were closed. The message channel's runs hold no lease and are left alone."""
+    many were closed. The message channel's runs hold no lease: they are closed once far past their span."""
     now = now or timezone.now()
     alive = Checkpoint.objects.filter(connection=OuterRef("connection"), module=OuterRef("module"),
                                       lease_token=OuterRef("lease_token"), lease_until__gte=now)
     closed = 0
+    # The message consumer holds no lease: a live one closes its run after MESSAGE_RUN_SPAN and opens the next, so
+    # a messages run still open well past that span lost its process.
+    gone_consumers = SyncRun.objects.filter(outcome=RunOutcome.RUNNING, lease_token="", module=SyncModule.MESSAGES,
+                                            started_at__lt=now - MESSAGE_RUN_SPAN - MESSAGE_RUN_GRACE)
+    for run in gone_consumers:
+        closed += SyncRun.objects.filter(pk=run.pk, outcome=RunOutcome.RUNNING).update(
+            outcome=RunOutcome.INTERRUPTED, finished_at=now, errors=run.errors[:MAX_ERRORS_KEPT - 1] + [_worker_gone()])
     for run in SyncRun.objects.filter(outcome=RunOutcome.RUNNING).exclude(lease_token="").exclude(Exists(alive)):
         errors = run.errors[:MAX_ERRORS_KEPT - 1] + [_worker_gone()]
         closed += SyncRun.objects.filter(pk=run.pk, outcome=RunOutcome.RUNNING).update(

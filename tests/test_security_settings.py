@@ -27,7 +27,9 @@ DOCUMENTED = {
 
 
 def _check_deploy(extra: dict) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in DOCUMENTED and not k.startswith("SECURE_")}
+    # Only what a production shell would hold: not the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE, for one.
+    env = {k: v for k, v in os.environ.items()
+           if k not in DOCUMENTED and not k.startswith(("SECURE_", "DJANGO_"))}
     env.update(extra)
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
     return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

@@ -94,3 +94,19 @@ def test_interrupted_runs_are_shown_and_filtered_on_the_runs_page(connection, cl
     assert '<span class="badge interrupted">Interrupted</span>' in html
     assert "Refunds" not in html.split("<tbody>")[1]  # only the interrupted run is listed
     assert "Run again" in html
+
+
+def test_a_message_consumer_run_left_open_far_past_its_span_is_closed_with_its_counts(connection, english):
+    now = timezone.now()
+    gone = SyncRun.objects.create(connection=connection, module=SyncModule.MESSAGES, mode="consume",
+                                  trigger="consumer", started_at=now - timedelta(hours=2), fetched=40, created=12)
+    live = SyncRun.objects.create(connection=connection, module=SyncModule.MESSAGES, mode="consume",
+                                  trigger="consumer", started_at=now - timedelta(minutes=20))
+
+    assert runs_close_interrupted(now) == 1
+
+    gone.refresh_from_db()
+    assert gone.outcome == RunOutcome.INTERRUPTED and gone.finished_at == now
+    assert (gone.fetched, gone.created) == (40, 12)
+    assert "stopped before it finished" in gone.errors[-1]
+    assert SyncRun.objects.get(pk=live.pk).outcome == RunOutcome.RUNNING

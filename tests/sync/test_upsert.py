@@ -34,9 +34,13 @@ def record(tid=1, status="WAIT_SELLER_SEND_GOODS", modified=None, refund="NO_REF
 
 
 def test_the_same_delivery_twice_changes_nothing(connection):
-    first = orders_upsert_marketplace(connection=connection, trades=[record(1), record(2)])
+    # One modified time for both deliveries: two calls of now() may fall in different seconds of TOP's times.
+    modified = timezone.now()
+    first = orders_upsert_marketplace(connection=connection, trades=[record(1, modified=modified),
+                                                                     record(2, modified=modified)])
     assert (first.created, first.updated, first.unchanged) == (2, 0, 0)
-    again = orders_upsert_marketplace(connection=connection, trades=[record(1), record(2)])
+    again = orders_upsert_marketplace(connection=connection, trades=[record(1, modified=modified),
+                                                                     record(2, modified=modified)])
     assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
     assert Order.objects.count() == 2 and OrderItem.objects.count() == 4
 
