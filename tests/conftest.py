@@ -9,6 +9,9 @@ import pytest
 from django.test import Client
 from django.utils import translation
 
+from sync import http
+from tests import outbound_servers
+
 from merchant.models import Role
 from merchant.permissions import Actor
 
@@ -169,3 +172,22 @@ def live_server(live_server, settings):
     address = live_server.url.split("://", 1)[1]
     settings.OUTBOUND_ALLOWED_HOSTS = [*settings.OUTBOUND_ALLOWED_HOSTS, address]
     return live_server
+
+
+@pytest.fixture
+def serve(settings):
+    """Start local servers (tests/outbound_servers.py) with a behaviour, allowed as outbound destinations unless
+    allow=False; all are stopped after the test."""
+    servers = []
+
+    def start(behaviour, *, allow=True):
+        server = outbound_servers.LocalServer(behaviour)
+        servers.append(server)
+        if allow:
+            settings.OUTBOUND_ALLOWED_HOSTS = [*settings.OUTBOUND_ALLOWED_HOSTS, server.address]
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+    http.session().close()

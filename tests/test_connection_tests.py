@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from sync import http
 from sync.connection_tests import connection_test_run
 from sync.connectors.erp.client import ErpClient
 from sync.connectors.top.errors import error_from_envelope
@@ -17,29 +16,13 @@ from sync.erp.services import erp_connection_create, erp_connection_update
 from sync.errors import Permanent
 from sync.models import Connection, ConnectionTest, ConnectionTestStatus
 from sync.services import connection_create, connection_update
-from tests.outbound_servers import LocalServer, fixed
+from tests.outbound_servers import fixed
 
 pytestmark = pytest.mark.usefixtures("english_pages")
 
 SECRET = "plain-app-secret-4f9a"
 SESSION = "plain-session-token-77c1"
 TOP_OK = b'{"trades_sold_increment_get_response": {"total_results": 0, "request_id": "req-1"}}'
-
-
-@pytest.fixture
-def serve(settings):
-    servers = []
-
-    def start(behaviour):
-        server = LocalServer(behaviour)
-        servers.append(server)
-        settings.OUTBOUND_ALLOWED_HOSTS = [*settings.OUTBOUND_ALLOWED_HOSTS, server.address]
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
-    http.session().close()
 
 
 @pytest.fixture

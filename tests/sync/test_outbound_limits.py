@@ -12,30 +12,12 @@ from sync.connectors.erp.client import ErpClient
 from sync.connectors.top.client import TopClient
 from sync.errors import AddressRefused, MalformedAnswer, NetworkError, Permanent
 from tests.factories import ConnectionFactory
-from tests.outbound_servers import LocalServer, fixed
+from tests.outbound_servers import fixed
 
 DRIP_BYTES = 400
 DRIP_EVERY = 0.05  # seconds: 20 s for the whole answer, far past the 1 s deadline the tests set
 HUGE_BYTES = 64 * 1024 * 1024
 CAP = 256 * 1024
-
-
-@pytest.fixture
-def serve(settings):
-    """Start a LocalServer with a behaviour, allowed as a destination; all are stopped after the test."""
-    servers = []
-
-    def start(behaviour, *, allow=True):
-        server = LocalServer(behaviour)
-        servers.append(server)
-        if allow:
-            settings.OUTBOUND_ALLOWED_HOSTS = [*settings.OUTBOUND_ALLOWED_HOSTS, server.address]
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
-    http.session().close()
 
 
 def top_client(db, url):
