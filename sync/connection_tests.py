@@ -28,7 +28,8 @@ def connection_test_request(*, connection: Connection, actor: Actor, language: s
     test = ConnectionTest.objects.create(connection=connection, requested_by=actor.user,
                                          requested_at=timezone.now(), language=language[:16])
     # Inside a transaction django-rq sends the job on commit; the row exists by then.
-    django_rq.get_queue("sync").enqueue(jobs.connection_test_run, test.pk, job_id=f"connection-test-{test.pk}")
+    django_rq.get_queue("sync").enqueue(jobs.connection_test_run, test.pk, job_id=f"connection-test-{test.pk}",
+                                        job_timeout=settings.SYNC_JOB_TIMEOUT)
     return test
 
 

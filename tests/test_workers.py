@@ -17,6 +17,7 @@ from merchant.models import ImportJob, ImportStatus
 from merchant.permissions import Actor
 from merchant.services import imports
 from sync import jobs as sync_jobs, schedule
+from sync.connection_tests import connection_test_request
 from sync.erp.services import erp_connection_create, erp_sync_now
 from sync.models import Checkpoint, Connection, RunOutcome, SyncModule, SyncRun
 from sync.outbox import push_enqueue
@@ -62,7 +63,8 @@ def test_every_sync_job_is_enqueued_with_the_sync_time_limit(settings, queues, m
         dispatched = schedule.dispatch()
         manual = [connection_sync_now(connection=top, job="refunds", actor=Actor.for_user(owner)),
                   erp_sync_now(connection=erp, job="erp_pull", actor=Actor.for_user(owner)),
-                  push_enqueue(connection_id=top.pk, kind="stock")]
+                  push_enqueue(connection_id=top.pk, kind="stock"),
+                  f"connection-test-{connection_test_request(connection=top, actor=Actor.for_user(owner)).pk}"]
     assert f"sync-{top.pk}-orders_full" in dispatched and f"sync-{erp.pk}-erp_pull" in dispatched
     redis = queues["sync"].connection
     assert {job_id: Job.fetch(job_id, connection=redis).timeout for job_id in dispatched + manual} == \
