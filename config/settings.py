@@ -225,6 +225,8 @@ CONTENT_SECURITY_POLICY = {
 }
 
 PAGE_SIZE = 50
+# The most orders one bulk action, print or export of a selection may take (the orders workbench).
+ORDER_SELECTION_MAX = int(os.environ.get("ORDER_SELECTION_MAX", "5000"))
 
 # The simulated TOP marketplace (SPEC D1) is served at /sandbox/top/router/rest and the simulated ERP bridge at
 # /sandbox/erp/ for the demo and the tests.

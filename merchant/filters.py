@@ -4,14 +4,28 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from merchant.models import ErpCustomerCode, ErpStatus, Order, OrderSource, OrderStatus
+from merchant.models import ErpCustomerCode, ErpStatus, Order, OrderFlag, OrderSource, OrderStatus
+from merchant.validators import validate_storable_text
+from merchant.selectors.orders import EXCEPTION_RULES, TABS, exception_orders, search_filter, tab_filter
 
 DT = forms.DateTimeInput(attrs={"type": "datetime-local"})
 TAKEN_CHOICES = [("yes", _("Taken by ERP")), ("no", _("Not taken yet"))]
 
 
 class OrderFilter(django_filters.FilterSet):
-    order_no = django_filters.CharFilter(label=_("Order number"), method="filter_order_no")
+    q = django_filters.CharFilter(
+        label=_("Search"), method="filter_q", validators=[validate_storable_text],
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _(
+            "Order number, receiver, phone or its last 4 digits, tracking number, buyer, item, customer code")}),
+    )
+    tab = django_filters.ChoiceFilter(choices=[(t.key, t.label) for t in TABS], label=_("Tab"), method="filter_tab",
+                                      widget=forms.HiddenInput)
+    exception = django_filters.ChoiceFilter(choices=[(r.key, r.label) for r in EXCEPTION_RULES],
+                                            label=_("Exception"), method="filter_exception")
+    flag = django_filters.ChoiceFilter(choices=[c for c in OrderFlag.choices if c[0]], label=_("Flag"))
+    # Kept for links that name one order (reconciliation reports); the search box covers it for people.
+    order_no = django_filters.CharFilter(label=_("Order number"), method="filter_order_no",
+                                         widget=forms.HiddenInput)
     created_from = django_filters.IsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", label=_("Created from"), widget=DT
     )
@@ -48,6 +62,15 @@ class OrderFilter(django_filters.FilterSet):
     @property
     def qs(self):
         return super().qs.filter(merchant=self.merchant)
+
+    def filter_q(self, queryset, name, value):
+        return queryset.filter(search_filter(self.merchant, value))
+
+    def filter_tab(self, queryset, name, value):
+        return queryset.filter(tab_filter(self.merchant, value))
+
+    def filter_exception(self, queryset, name, value):
+        return queryset.filter(exception_orders(self.merchant, rule=value))
 
     def filter_order_no(self, queryset, name, value):
         return queryset.filter(order_no=value.strip()) if value.strip() else queryset

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from merchant.client_address import client_address
 from merchant.models import (
-    Carrier, CustomerGroup, ErpStatus, ImportKind, Module, OrderStatus, Product, RegionGroup, Role, SwitchKind,
+    Carrier, CustomerGroup, ErpStatus, ImportKind, Module, OrderFlag, OrderStatus, Product, RegionGroup, Role, SwitchKind,
 )
 from merchant.services.login_throttle import LoginThrottled, login_attempt_begin, login_attempt_end
 from merchant.validators import normalise_username, validate_storable_text, validate_username
@@ -128,6 +128,13 @@ class ErpCodeForm(forms.Form):
 class StatusForm(forms.Form):
     status = forms.ChoiceField(label=_("New status"), choices=OrderStatus.choices)
     reason = forms.CharField(label=_("Reason"), max_length=300)
+
+
+class OrderMemoForm(forms.Form):
+    seller_memo = forms.CharField(label=_("Seller memo"), max_length=500, required=False,
+                                  widget=forms.Textarea(attrs={"rows": 2}),
+                                  help_text=_("Only your team sees it; searchable from the orders list."))
+    flag = forms.ChoiceField(label=_("Flag"), choices=OrderFlag.choices, required=False)
 
 
 class CarrierChoiceField(forms.ModelChoiceField):

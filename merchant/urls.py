@@ -1,7 +1,8 @@
 from django.urls import path
 
 from merchant.views import (
-    api_docs, api_keys, connections, customers, dashboard, exports, imports, orders, products, switches, team,
+    api_docs, api_keys, connections, customers, dashboard, exports, imports, order_bulk, order_list, orders, products,
+    switches, team,
 )
 
 urlpatterns = [
@@ -20,13 +21,19 @@ urlpatterns = [
     path("customers/", customers.customer_list, name="customer_list"),
     path("customers/<int:pk>/", customers.customer_detail, name="customer_detail"),
     path("customers/<int:pk>/erp-code/", customers.customer_erp_code, name="customer_erp_code"),
-    path("orders/", orders.order_list, name="order_list"),
+    path("orders/", order_list.order_list, name="order_list"),
+    path("orders/live/", order_list.order_list_live, name="order_list_live"),
+    path("orders/columns/", order_list.order_list_columns, name="order_list_columns"),
+    path("orders/views/", order_list.saved_view_create, name="saved_view_create"),
+    path("orders/views/<int:pk>/delete/", order_list.saved_view_delete, name="saved_view_delete"),
+    path("orders/bulk/", order_bulk.order_bulk, name="order_bulk"),
     path("orders/export/", exports.order_export, name="order_export"),
     path("orders/<int:pk>/", orders.order_detail, name="order_detail"),
     path("orders/<int:pk>/status/", orders.order_status, name="order_status"),
     path("orders/<int:pk>/logistics/", orders.order_logistics, name="order_logistics"),
     path("orders/<int:pk>/shipment/", orders.order_shipment, name="order_shipment"),
     path("orders/<int:pk>/erp-status/", orders.order_erp_status, name="order_erp_status"),
+    path("orders/<int:pk>/memo/", orders.order_memo, name="order_memo"),
     path("imports/", imports.import_list, name="import_list"),
     path("imports/template/<str:kind>.xlsx", imports.import_template, name="import_template"),
     path("imports/<int:pk>/", imports.import_detail, name="import_detail"),

@@ -14,7 +14,7 @@ from django.utils import timezone
 import merchant.urls
 from merchant.models import (
     ApiCredential, AuditEntry, Batch, ErpCustomerCode, GroupPrice, ImportJob, ImportRow, ImportStatus, Membership,
-    ModuleSwitch, Order, Product, Shipment, SkuSwitch, TrackingEntry,
+    ModuleSwitch, Order, Product, SavedOrderView, Shipment, SkuSwitch, TrackingEntry,
 )
 from merchant.permissions import Actor
 from merchant.services.api_credentials import api_credential_create
@@ -37,6 +37,7 @@ PLAIN_PATTERNS = [p for p in PATTERNS if not _int_kwargs(p)]
 # Which object the `pk` of a URL names, by the URL's first path segment(s).
 PK_OWNER_BY_PREFIX = [
     ("switches/sku/", "product"),
+    ("orders/views/", "saved_view"),
     ("products/", "product"),
     ("orders/", "order"),
     ("customers/", "customer"),
@@ -68,6 +69,7 @@ def a_objects(merchant_a, owner, operator, product, order, customer, carrier, se
         "connection": ConnectionFactory(merchant=merchant_a, name="Merchant A shop",
                                         gateway_url="http://127.0.0.1:9/router/rest"),
         "api_credential": api_credential_create(merchant=merchant_a, actor=Actor.for_user(owner), name="ERP")[0],
+        "saved_view": SavedOrderView.objects.create(merchant=merchant_a, user=owner, name="Mine", query="tab=shipped"),
     }
 
 

@@ -18,6 +18,7 @@ from .orders import (
     Carrier,
     ErpStatus,
     Order,
+    OrderFlag,
     OrderItem,
     OrderSource,
     OrderStatus,
@@ -26,12 +27,13 @@ from .orders import (
     ShipmentItem,
     TrackingEntry,
 )
+from .order_views import OrderListPreference, SavedOrderView
 from .switches import HeldItem, HeldValue, Module, ModuleSwitch, SkuSwitch, SwitchKind
 
 __all__ = [
     "ApiCredential", "ApiNonce", "AuditEntry", "IdempotencyRecord", "AuditSource", "BaseProduct", "Batch", "Carrier", "Customer", "CustomerGroup",
     "ErpCustomerCode", "ErpStatus", "ImportInterruption", "ImportJob", "ImportKind", "ImportRow", "ImportStatus", "RowAction", "GroupPrice", "HeldItem", "HeldValue", "ListingState", "Membership", "Merchant",
-    "Module", "ModuleSwitch", "Order", "OrderItem", "OrderSource", "OrderStatus", "PendingReviewProduct", "Product", "RefundStatus",
-    "RegionGroup", "RegionGroupProvince", "Role", "Shipment", "ShipmentItem", "SkuSwitch", "SwitchKind",
+    "Module", "ModuleSwitch", "Order", "OrderFlag", "OrderItem", "OrderListPreference", "OrderSource", "OrderStatus", "PendingReviewProduct", "Product", "RefundStatus",
+    "RegionGroup", "RegionGroupProvince", "Role", "SavedOrderView", "Shipment", "ShipmentItem", "SkuSwitch", "SwitchKind",
     "TrackingEntry", "UnmatchedErpCustomer",
 ]

@@ -26,6 +26,10 @@ class Merchant(models.Model):
         _("exclude batches expiring within (days)"), default=0
     )
     low_stock_threshold = models.PositiveIntegerField(_("low stock threshold"), default=10)
+    # The exception queue's clocks (SPEC M14): how long an order may wait at each step before it needs someone.
+    exception_take_hours = models.PositiveIntegerField(_("hours a paid order may wait for the ERP"), default=4)
+    exception_ship_hours = models.PositiveIntegerField(_("hours a taken order may wait to ship"), default=48)
+    logistics_stall_hours = models.PositiveIntegerField(_("hours without tracking progress"), default=72)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

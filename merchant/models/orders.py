@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Right
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -36,6 +37,17 @@ class RefundStatus(models.TextChoices):
     REFUNDED = "refunded", _("Refunded")
     PARTIAL = "partial", _("Partly refunded")
     REJECTED = "rejected", _("Refund rejected")
+
+
+class OrderFlag(models.TextChoices):
+    """The seller's flag colour on an order, as marketplaces' seller centres offer it."""
+
+    NONE = "", _("No flag")
+    RED = "red", _("Red")
+    YELLOW = "yellow", _("Yellow")
+    GREEN = "green", _("Green")
+    BLUE = "blue", _("Blue")
+    PURPLE = "purple", _("Purple")
 
 
 class Carrier(models.Model):
@@ -111,6 +123,9 @@ class Order(models.Model):
     invoice_title = models.CharField(_("invoice title"), max_length=200, blank=True)
     invoice_tax_no = models.CharField(_("taxpayer id"), max_length=30, blank=True)
     invoice_email = models.CharField(_("invoice email"), max_length=200, blank=True)
+    # The merchant's own notes, never sent to the buyer.
+    seller_memo = models.CharField(_("seller memo"), max_length=500, blank=True)
+    flag = models.CharField(_("flag"), max_length=10, choices=OrderFlag.choices, blank=True, default="")
 
     class Meta:
         verbose_name = _("order")
@@ -132,6 +147,17 @@ class Order(models.Model):
             models.Index(fields=["merchant", "-modified_at"], name="order_modified_idx"),
             models.Index(fields=["connection", "modified_at"], name="order_conn_modified_idx"),
             models.Index(fields=["connection", "created_at"], name="order_conn_created_idx"),
+            # The workbench: sort by amount, search by tracking number, phone (full or last four digits),
+            # tabs for refunds and flags. Prefix searches have PostgreSQL pattern indexes (migration 0011).
+            models.Index(fields=["merchant", "-total_amount"], name="order_amount_idx"),
+            models.Index(fields=["merchant", "tracking_no"], name="order_tracking_idx"),
+            models.Index(fields=["merchant", "receiver_phone"], name="order_phone_idx"),
+            models.Index(F("merchant"), Right("receiver_phone", 4), name="order_phone_tail_idx"),
+            models.Index(fields=["merchant", "refund_status"], condition=~Q(refund_status=""),
+                         name="order_refund_idx"),
+            models.Index(fields=["merchant", "flag"], condition=~Q(flag=""), name="order_flag_idx"),
+            models.Index(fields=["merchant", "-created_at"], condition=Q(has_unmapped_lines=True),
+                         name="order_unmapped_idx"),
         ]
 
     def __str__(self):
@@ -170,6 +196,8 @@ class OrderItem(models.Model):
             models.UniqueConstraint(fields=["order", "line_no"], name="uniq_order_line"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="orderitem_quantity_positive"),
         ]
+        # The workbench's search by ERP product id; item names have a PostgreSQL trigram index (migration 0011).
+        indexes = [models.Index(fields=["erp_product_id"], name="orderitem_erp_id_idx")]
 
     def __str__(self):
         return f"{self.order_id}/{self.line_no} {self.item_name}"
@@ -188,6 +216,7 @@ class Shipment(models.Model):
         verbose_name = _("shipment")
         verbose_name_plural = _("shipments")
         ordering = ["shipped_at", "id"]
+        indexes = [models.Index(fields=["tracking_no"], name="shipment_tracking_idx")]
 
     def __str__(self):
         return f"{self.carrier.code} {self.tracking_no}"

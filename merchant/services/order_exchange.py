@@ -59,3 +59,27 @@ def orders_mark_taken(*, merchant, orders, actor: Actor, reason: str = "") -> in
         if order.pk in taken:
             order.taken_by_erp, order.taken_at = True, now
     return marked
+
+
+def orders_mark_not_taken(*, merchant, orders, actor: Actor, reason: str = "") -> int:
+    """Hand orders the ERP had taken back to it: they are offered again on its next order query, and their
+    quantities count against sellable stock again (the marketplaces hear of it). Returns how many changed."""
+    actor.require(Action.EDIT)
+    wanted = [order.pk for order in orders if order.merchant_id == merchant.pk]
+    if not wanted:
+        return 0
+    with transaction.atomic():
+        ids = list(Order.objects.select_for_update().filter(merchant=merchant, pk__in=wanted, taken_by_erp=True)
+                   .order_by("pk").values_list("pk", flat=True))
+        if not ids:
+            return 0
+        changed = Order.objects.filter(pk__in=ids, taken_by_erp=True).update(taken_by_erp=False, taken_at=None)
+        entries = []
+        for pk in ids:
+            entries += audit_entries(merchant_id=merchant.pk, entity="order", entity_id=pk,
+                                     changes={"taken_by_erp": (True, False)}, actor=actor, reason=reason)
+        AuditEntry.objects.bulk_create(entries)
+        product_ids = set(OrderItem.objects.filter(order_id__in=ids, product__isnull=False)
+                          .values_list("product_id", flat=True))
+        outbox_products_changed(merchant_id=merchant.pk, product_ids=product_ids, kinds=("stock",))
+    return changed

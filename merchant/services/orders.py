@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from merchant.models import ErpStatus, Order, OrderItem, OrderStatus, Shipment, ShipmentItem, TrackingEntry
+from merchant.models import ErpStatus, Order, OrderFlag, OrderItem, OrderStatus, Shipment, ShipmentItem, TrackingEntry
 from merchant.permissions import Action, Actor
 from sync.outbox import outbox_order_changed
 
@@ -210,3 +210,91 @@ def order_erp_status_add(
         if "status" in changes:
             outbox_order_changed(order=locked)
     return entry
+
+
+def order_memo_set(*, order: Order, memo: str, flag: str, actor: Actor) -> Order:
+    """The seller's own memo and flag colour on an order (never sent to the buyer or the marketplace)."""
+    actor.require(Action.EDIT)
+    memo = (memo or "").strip()
+    if len(memo) > 500:
+        raise ValidationError({"seller_memo": _("Keep the memo to 500 characters.")})
+    if flag not in OrderFlag.values:
+        raise ValidationError({"flag": _("Choose a flag colour from the list.")})
+    with transaction.atomic():
+        locked = _locked(order)
+        changes = apply_changes(locked, {"seller_memo": memo, "flag": flag})
+        if changes:
+            # The memo is the merchant's note, not a change of the order: modified_at (the version marketplace
+            # updates are compared with) stays.
+            locked.save(update_fields=list(changes))
+            audit_changes(merchant_id=locked.merchant_id, entity="order", entity_id=locked.pk, changes=changes,
+                          actor=actor)
+    return locked
+
+
+@dataclass
+class BulkOutcome:
+    """What a bulk action did: how many orders changed, and per reason how many were left as they were."""
+
+    changed: int = 0
+    skipped: dict = None
+
+    def __post_init__(self):
+        self.skipped = self.skipped or {}
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+
+def orders_flag_set(*, orders, flag: str, actor: Actor) -> BulkOutcome:
+    """Set one flag colour on many orders, in one transaction."""
+    actor.require(Action.EDIT)
+    if flag not in OrderFlag.values:
+        raise ValidationError({"flag": _("Choose a flag colour from the list.")})
+    outcome = BulkOutcome()
+    with transaction.atomic():
+        for order in orders.select_for_update().order_by("pk"):
+            changes = apply_changes(order, {"flag": flag})
+            if not changes:
+                outcome.skip(_("already had this flag"))
+                continue
+            order.save(update_fields=["flag"])
+            audit_changes(merchant_id=order.merchant_id, entity="order", entity_id=order.pk, changes=changes,
+                          actor=actor)
+            outcome.changed += 1
+    return outcome
+
+
+def orders_status_change_plan(*, orders, status: str) -> BulkOutcome:
+    """What orders_status_change_many would do, without doing it: for the confirmation before a bulk change."""
+    outcome = BulkOutcome()
+    for current in orders.order_by().values_list("status", flat=True).iterator(chunk_size=2000):
+        if status in MANUAL_TRANSITIONS.get(current, set()):
+            outcome.changed += 1
+        else:
+            outcome.skip(_not_allowed(current, status))
+    return outcome
+
+
+def _not_allowed(current: str, status: str) -> str:
+    return _("%(old)s orders cannot be changed to %(new)s") % {
+        "old": OrderStatus(current).label, "new": OrderStatus(status).label}
+
+
+def orders_status_change_many(*, orders, status: str, reason: str, actor: Actor) -> BulkOutcome:
+    """Change many orders' status with one reason, in one transaction: each through order_status_change (its
+    rules, audit and marketplace record); orders the transition does not allow are left and counted."""
+    actor.require(Action.EDIT)
+    if status not in OrderStatus.values:
+        raise ValidationError({"status": _("Choose a status from the list.")})
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("Give a reason for the status change.")})
+    outcome = BulkOutcome()
+    with transaction.atomic():
+        for order in orders.select_for_update().order_by("pk"):
+            if status not in MANUAL_TRANSITIONS.get(order.status, set()):
+                outcome.skip(_not_allowed(order.status, status))
+                continue
+            order_status_change(order=order, status=status, reason=reason, actor=actor)
+            outcome.changed += 1
+    return outcome

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
@@ -6,12 +5,11 @@ from django.utils.translation import gettext as _
 
 from merchant import selectors
 from merchant.filters import OrderFilter
-from merchant.forms import ErpStatusForm, LogisticsForm, ShipmentLineForm, StatusForm
+from merchant.forms import ErpStatusForm, LogisticsForm, OrderMemoForm, ShipmentLineForm, StatusForm
+from merchant.selectors.orders import exception_reasons
 from merchant.permissions import Action
 from merchant.services import orders as order_services
-from merchant.views.common import (
-    form_error_from, get_order_for_user, merchant_view, querystring_without_page,
-)
+from merchant.views.common import form_error_from, get_order_for_user, merchant_view
 from sync import outbound_status
 
 POST = ("POST",)
@@ -20,18 +18,6 @@ POST = ("POST",)
 def order_filter(request) -> OrderFilter:
     """The orders list filter bound to the request, scoped to the user's merchant."""
     return OrderFilter(request.GET or None, merchant=request.merchant)
-
-
-@merchant_view()
-def order_list(request):
-    f = order_filter(request)
-    qs = f.qs if f.is_bound and f.is_valid() else f.queryset.filter(merchant=request.merchant)
-    qs = qs.select_related("customer", "connection")
-    paginator = selectors.EstimatedCountPaginator(qs.order_by("-created_at", "-id"), settings.PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
-    return render(request, "merchant/orders/list.html", {
-        "filter": f, "page": page, "query": querystring_without_page(request),
-    })
 
 
 def _render_detail(request, order, status=200, **forms):
@@ -58,6 +44,9 @@ def _render_detail(request, order, status=200, **forms):
         "erp_form": forms.get("erp_form") or ErpStatusForm(),
         "audit": selectors.audit_for(request.merchant, "order", order.pk),
         "logistics_push": outbound_status.order_logistics_push(order),
+        "memo_form": forms.get("memo_form") or OrderMemoForm(initial={"seller_memo": order.seller_memo,
+                                                                      "flag": order.flag}),
+        "exceptions": exception_reasons(request.merchant, [order.pk]).get(order.pk, []),
     }, status=status)
 
 
@@ -129,3 +118,10 @@ def order_erp_status(request, pk):
                 lambda d: order_services.order_erp_status_add(
                     order=order, erp_status=d["erp_status"], message=d["message"], actor=request.actor),
                 _("ERP status saved."))
+
+
+@merchant_view(Action.EDIT, POST)
+def order_memo(request, pk):
+    order = get_order_for_user(request, pk)
+    return _run(request, order, OrderMemoForm(request.POST), "memo_form", lambda d: order_services.order_memo_set(
+        order=order, memo=d["seller_memo"], flag=d["flag"], actor=request.actor), _("Memo saved."))

@@ -1,0 +1,227 @@
+"""The orders workbench (SPEC M14): tabs with counts, one search box, sort, page size, columns, saved views,
+and the small JSON answer the page polls for new orders."""
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.contrib.humanize.templatetags.humanize import intcomma
+from django.db import connections
+from django.db.models import F, Max
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from merchant import selectors
+from merchant.filters import OrderFilter
+from merchant.forms import OrderMemoForm, StatusForm
+from merchant.models import Order, OrderFlag, SavedOrderView
+from merchant.permissions import Action, role_allows
+from merchant.selectors.orders import TABS, exception_reasons
+from merchant.services import order_views
+from merchant.views.common import merchant_view
+
+POST = ("POST",)
+# Parameters that shape how the list looks, not which orders it holds: never part of a saved view.
+VIEW_ONLY = ("page", "sort", "size", "after", "rows")
+L = gettext_lazy
+COLUMN_LABELS = {
+    "source": L("Source"), "customer": L("Customer"), "receiver": L("Receiver"), "created": L("Created"),
+    "paid": L("Paid"), "total": L("Total"), "status": L("Status"), "platform_status": L("Platform status"),
+    "erp_status": L("ERP status"), "taken": L("ERP sync"), "tracking": L("Tracking number"),
+    "memo": L("Seller memo"),
+}
+SORT_FIELDS = {"created": "created_at", "paid": "paid_at", "total": "total_amount"}
+
+
+def column_labels() -> list[tuple[str, str]]:
+    # Built per request: the labels are in the request's language.
+    return [(key, str(COLUMN_LABELS[key])) for key in order_views.COLUMNS]
+
+
+def _filters(data, merchant, without=()) -> OrderFilter:
+    data = data.copy()
+    for key in (*VIEW_ONLY, *without):
+        data.pop(key, None)
+    return OrderFilter(data or None, merchant=merchant)
+
+
+def filtered_orders(merchant, data, without=()):
+    """The merchant's orders the list parameters select (and the filter, for its form and errors); an
+    invalid filter selects nothing."""
+    f = _filters(data, merchant, without)
+    if not f.is_bound:
+        return f, Order.objects.filter(merchant=merchant)
+    if not f.is_valid():
+        return f, Order.objects.none()
+    return f, f.qs
+
+
+def tab_counts(merchant, data) -> list[dict]:
+    """Each tab with the number of orders it lists under the current filters and search (the same queryset
+    the tab lists, so a count and its rows agree), estimated past ten thousand as the pager does."""
+    f, base = filtered_orders(merchant, data, without=("tab", "exception"))
+    current = data.get("tab") or "all"
+    now = timezone.now()
+    estimates = connections[base.db].vendor == "postgresql"
+    tabs = []
+    for tab in TABS:
+        n = selectors.estimated_count(base.filter(tab.filter(merchant, now)))
+        about = estimates and n > selectors.COUNT_EXACT_UP_TO
+        tabs.append({"key": tab.key, "label": tab.label, "count": n, "active": tab.key == current,
+                     "text": _("about %(n)s") % {"n": intcomma(n)} if about else intcomma(n)})
+    return tabs
+
+
+def _sort(request, pref) -> str:
+    sort = request.GET.get("sort", "")
+    return sort if sort in order_views.SORTS else pref.sort or "-created"
+
+
+def _page_size(request, pref) -> int:
+    size = request.GET.get("size", "")
+    return int(size) if size.isdigit() and int(size) in order_views.PAGE_SIZES else pref.page_size
+
+
+def _ordering(sort: str) -> list:
+    descending = sort.startswith("-")
+    field = SORT_FIELDS[sort.lstrip("-")]
+    if field == "paid_at":  # unpaid orders last whichever way: the index is DESC NULLS LAST
+        return [F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_first=True),
+                "-id" if descending else "id"]
+    return [f"-{field}" if descending else field, "-id" if descending else "id"]
+
+
+def _remember(request, pref, sort: str, size: int) -> None:
+    """A sort or page size chosen through the list's links is the user's from now on."""
+    if ("sort" in request.GET and sort != pref.sort) or ("size" in request.GET and size != pref.page_size):
+        order_views.order_list_preference_set(user=request.user, sort=sort, page_size=size)
+
+
+def _query(data, without=()) -> str:
+    data = data.copy()
+    for key in ("page", *without):
+        data.pop(key, None)
+    return data.urlencode()
+
+
+def saved_view_query(data) -> str:
+    """The part of the list's query string a saved view keeps, in a stable order."""
+    data = data.copy()
+    for key in (*VIEW_ONLY, "csrfmiddlewaretoken", "name", "next"):
+        data.pop(key, None)
+    return urlencode(sorted((k, v) for k, values in data.lists() for v in values if v))
+
+
+def last_order_id(merchant) -> int:
+    return Order.objects.filter(merchant=merchant).aggregate(m=Max("pk"))["m"] or 0
+
+
+@merchant_view()
+def order_list(request):
+    pref = order_views.order_list_preference(request.user)
+    sort, size = _sort(request, pref), _page_size(request, pref)
+    _remember(request, pref, sort, size)
+    f, qs = filtered_orders(request.merchant, request.GET)
+    qs = qs.select_related("customer", "connection").order_by(*_ordering(sort))
+    page = selectors.EstimatedCountPaginator(qs, size).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    tab = request.GET.get("tab") or "all"
+    can_edit = role_allows(request.user.membership.role, Action.EDIT)
+    saved = list(SavedOrderView.objects.filter(user=request.user, merchant=request.merchant))
+    current_view = saved_view_query(request.GET)
+    return render(request, "merchant/orders/list.html", {
+        "filter": f,
+        "page": page,
+        "rows": rows,
+        "reasons": exception_reasons(request.merchant, [o.pk for o in rows]) if tab == "exceptions" else {},
+        "tabs": tab_counts(request.merchant, request.GET),
+        "tab": tab,
+        "tab_query": _query(request.GET, without=("tab", "exception")),
+        "query": _query(request.GET),
+        "sort_query": _query(request.GET, without=("sort",)),
+        "size_query": _query(request.GET, without=("size",)),
+        "sort": sort,
+        "size": size,
+        "sizes": order_views.PAGE_SIZES,
+        "columns": pref.columns or list(order_views.DEFAULT_COLUMNS),
+        "column_choices": column_labels(),
+        "saved_views": [(v, v.query == current_view) for v in saved],
+        "current_view": current_view,
+        "can_edit": can_edit,
+        "status_form": StatusForm(),
+        "flags": [c for c in OrderFlag.choices if c[0]],
+        "last_id": last_order_id(request.merchant),
+        "selection_max": settings.ORDER_SELECTION_MAX,
+        "filter_fields": [field for field in f.form if field.name not in ("q", "tab", "order_no")],
+        "more_open": any(request.GET.get(name) for name in f.filters if name not in ("q", "tab", "order_no")),
+        "memo_form": OrderMemoForm(),
+    })
+
+
+@merchant_view()
+def order_list_live(request):
+    """What changed since the page was drawn: how many new orders match its filters, the tab counts, and on
+    request the new rows themselves, for the page to add without reloading (and losing the selection)."""
+    after = request.GET.get("after", "")
+    after = int(after) if after.isdigit() else last_order_id(request.merchant)
+    f, qs = filtered_orders(request.merchant, request.GET)
+    new = qs.filter(pk__gt=after)
+    answer = {
+        "new": selectors.estimated_count(new),
+        "tabs": {t["key"]: {"count": t["count"], "text": t["text"]}
+                 for t in tab_counts(request.merchant, request.GET)},
+    }
+    if request.GET.get("rows") == "1":
+        pref = order_views.order_list_preference(request.user)
+        rows = list(new.select_related("customer", "connection").order_by("-pk")[:200])
+        answer["last_id"] = rows[0].pk if rows else after
+        answer["rows"] = render_to_string("merchant/orders/rows.html", {
+            "rows": rows, "columns": pref.columns or list(order_views.DEFAULT_COLUMNS),
+            "selectable": True, "reasons": {}, "fresh": True,
+        }, request=request)
+    return JsonResponse(answer)
+
+
+def back_url(data) -> str:
+    """Where a posted form returns to: the orders list it came from, never another address."""
+    target = data.get("next", "")
+    home = reverse("order_list")
+    return target if target == home or target.startswith(home + "?") else home
+
+
+def _back(request):
+    return redirect(back_url(request.POST))
+
+
+@merchant_view(methods=POST)
+def order_list_columns(request):
+    columns = [c for c in request.POST.getlist("columns") if c in order_views.COLUMNS]
+    order_views.order_list_preference_set(user=request.user, columns=columns or list(order_views.DEFAULT_COLUMNS))
+    messages.success(request, _("Columns saved."))
+    return _back(request)
+
+
+@merchant_view(methods=POST)
+def saved_view_create(request):
+    query = saved_view_query(request.POST)
+    try:
+        view = order_views.saved_order_view_create(user=request.user, merchant=request.merchant,
+                                                   name=request.POST.get("name", ""), query=query)
+    except ValidationError as e:
+        for message in e.messages:
+            messages.error(request, message)
+        return _back(request)
+    messages.success(request, _("View “%(name)s” saved: it is a tab of yours now.") % {"name": view.name})
+    return redirect(reverse("order_list") + ("?" + query if query else ""))
+
+
+@merchant_view(methods=POST)
+def saved_view_delete(request, pk):
+    view = get_object_or_404(SavedOrderView, pk=pk, user=request.user, merchant=request.merchant)
+    order_views.saved_order_view_delete(view=view)
+    messages.success(request, _("View “%(name)s” deleted.") % {"name": view.name})
+    return redirect("order_list")

@@ -1,0 +1,168 @@
+"""The orders workbench's reads (SPEC M14): tab counts equal the rows each tab lists, the one search box finds
+an order by every field it names, and each exception rule catches its orders and only those."""
+from datetime import timedelta
+
+import pytest
+from django.http import QueryDict
+from django.utils import timezone
+
+from merchant.models import ErpCustomerCode, OrderFlag, OrderSource, OrderStatus, RefundStatus, Shipment, TrackingEntry
+from merchant.selectors.orders import EXCEPTION_RULES, TABS, exception_orders, exception_reasons, search_filter
+from merchant.views.order_list import filtered_orders, tab_counts
+from sync.erp.models import ErpOrderRefusal
+from sync.models import Outbox
+
+from .factories import ConnectionFactory, CustomerFactory, OrderFactory
+
+S = OrderStatus
+
+
+def ago(**kw):
+    return timezone.now() - timedelta(**kw)
+
+
+@pytest.fixture
+def mixed(merchant_a, merchant_b):
+    """Orders of merchant A in every tab, some in several, and one of merchant B that must never count."""
+    made = [
+        OrderFactory(merchant=merchant_a, status=S.PENDING_PAYMENT, paid_at=None),
+        OrderFactory(merchant=merchant_a, status=S.AWAITING_SHIPMENT),
+        OrderFactory(merchant=merchant_a, status=S.PARTIALLY_SHIPPED),
+        OrderFactory(merchant=merchant_a, status=S.SHIPPED, shipped_at=ago(hours=1)),
+        OrderFactory(merchant=merchant_a, status=S.COMPLETED),
+        OrderFactory(merchant=merchant_a, status=S.CANCELLED),
+        OrderFactory(merchant=merchant_a, status=S.AWAITING_SHIPMENT, refund_status=RefundStatus.REQUESTED),
+        OrderFactory(merchant=merchant_a, status=S.SHIPPED, refund_status=RefundStatus.REQUESTED,
+                     shipped_at=ago(hours=2)),
+        OrderFactory(merchant=merchant_a, status=S.AWAITING_SHIPMENT, has_unmapped_lines=True),
+    ]
+    OrderFactory(merchant=merchant_b, status=S.AWAITING_SHIPMENT, has_unmapped_lines=True)
+    return made
+
+
+def test_every_tab_count_equals_the_rows_the_tab_lists(mixed, merchant_a):
+    counts = {t["key"]: t["count"] for t in tab_counts(merchant_a, QueryDict())}
+    for tab in TABS:
+        _f, rows = filtered_orders(merchant_a, QueryDict(f"tab={tab.key}"))
+        assert counts[tab.key] == rows.count(), tab.key
+    assert counts["all"] == len(mixed)
+    assert counts["awaiting_shipment"] == 4  # partially shipped orders wait for shipment too
+    assert counts["refunding"] == 2
+    assert counts["exceptions"] == 2  # the unmapped line, the refund before shipping
+
+
+def test_tab_counts_follow_the_search_and_filters(mixed, merchant_a):
+    mixed[1].order_no = "FIND-1"
+    mixed[1].save()
+    counts = {t["key"]: t["count"] for t in tab_counts(merchant_a, QueryDict("q=FIND&tab=shipped"))}
+    assert counts["all"] == 1 and counts["awaiting_shipment"] == 1 and counts["shipped"] == 0
+
+
+def _found(merchant, q):
+    from merchant.models import Order
+
+    return set(Order.objects.filter(merchant=merchant).filter(search_filter(merchant, q))
+               .values_list("order_no", flat=True))
+
+
+@pytest.fixture
+def searchable(merchant_a, merchant_b, carrier):
+    customer = CustomerFactory(name="Kangjian Pharmacy")
+    ErpCustomerCode.objects.create(merchant=merchant_a, customer=customer, code="KH-778")
+    target = OrderFactory(
+        merchant=merchant_a, order_no="2026120212345", receiver_name="王小明", receiver_phone="13812345678",
+        buyer_nick="tb_wangxm", tracking_no="SF1400000001", customer=customer, seller_memo="call before noon",
+        items=[{"item_name": "阿莫西林胶囊 0.25g", "erp_product_id": "P10012"}],
+    )
+    Shipment.objects.create(order=target, carrier=carrier, tracking_no="YT9800000002", shipped_at=timezone.now())
+    OrderFactory(merchant=merchant_a, order_no="OTHER-1", receiver_name="李四", receiver_phone="13900000000",
+                 items=[{"item_name": "布洛芬缓释胶囊", "erp_product_id": "P20001"}])
+    # Merchant B's twin matches every search text and must never be found for merchant A.
+    OrderFactory(merchant=merchant_b, order_no="2026120212345", receiver_name="王小明", receiver_phone="13812345678",
+                 buyer_nick="tb_wangxm", tracking_no="SF1400000001",
+                 items=[{"item_name": "阿莫西林胶囊 0.25g", "erp_product_id": "P10012"}])
+    return target
+
+
+@pytest.mark.parametrize("q", [
+    "2026120212345", "20261202",  # order number, whole or its start
+    "王小明", "王小",  # receiver, whole or its start
+    "13812345678", "5678",  # phone, whole or its last four digits
+    "SF1400000001", "YT9800000002",  # tracking number of the order or of one of its shipments
+    "tb_wangxm", "tb_wang",  # buyer nick
+    "阿莫西林", "P10012",  # part of an item's name, an item's ERP product id
+    "KH-778",  # the customer's ERP customer code
+    "before noon",  # part of the seller memo
+])
+def test_search_finds_the_order_by_each_field(searchable, merchant_a, q):
+    assert _found(merchant_a, q) == {"2026120212345"}
+
+
+@pytest.mark.parametrize("q", ["1234", "SF14", "noon-x", "P1001", "小明"])
+def test_search_does_not_match_what_it_does_not_promise(searchable, merchant_a, q):
+    # Digits inside the phone, the start of a tracking number, an ERP id's prefix, the end of a name.
+    assert "2026120212345" not in _found(merchant_a, q)
+
+
+def test_search_of_blank_text_matches_everything(searchable, merchant_a):
+    assert _found(merchant_a, "  ") == {"2026120212345", "OTHER-1"}
+
+
+def _rule_orders(merchant, key):
+    from merchant.models import Order
+
+    return set(Order.objects.filter(exception_orders(merchant, rule=key)).values_list("order_no", flat=True))
+
+
+def test_exception_rules_each_catch_their_orders(merchant_a, carrier):
+    merchant_a.exception_take_hours, merchant_a.exception_ship_hours = 4, 24
+    merchant_a.save()
+    connection = ConnectionFactory(merchant=merchant_a)
+    make = lambda no, **kw: OrderFactory(merchant=merchant_a, order_no=no, **kw)  # noqa: E731
+    make("UNMAPPED", has_unmapped_lines=True)
+    make("UNMAPPED-DONE", has_unmapped_lines=True, status=S.COMPLETED)
+    make("REFUND", refund_status=RefundStatus.REQUESTED, paid_at=ago(minutes=5))
+    make("REFUND-SHIPPED", refund_status=RefundStatus.REQUESTED, status=S.SHIPPED, shipped_at=ago(hours=1))
+    make("NOT-TAKEN", paid_at=ago(hours=5))
+    make("NOT-TAKEN-YET", paid_at=ago(hours=3))
+    make("NOT-SHIPPED", taken_by_erp=True, taken_at=ago(hours=30), paid_at=ago(hours=31))
+    make("NOT-SHIPPED-YET", taken_by_erp=True, taken_at=ago(hours=2), paid_at=ago(hours=31))
+    stalled = make("STALLED", status=S.SHIPPED, shipped_at=ago(hours=100), taken_by_erp=True, taken_at=ago(hours=101))
+    moving = make("MOVING", status=S.SHIPPED, shipped_at=ago(hours=100), taken_by_erp=True, taken_at=ago(hours=101))
+    TrackingEntry.objects.create(order=stalled, at=ago(hours=90), message="picked up")
+    TrackingEntry.objects.create(order=moving, at=ago(hours=10), message="in transit")
+    rejected = make("REJECTED", paid_at=ago(minutes=10))
+    ErpOrderRefusal.objects.create(connection=connection, order=rejected, message="unknown customer",
+                                   refused_at=timezone.now())
+    refused = make("LOGISTICS-REFUSED", status=S.SHIPPED, source=OrderSource.MARKETPLACE, connection=connection,
+                   shipped_at=ago(hours=1), taken_by_erp=True, taken_at=ago(hours=2))
+    Outbox.objects.create(connection=connection, kind="logistics", order=refused, due_at=timezone.now(),
+                          generation=1, done_generation=1, failed_at=timezone.now(), last_error="bad tracking")
+    expected = {
+        "unmapped": {"UNMAPPED"}, "refund_unshipped": {"REFUND"}, "not_taken": {"NOT-TAKEN"},
+        "not_shipped": {"NOT-SHIPPED"}, "stalled": {"STALLED"}, "erp_rejected": {"REJECTED"},
+        "logistics_refused": {"LOGISTICS-REFUSED"},
+    }
+    for rule in EXCEPTION_RULES:
+        assert _rule_orders(merchant_a, rule.key) == expected[rule.key], rule.key
+    everything = _rule_orders(merchant_a, "")
+    assert everything == set().union(*expected.values())
+    reasons = exception_reasons(merchant_a, [rejected.pk, stalled.pk, moving.pk])
+    assert [r.key for r in reasons[rejected.pk]] == ["erp_rejected"]
+    assert [r.key for r in reasons[stalled.pk]] == ["stalled"]
+    assert moving.pk not in reasons
+
+
+def test_the_exception_clocks_are_the_merchants_settings(merchant_a):
+    OrderFactory(merchant=merchant_a, order_no="WAITING", paid_at=ago(hours=3))
+    assert _rule_orders(merchant_a, "not_taken") == set()
+    merchant_a.exception_take_hours = 2
+    merchant_a.save()
+    assert _rule_orders(merchant_a, "not_taken") == {"WAITING"}
+
+
+def test_flag_filter_and_memo(merchant_a):
+    OrderFactory(merchant=merchant_a, order_no="RED", flag=OrderFlag.RED)
+    OrderFactory(merchant=merchant_a, order_no="PLAIN")
+    _f, rows = filtered_orders(merchant_a, QueryDict("flag=red"))
+    assert [o.order_no for o in rows] == ["RED"]
