@@ -13,4 +13,5 @@ def membership(request):
         "can_manage_users": role_allows(role, Action.USERS),
         "can_manage_connections": role_allows(role, Action.CONNECTIONS),
         "can_manage_api_keys": role_allows(role, Action.API_CREDENTIALS),
+        "can_manage_settings": role_allows(role, Action.SETTINGS),
     }

@@ -137,6 +137,15 @@ class OrderMemoForm(forms.Form):
     flag = forms.ChoiceField(label=_("Flag"), choices=OrderFlag.choices, required=False)
 
 
+class ExceptionClocksForm(forms.Form):
+    take_hours = forms.IntegerField(label=_("A paid order not taken by the ERP after (hours)"), min_value=1,
+                                    max_value=720)
+    ship_hours = forms.IntegerField(label=_("An order taken by the ERP not shipped after (hours)"), min_value=1,
+                                    max_value=720)
+    stall_hours = forms.IntegerField(label=_("A shipped order without tracking progress for (hours)"),
+                                     min_value=1, max_value=720)
+
+
 class CarrierChoiceField(forms.ModelChoiceField):
     default_error_messages = {"invalid_choice": _("Unknown carrier: choose one from the code list.")}
 

@@ -16,6 +16,7 @@ class Action(str, Enum):
     USERS = "users"
     CONNECTIONS = "connections"
     API_CREDENTIALS = "api_credentials"
+    SETTINGS = "settings"  # the merchant's own rules: exception clocks, notifications
 
 
 ROLE_ACTIONS = {

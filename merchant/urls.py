@@ -27,6 +27,7 @@ urlpatterns = [
     path("orders/views/", order_list.saved_view_create, name="saved_view_create"),
     path("orders/views/<int:pk>/delete/", order_list.saved_view_delete, name="saved_view_delete"),
     path("orders/bulk/", order_bulk.order_bulk, name="order_bulk"),
+    path("orders/exception-settings/", order_list.exception_settings, name="exception_settings"),
     path("orders/export/", exports.order_export, name="order_export"),
     path("orders/<int:pk>/", orders.order_detail, name="order_detail"),
     path("orders/<int:pk>/status/", orders.order_status, name="order_status"),

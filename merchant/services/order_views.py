@@ -3,7 +3,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from merchant.models import OrderListPreference, SavedOrderView
+from merchant.models import Merchant, OrderListPreference, SavedOrderView
+from merchant.permissions import Action, Actor
+
+from .audit import apply_changes, audit_changes
 
 COLUMNS = ("source", "customer", "receiver", "created", "paid", "total", "status", "platform_status",
            "erp_status", "taken", "tracking", "memo")
@@ -55,3 +58,22 @@ def saved_order_view_create(*, user, merchant, name: str, query: str) -> SavedOr
 
 def saved_order_view_delete(*, view: SavedOrderView) -> None:
     view.delete()
+
+
+def order_exception_clocks_set(*, merchant: Merchant, take_hours: int, ship_hours: int, stall_hours: int,
+                               actor: Actor) -> Merchant:
+    """How long an order may wait at each step before the exception queue shows it (SPEC M14)."""
+    actor.require(Action.SETTINGS)
+    values = {"exception_take_hours": take_hours, "exception_ship_hours": ship_hours,
+              "logistics_stall_hours": stall_hours}
+    for field, hours in values.items():
+        if not 1 <= hours <= 24 * 30:
+            raise ValidationError({field: _("Enter a number of hours from 1 to 720.")})
+    with transaction.atomic():
+        locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
+        changes = apply_changes(locked, values)
+        if changes:
+            locked.save(update_fields=list(changes))
+            audit_changes(merchant_id=locked.pk, entity="merchant", entity_id=locked.pk, changes=changes,
+                          actor=actor)
+    return locked

@@ -17,12 +17,12 @@ from django.utils.translation import gettext_lazy
 
 from merchant import selectors
 from merchant.filters import OrderFilter
-from merchant.forms import OrderMemoForm, StatusForm
+from merchant.forms import ExceptionClocksForm, OrderMemoForm, StatusForm
 from merchant.models import Order, OrderFlag, SavedOrderView
 from merchant.permissions import Action, role_allows
 from merchant.selectors.orders import TABS, exception_reasons
 from merchant.services import order_views
-from merchant.views.common import merchant_view
+from merchant.views.common import form_error_from, merchant_view
 
 POST = ("POST",)
 # Parameters that shape how the list looks, not which orders it holds: never part of a saved view.
@@ -225,3 +225,21 @@ def saved_view_delete(request, pk):
     order_views.saved_order_view_delete(view=view)
     messages.success(request, _("View “%(name)s” deleted.") % {"name": view.name})
     return redirect("order_list")
+
+
+@merchant_view(Action.SETTINGS, methods=("GET", "POST"))
+def exception_settings(request):
+    m = request.merchant
+    form = ExceptionClocksForm(request.POST or None, initial={
+        "take_hours": m.exception_take_hours, "ship_hours": m.exception_ship_hours,
+        "stall_hours": m.logistics_stall_hours})
+    if request.method == "POST" and form.is_valid():
+        try:
+            order_views.order_exception_clocks_set(merchant=m, actor=request.actor, **form.cleaned_data)
+        except ValidationError as e:
+            form_error_from(form, e)
+        else:
+            messages.success(request, _("Exception settings saved."))
+            return redirect(reverse("order_list") + "?tab=exceptions")
+    return render(request, "merchant/orders/exception_settings.html", {"form": form},
+                  status=400 if form.errors else 200)
