@@ -182,6 +182,17 @@ def test_orders_export_filters_by_status_and_creation_time(orders, tmp_path):
     assert sorted(r["order_no"] for r in read_csv_file(by_time)[1]) == ["A-AWAIT", "A-AWAIT"]
 
 
+def test_orders_export_searches_like_the_orders_list(orders, tmp_path):
+    export("merchant-a", tmp_path / "q.csv", q="Aspir")
+    export("merchant-a", tmp_path / "tab.csv", tab="closed")
+    export("merchant-a", tmp_path / "prefix.csv", q="A-D")
+    assert {r["order_no"] for r in read_csv_file(tmp_path / "q.csv")[1]} == {"A-AWAIT"}
+    assert {r["order_no"] for r in read_csv_file(tmp_path / "tab.csv")[1]} == {"A-OLD"}
+    assert {r["order_no"] for r in read_csv_file(tmp_path / "prefix.csv")[1]} == {"A-DONE"}
+    with pytest.raises(CommandError, match="--q"):
+        export("merchant-a", tmp_path / "bad.csv", q="a\x00")
+
+
 def test_orders_export_xlsx_holds_the_same_rows_as_the_csv(orders, tmp_path):
     export("merchant-a", tmp_path / "orders.csv")
     export("merchant-a", tmp_path / "orders.xlsx")

@@ -6,12 +6,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from merchant.models import Merchant, Order, OrderItem, OrderStatus
+from merchant.selectors.orders import TABS, search_filter, tab_filter
 from merchant.spreadsheets import orders_export
+from merchant.validators import validate_storable_text
 
 FORMATS = {".xlsx": "xlsx", ".csv": "csv"}
 
@@ -47,8 +50,12 @@ class Command(BaseCommand):
         parser.add_argument("--status", help=f"Only orders in this status: {', '.join(OrderStatus.values)}.")
         parser.add_argument("--since", help="Only orders created at or after this ISO date/date-time.")
         parser.add_argument("--until", help="Only orders created before this ISO date/date-time.")
+        parser.add_argument("--q", help="Only orders the orders list's search box finds for this text: order "
+                                        "number, receiver, phone or its last 4 digits, tracking number, buyer, "
+                                        "item, ERP customer code.")
+        parser.add_argument("--tab", choices=[t.key for t in TABS], help="Only the orders of this list tab.")
 
-    def handle(self, *args, merchant, out, status=None, since=None, until=None, **options):
+    def handle(self, *args, merchant, out, status=None, since=None, until=None, q=None, tab=None, **options):
         path = Path(out)
         fmt = FORMATS.get(path.suffix.lower())
         if fmt is None:
@@ -75,6 +82,14 @@ class Command(BaseCommand):
             orders = orders.filter(created_at__gte=start)
         if end:
             orders = orders.filter(created_at__lt=end)
+        if q is not None:
+            try:
+                validate_storable_text(q)
+            except ValidationError:
+                raise CommandError("--q: the text holds a character that cannot be searched for.") from None
+            orders = orders.filter(search_filter(merchant_obj, q))
+        if tab is not None:
+            orders = orders.filter(tab_filter(merchant_obj, tab))
 
         order_count = orders.count()
         row_count = OrderItem.objects.filter(order__in=orders.values("pk")).count()
