@@ -2,7 +2,8 @@
 
 Starts gunicorn (gthread) on a free loopback port against DATABASE_URL, logs 20 clients in as the bench
 owner (see bench/seed_large.py), and has them request the product and order list pages with the usual
-filters. Prints p50 / p95 / max per page, per page kind and overall, then stops gunicorn.
+filters, and the orders workbench (SPEC M14): tabs with their counts, searches by a phone's last 4 digits, a
+tracking number, an item name and an order number prefix, a saved view, and the live list's JSON poll. Prints p50 / p95 / max per page, per page kind and overall, then stops gunicorn.
 
 First a single client walks every page a few times (the unloaded latency, i.e. the service time), then
 one concurrent phase per --think value (default: 0 and 1 s). With 0 every client fires its next request
@@ -38,7 +39,7 @@ import requests  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from merchant.models import Merchant, Order, Product  # noqa: E402
+from merchant.models import Merchant, Order, Product, SavedOrderView  # noqa: E402
 
 BAR_MS = 200
 
@@ -97,8 +98,12 @@ def login(base: str) -> requests.Session:
     return s
 
 
+SAVED_VIEW = "q=%E9%98%BF%E8%8E%AB%E8%A5%BF%E6%9E%97&tab=awaiting_shipment"  # q=阿莫西林, awaiting shipment
+
+
 def workload(order_nos: list[str]) -> list[tuple[str, str, str, dict]]:
-    """(kind, label, path, params) for every page the benchmark requests."""
+    """(kind, label, path, params) for every page the benchmark requests; a param given as None is filled per
+    request from the samples of that name (see hit())."""
     week_ago = timezone.localtime() - timedelta(days=7)
     pages = [
         ("products", "products: no filter", "/products/", {}),
@@ -114,6 +119,16 @@ def workload(order_nos: list[str]) -> list[tuple[str, str, str, dict]]:
         ("orders", "orders: source", "/orders/", {"source": "marketplace"}),
         ("orders", "orders: order_no", "/orders/", {"order_no": None}),  # filled per request
         ("orders", "orders: page=50", "/orders/", {"page": "50"}),
+        # The workbench (SPEC M14): tabs with their counts, the one search box, a saved view, the live poll.
+        ("workbench", "tab=awaiting_shipment", "/orders/", {"tab": "awaiting_shipment"}),
+        ("workbench", "tab=exceptions", "/orders/", {"tab": "exceptions"}),
+        ("workbench", "tab=refunding", "/orders/", {"tab": "refunding"}),
+        ("workbench", "q=phone last 4", "/orders/", {"q": None, "_fill": "phone4"}),
+        ("workbench", "q=tracking number", "/orders/", {"q": None, "_fill": "tracking"}),
+        ("workbench", "q=item name", "/orders/", {"q": "阿莫西林"}),
+        ("workbench", "q=order no prefix", "/orders/", {"q": None, "_fill": "order_prefix"}),
+        ("workbench", "saved view", "/orders/?" + SAVED_VIEW, {}),
+        ("workbench", "live poll (json)", "/orders/live/", {"tab": "awaiting_shipment"}),
     ]
     return pages
 
@@ -133,18 +148,24 @@ class Recorder:
             self.errors.append(text)
 
 
-def hit(session, base, page, order_nos, rec: Recorder, rnd: random.Random):
+def hit(session, base, page, samples, rec: Recorder, rnd: random.Random):
     kind, label, path, params = page
+    expect = None  # an order number the answer must show
     if "order_no" in params:
-        params = {"order_no": rnd.choice(order_nos)}
+        params = {"order_no": rnd.choice(samples["order_no"])}
+        expect = params["order_no"]
+    elif "_fill" in params:
+        value, expect = rnd.choice(samples[params["_fill"]])
+        params = {key: value if v is None else v for key, v in params.items() if key != "_fill"}
+    json_page = path.startswith("/orders/live/")
     t0 = time.perf_counter()
     try:
         r = session.get(base + path, params=params, timeout=30, allow_redirects=False)
         ms = (time.perf_counter() - t0) * 1000
-        if r.status_code != 200 or b"<table" not in r.content:
+        if r.status_code != 200 or (b"<table" not in r.content and not json_page):
             rec.error(f"{label}: HTTP {r.status_code}")
-        elif "order_no" in params and params["order_no"].encode() not in r.content:
-            rec.error(f"{label}: order {params['order_no']} not on the page")
+        elif expect and expect.encode() not in r.content:
+            rec.error(f"{label}: order {expect} not on the page")
         rec.add(kind, label, ms)
     except requests.RequestException as exc:
         rec.error(f"{label}: {exc!r}")
@@ -211,7 +232,7 @@ def postgres_pids():
     return pids
 
 
-def load_phase(args, think, sessions, base, pages, labels, order_nos, proc) -> bool:
+def load_phase(args, think, sessions, base, pages, labels, samples, proc) -> bool:
     rec = Recorder()
     deadline = time.monotonic() + args.duration
     barrier = threading.Barrier(args.clients)
@@ -226,7 +247,7 @@ def load_phase(args, think, sessions, base, pages, labels, order_nos, proc) -> b
         for n in range(args.requests):
             if time.monotonic() > deadline:
                 break
-            hit(sessions[idx], base, order[n % len(order)], order_nos, rec, crnd)
+            hit(sessions[idx], base, order[n % len(order)], samples, rec, crnd)
             if think:
                 time.sleep(crnd.expovariate(1 / think))
 
@@ -271,8 +292,20 @@ def main():
     n_products = Product.objects.filter(merchant=merchant).count()
     rnd = random.Random(7)
     top = Order.objects.filter(merchant=merchant).order_by("-id").values_list("id", flat=True).first() or 0
-    order_nos = list(Order.objects.filter(merchant=merchant, id__in=[rnd.randrange(1, top + 1) for _ in range(200)])
-                     .values_list("order_no", flat=True)) or ["none"]
+    picked = list(Order.objects.filter(merchant=merchant, id__in=[rnd.randrange(1, top + 1) for _ in range(400)])
+                  .values_list("order_no", "receiver_phone", "tracking_no"))
+    order_nos = [no for no, _phone, _tracking in picked] or ["none"]
+    samples = {
+        "order_no": order_nos,
+        # A phone's last four digits match about one order in ten thousand: the order itself may be on page 2.
+        "phone4": [(phone[-4:], None) for _no, phone, _t in picked if len(phone) >= 4] or [("0000", None)],
+        "tracking": [(tracking, no) for no, _p, tracking in picked if tracking] or [("none", None)],
+        "order_prefix": [(no[:-3], None) for no in order_nos],
+    }
+    owner = Merchant.objects.get(pk=merchant.pk).memberships.filter(user__username=OWNER_USERNAME).first()
+    if owner:
+        SavedOrderView.objects.get_or_create(user=owner.user, name="bench view",
+                                             defaults={"merchant": merchant, "query": SAVED_VIEW})
     print(f"data: {n_products:,} products, {n_orders:,} orders (merchant {MERCHANT_CODE}); "
           f"DB {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} {settings.DATABASES['default']['NAME']}")
     print(f"server: gunicorn gthread -w {args.workers} --threads {args.threads}, DEBUG off; "
@@ -291,19 +324,19 @@ def main():
         warm = Recorder()
         for _ in range(args.warmup):
             for i, page in enumerate(pages):
-                hit(sessions[i % len(sessions)], base, page, order_nos, warm, rnd)
+                hit(sessions[i % len(sessions)], base, page, samples, warm, rnd)
         if warm.errors:
             print(f"warm-up errors: {warm.errors[:5]}")
 
         single = Recorder()
         for _ in range(3):
             for page in pages:
-                hit(sessions[0], base, page, order_nos, single, rnd)
+                hit(sessions[0], base, page, samples, single, rnd)
         report("one client at a time (service time, no contention)", single, labels, bar=False)
 
         verdicts = []
         for think in args.think:
-            verdicts.append((think, load_phase(args, think, sessions, base, pages, labels, order_nos, proc)))
+            verdicts.append((think, load_phase(args, think, sessions, base, pages, labels, samples, proc)))
         print()
         for think, ok in verdicts:
             mode = "no think time (each client fires again at once)" if not think else f"think time {think:g} s"
