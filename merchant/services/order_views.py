@@ -10,8 +10,7 @@ from .audit import apply_changes, audit_changes
 
 COLUMNS = ("source", "customer", "receiver", "created", "paid", "total", "status", "platform_status",
            "erp_status", "taken", "tracking", "memo")
-DEFAULT_COLUMNS = ("source", "customer", "created", "paid", "total", "status", "platform_status", "erp_status",
-                   "taken")
+DEFAULT_COLUMNS = ("source", "customer", "created", "paid", "total", "status", "erp_status", "taken")
 SORTS = ("-created", "created", "-paid", "paid", "-total", "total")
 PAGE_SIZES = (20, 50, 100, 200)
 MAX_SAVED_VIEWS = 20

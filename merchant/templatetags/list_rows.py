@@ -43,7 +43,7 @@ def _order_cells(source, status, erp, refunds, taken, not_taken) -> dict:
     """Column key -> a function of an order giving that cell's <td> (escaped)."""
     return {
         "source": lambda o: format_html(
-            "<td>{}{}</td>", source.get(o.source, o.source),
+            '<td class="nowrap">{}{}</td>', source.get(o.source, o.source),
             format_html(' · <span class="muted">{}</span>', o.connection.name) if o.connection_id else ""),
         "customer": lambda o: format_html("<td>{}</td>", o.customer.name if o.customer_id else o.buyer_nick),
         "receiver": lambda o: format_html('<td>{}<div class="muted small">{}</div></td>', o.receiver_name,
@@ -54,8 +54,8 @@ def _order_cells(source, status, erp, refunds, taken, not_taken) -> dict:
         "status": lambda o: format_html('<td><span class="badge {}">{}</span>{}</td>', o.status,
                                         status.get(o.status, o.status), _order_flags(o, refunds)),
         "platform_status": lambda o: format_html("<td>{}</td>", o.platform_status or "—"),
-        "erp_status": lambda o: format_html("<td>{}</td>", erp.get(o.erp_status, o.erp_status)),
-        "taken": lambda o: format_html("<td>{}</td>", taken if o.taken_by_erp else not_taken),
+        "erp_status": lambda o: format_html('<td class="nowrap">{}</td>', erp.get(o.erp_status, o.erp_status)),
+        "taken": lambda o: format_html('<td class="nowrap">{}</td>', taken if o.taken_by_erp else not_taken),
         "tracking": lambda o: format_html('<td class="code">{}</td>', o.tracking_no or "—"),
         "memo": lambda o: format_html('<td class="memo">{}</td>', o.seller_memo or ""),
     }
@@ -64,23 +64,24 @@ def _order_cells(source, status, erp, refunds, taken, not_taken) -> dict:
 @register.simple_tag
 def order_rows(orders, columns, selectable=False, reasons=None, fresh=False):
     """<tr> rows of the orders list with the user's columns: a tick box when rows can be selected, the order
-    number with its flag colour (and, in the exception queue, why it is there), then one cell per column.
-    Orders come with their customer and connection selected."""
+    number with its flag colour, in the exception queue (reasons given) why it is there and what to do, then
+    one cell per column. Orders come with their customer and connection selected."""
     base = reverse("order_detail", args=[0])[:-2]
     cells = _order_cells(_labels(OrderSource), _labels(OrderStatus), _labels(ErpStatus), _labels(RefundStatus),
                          _("Taken"), format_html('<span class="warn">{}</span>', _("Not taken")))
     chosen = [cells[c] for c in columns if c in cells]
     flags = _labels(OrderFlag)
-    reasons = reasons or {}
     rows = []
     for o in orders:
         tick = format_html('<td class="tick"><input type="checkbox" name="id" value="{}" aria-label="{}"></td>',
                            o.pk, o.order_no) if selectable else ""
         flag = format_html(' <span class="flag flag-{}" title="{}"></span>', o.flag, flags.get(o.flag, o.flag)) \
             if o.flag else ""
-        why = format_html_join("", '<div class="reason">{}</div>', ((str(r.label),) for r in reasons.get(o.pk, ())))
+        why = format_html('<td class="reasons">{}</td>', format_html_join(
+            "", '<div class="reason" title="{}">{}</div>',
+            ((str(r.action), str(r.label)) for r in reasons.get(o.pk, ())))) if reasons is not None else ""
         rows.append(format_html(
-            '<tr{}>{}<td class="nowrap"><a href="{}{}/">{}</a>{}{}</td>{}</tr>', mark_safe(' class="fresh"') if fresh
+            '<tr{}>{}<td class="nowrap"><a href="{}{}/">{}</a>{}</td>{}{}</tr>', mark_safe(' class="fresh"') if fresh
             else "", tick, base, o.pk, o.order_no, flag, why, mark_safe("".join(cell(o) for cell in chosen))))
     return mark_safe("\n".join(rows))  # every part was escaped by format_html
 

@@ -137,7 +137,7 @@ def order_list(request):
         "filter": f,
         "page": page,
         "rows": rows,
-        "reasons": exception_reasons(request.merchant, [o.pk for o in rows]) if tab == "exceptions" else {},
+        "reasons": exception_reasons(request.merchant, [o.pk for o in rows]) if tab == "exceptions" else None,
         "tabs": tab_counts(request.merchant, request.GET),
         "tab": tab,
         "tab_query": _query(request.GET, without=("tab", "exception")),
@@ -181,7 +181,9 @@ def order_list_live(request):
         answer["last_id"] = rows[0].pk if rows else after
         answer["rows"] = render_to_string("merchant/orders/rows.html", {
             "rows": rows, "columns": pref.columns or list(order_views.DEFAULT_COLUMNS),
-            "selectable": True, "reasons": {}, "fresh": True,
+            "selectable": True, "fresh": True,
+            "reasons": exception_reasons(request.merchant, [o.pk for o in rows])
+            if request.GET.get("tab") == "exceptions" else None,
         }, request=request)
     return JsonResponse(answer)
 
