@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from merchant.models import ErpCustomerCode, ErpStatus, Order, OrderFlag, OrderSource, OrderStatus
 from merchant.validators import validate_storable_text
-from merchant.selectors.orders import EXCEPTION_RULES, TABS, exception_orders, search_filter, tab_filter
+from merchant.selectors.orders import EXCEPTION_RULES, TABS, exception_orders, order_search, tab_filter
 
 DT = forms.DateTimeInput(attrs={"type": "datetime-local"})
 TAKEN_CHOICES = [("yes", _("Taken by ERP")), ("no", _("Not taken yet"))]
@@ -55,22 +55,28 @@ class OrderFilter(django_filters.FilterSet):
         model = Order
         fields = []
 
-    def __init__(self, data=None, *args, merchant=None, **kwargs):
+    def __init__(self, data=None, *args, merchant=None, tabs=True, **kwargs):
         super().__init__(data, *args, **kwargs)
         self.merchant = merchant
+        # tabs=False: the tab and exception rule are read but not applied (the list applies them itself, so
+        # that every tab's count shares one resolved search).
+        self.tabs = tabs
+        self.search_large = False  # set when the search matched too many orders to count exactly
 
     @property
     def qs(self):
         return super().qs.filter(merchant=self.merchant)
 
     def filter_q(self, queryset, name, value):
-        return queryset.filter(search_filter(self.merchant, value))
+        search = order_search(self.merchant, value)
+        self.search_large = search.large
+        return queryset.filter(search.filter)
 
     def filter_tab(self, queryset, name, value):
-        return queryset.filter(tab_filter(self.merchant, value))
+        return queryset.filter(tab_filter(self.merchant, value)) if self.tabs else queryset
 
     def filter_exception(self, queryset, name, value):
-        return queryset.filter(exception_orders(self.merchant, rule=value))
+        return queryset.filter(exception_orders(self.merchant, rule=value)) if self.tabs else queryset
 
     def filter_order_no(self, queryset, name, value):
         return queryset.filter(order_no=value.strip()) if value.strip() else queryset

@@ -7,7 +7,8 @@ from django.utils import translation
 from django.utils.dateparse import parse_datetime
 
 from merchant.job_slots import deferred, merchant_slot
-from merchant.models import ImportJob, ImportStatus
+from merchant.models import ImportJob, ImportStatus, Merchant
+from merchant.services.order_attention import order_attention_refresh
 from merchant.services.imports import import_actor, import_apply_claimed, imports_recover as recover
 from merchant.spreadsheets.imports import pipeline
 
@@ -48,3 +49,12 @@ def _apply(job_id: int, valid_only: bool, pause_kinds, pause_until: str | None) 
 def imports_recover() -> dict:
     """Periodic (every minute): take up imports whose step was lost with its worker or with Redis."""
     return recover()
+
+
+def orders_attention_sweep():
+    """Every minute: each active merchant's orders' exception bits re-derived from the rules (the clock moves
+    orders into the queue without anyone touching them)."""
+    newly = 0
+    for merchant in Merchant.objects.filter(is_active=True).iterator():
+        newly += len(order_attention_refresh(merchant=merchant))
+    return {"newly_needing_attention": newly}

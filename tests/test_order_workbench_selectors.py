@@ -7,7 +7,12 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from merchant.models import ErpCustomerCode, OrderFlag, OrderSource, OrderStatus, RefundStatus, Shipment, TrackingEntry
-from merchant.selectors.orders import EXCEPTION_RULES, TABS, exception_orders, exception_reasons, search_filter
+from merchant.permissions import Actor
+from merchant.selectors.orders import (
+    EXCEPTION_RULES, TABS, exception_orders, exception_orders_now, exception_reasons, search_filter,
+)
+from merchant.services.order_attention import order_attention_refresh
+from merchant.services.orders import order_status_change
 from merchant.views.order_list import filtered_orders, tab_counts
 from sync.erp.models import ErpOrderRefusal
 from sync.models import Outbox
@@ -41,6 +46,7 @@ def mixed(merchant_a, merchant_b):
 
 
 def test_every_tab_count_equals_the_rows_the_tab_lists(mixed, merchant_a):
+    order_attention_refresh(merchant=merchant_a)
     counts = {t["key"]: t["count"] for t in tab_counts(merchant_a, QueryDict())}
     for tab in TABS:
         _f, rows = filtered_orders(merchant_a, QueryDict(f"tab={tab.key}"))
@@ -111,7 +117,14 @@ def test_search_of_blank_text_matches_everything(searchable, merchant_a):
 def _rule_orders(merchant, key):
     from merchant.models import Order
 
-    return set(Order.objects.filter(exception_orders(merchant, rule=key)).values_list("order_no", flat=True))
+    return set(Order.objects.filter(exception_orders_now(merchant, rule=key)).values_list("order_no", flat=True))
+
+
+def _queued(merchant, key=""):
+    from merchant.models import Order
+
+    return set(Order.objects.filter(merchant=merchant).filter(exception_orders(merchant, rule=key))
+               .values_list("order_no", flat=True))
 
 
 def test_exception_rules_each_catch_their_orders(merchant_a, carrier):
@@ -147,6 +160,14 @@ def test_exception_rules_each_catch_their_orders(merchant_a, carrier):
         assert _rule_orders(merchant_a, rule.key) == expected[rule.key], rule.key
     everything = _rule_orders(merchant_a, "")
     assert everything == set().union(*expected.values())
+    # The queue as the orders' attention bits keep it says the same, rule by rule.
+    assert _queued(merchant_a) == set()  # nothing swept yet: rows made by factories touch no service
+    newly = order_attention_refresh(merchant=merchant_a)
+    assert len(newly) == len(everything)
+    for rule in EXCEPTION_RULES:
+        assert _queued(merchant_a, rule.key) == expected[rule.key], rule.key
+    assert _queued(merchant_a) == everything
+    assert order_attention_refresh(merchant=merchant_a) == []  # a second sweep changes nothing
     reasons = exception_reasons(merchant_a, [rejected.pk, stalled.pk, moving.pk])
     assert [r.key for r in reasons[rejected.pk]] == ["erp_rejected"]
     assert [r.key for r in reasons[stalled.pk]] == ["stalled"]
@@ -161,8 +182,49 @@ def test_the_exception_clocks_are_the_merchants_settings(merchant_a):
     assert _rule_orders(merchant_a, "not_taken") == {"WAITING"}
 
 
+def test_an_order_leaves_the_queue_when_the_merchant_acts_on_it(merchant_a, owner,
+                                                                django_capture_on_commit_callbacks):
+    order = OrderFactory(merchant=merchant_a, order_no="LATE", paid_at=ago(hours=6))
+    order_attention_refresh(merchant=merchant_a)
+    assert _queued(merchant_a) == {"LATE"}
+    with django_capture_on_commit_callbacks(execute=True):
+        order_status_change(order=order, status=S.CANCELLED, reason="buyer gone", actor=Actor.for_user(owner))
+    assert _queued(merchant_a) == set()  # refreshed at the service's commit, not at the next sweep
+
+
+def test_the_sweep_brings_in_orders_the_clock_moved(merchant_a):
+    OrderFactory(merchant=merchant_a, order_no="SOON", paid_at=ago(hours=3))
+    assert order_attention_refresh(merchant=merchant_a) == []
+    later = timezone.now() + timedelta(hours=2)
+    assert len(order_attention_refresh(merchant=merchant_a, now=later)) == 1
+    assert _queued(merchant_a, "not_taken") == {"SOON"}
+
+
 def test_flag_filter_and_memo(merchant_a):
     OrderFactory(merchant=merchant_a, order_no="RED", flag=OrderFlag.RED)
     OrderFactory(merchant=merchant_a, order_no="PLAIN")
     _f, rows = filtered_orders(merchant_a, QueryDict("flag=red"))
     assert [o.order_no for o in rows] == ["RED"]
+
+
+def test_tab_counts_under_a_search_equal_the_rows_of_each_tab(mixed, merchant_a):
+    for order in mixed[:5]:
+        order.receiver_name = "张伟"
+        order.save()
+    order_attention_refresh(merchant=merchant_a)
+    counts = {t["key"]: t["count"] for t in tab_counts(merchant_a, QueryDict("q=张伟"))}
+    for tab in TABS:
+        _f, rows = filtered_orders(merchant_a, QueryDict(f"q=张伟&tab={tab.key}"))
+        assert counts[tab.key] == rows.count(), tab.key
+    assert counts["all"] == 5
+
+
+def test_a_search_matching_many_orders_lists_the_same_orders_row_by_row(searchable, merchant_a, monkeypatch):
+    from merchant.selectors import orders as order_selectors
+
+    for q in ("5678", "阿莫西林", "SF1400000001", "KH-778", "2026"):
+        exact = _found(merchant_a, q)
+        monkeypatch.setattr(order_selectors, "SEARCH_EXACT_UP_TO", 0)
+        assert order_selectors.order_search(merchant_a, q).large
+        assert _found(merchant_a, q) == exact, q
+        monkeypatch.setattr(order_selectors, "SEARCH_EXACT_UP_TO", 10_000)

@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from merchant.models import AuditEntry, Order, OrderFlag, OrderListPreference, OrderStatus, SavedOrderView
 
+from merchant.services.order_attention import order_attention_refresh
+
 from .factories import OrderFactory
 
 S = OrderStatus
@@ -205,15 +207,18 @@ def test_memo_and_flag_on_the_order_page(client_operator, client_viewer, day):
     assert [o.order_no for o in rows] == ["W-1"]
 
 
-def test_the_exception_queue_says_why_and_owners_set_its_clocks(client_owner, client_operator, merchant_a):
+def test_the_exception_queue_says_why_and_owners_set_its_clocks(client_owner, client_operator, merchant_a,
+                                                                 django_capture_on_commit_callbacks):
     OrderFactory(merchant=merchant_a, order_no="LATE", paid_at=timezone.now() - timedelta(hours=6))
+    order_attention_refresh(merchant=merchant_a)
     response = client_owner.get(reverse(LIST), {"tab": "exceptions"})
     assert [o.order_no for o in response.context["rows"]] == ["LATE"]
     assert "Paid, not yet taken by the ERP" in response.content.decode()
     assert client_operator.get(reverse("exception_settings")).status_code == 403
     bad = client_owner.post(reverse("exception_settings"), {"take_hours": 0, "ship_hours": 24, "stall_hours": 72})
     assert bad.status_code == 400
-    client_owner.post(reverse("exception_settings"), {"take_hours": 8, "ship_hours": 24, "stall_hours": 72})
+    with django_capture_on_commit_callbacks(execute=True):
+        client_owner.post(reverse("exception_settings"), {"take_hours": 8, "ship_hours": 24, "stall_hours": 72})
     merchant_a.refresh_from_db()
     assert merchant_a.exception_take_hours == 8
     assert client_owner.get(reverse(LIST), {"tab": "exceptions"}).context["rows"] == []

@@ -126,6 +126,10 @@ class Order(models.Model):
     # The merchant's own notes, never sent to the buyer.
     seller_memo = models.CharField(_("seller memo"), max_length=500, blank=True)
     flag = models.CharField(_("flag"), max_length=10, choices=OrderFlag.choices, blank=True, default="")
+    # Which exception rules apply (one bit each, merchant.selectors.orders.EXCEPTION_RULES), kept by
+    # merchant.services.order_attention: the exceptions tab and its count read one indexed column instead of
+    # evaluating seven rules over every order on each page view.
+    attention = models.PositiveSmallIntegerField(_("needs attention"), default=0)
 
     class Meta:
         verbose_name = _("order")
@@ -158,6 +162,7 @@ class Order(models.Model):
             models.Index(fields=["merchant", "flag"], condition=~Q(flag=""), name="order_flag_idx"),
             models.Index(fields=["merchant", "-created_at"], condition=Q(has_unmapped_lines=True),
                          name="order_unmapped_idx"),
+            models.Index(fields=["merchant", "-created_at"], condition=Q(attention__gt=0), name="order_attention_idx"),
         ]
 
     def __str__(self):

@@ -48,6 +48,13 @@ def estimated_count(queryset, exact_up_to=COUNT_EXACT_UP_TO) -> int:
     n = queryset[: exact_up_to + 1].count()
     if n <= exact_up_to:
         return n
+    return max(planned_count(queryset), n)
+
+
+def planned_count(queryset) -> int:
+    """PostgreSQL's planner estimate of the number of rows of queryset, without running it (an exact count on
+    other databases)."""
+    queryset = queryset.order_by().select_related(None)
     connection = connections[queryset.db]
     if connection.vendor != "postgresql":
         return queryset.count()
@@ -57,14 +64,21 @@ def estimated_count(queryset, exact_up_to=COUNT_EXACT_UP_TO) -> int:
         plan = cursor.fetchone()[0]
     if isinstance(plan, str):
         plan = json.loads(plan)
-    return max(int(plan[0]["Plan"]["Plan Rows"]), n)
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 class EstimatedCountPaginator(Paginator):
-    """A paginator for lists that can hold millions of rows: see estimated_count()."""
+    """A paginator for lists that can hold millions of rows: see estimated_count(). planned=True: the list is
+    known to hold more than COUNT_EXACT_UP_TO rows, so it is only estimated (never below that)."""
+
+    def __init__(self, *args, planned: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.planned = planned
 
     @cached_property
     def count(self):
+        if self.planned:
+            return max(planned_count(self.object_list), COUNT_EXACT_UP_TO + 1)
         return estimated_count(self.object_list)
 
     @property

@@ -1,14 +1,15 @@
 """The orders workbench's reads (SPEC M14): the status tabs, the one search box and the exception queue.
 
-Every tab and every exception rule is one queryset definition, used both for the rows a tab lists and for
-the count on the tab, so the two can never disagree.
+Every tab is one filter, used both for the rows it lists and for the count on it, so the two never disagree.
+The exception rules are defined here once; which of them apply to an order is kept in its `attention` bits
+(merchant.services.order_attention), which the exceptions tab reads.
 """
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
 from django.apps import apps
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Right
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -91,6 +92,7 @@ EXCEPTION_RULES = (
                   _("Check the carrier and tracking number, then ship again"), _logistics_refused),
 )
 RULES_BY_KEY = {rule.key: rule for rule in EXCEPTION_RULES}
+RULE_BITS = {rule.key: 1 << i for i, rule in enumerate(EXCEPTION_RULES)}
 
 
 def _union_ids(querysets) -> QuerySet:
@@ -100,24 +102,45 @@ def _union_ids(querysets) -> QuerySet:
     return first.union(*rest, all=True) if rest else first
 
 
-def exception_orders(merchant, now: datetime | None = None, rule: str = "") -> Q:
-    """A filter for the merchant's orders in the exception queue (or under one rule of it)."""
+def exception_orders_now(merchant, now: datetime | None = None, rule: str = "") -> Q:
+    """A filter for the merchant's orders the exception rules (or one of them) catch at this moment, evaluated
+    in full: what order_attention_refresh writes into the orders' attention bits."""
     now = now or timezone.now()
     rules = [RULES_BY_KEY[rule]] if rule in RULES_BY_KEY else EXCEPTION_RULES
     return Q(pk__in=_union_ids([r.orders(merchant, now) for r in rules]))
 
 
-def exception_reasons(merchant, order_ids, now: datetime | None = None) -> dict[int, list[ExceptionRule]]:
-    """Order id -> the exception rules that apply to it, for one page of orders (one small query per rule)."""
+def exception_orders(merchant, now: datetime | None = None, rule: str = "") -> Q:
+    """The exception queue (or one rule of it) as the orders' attention bits record it: one indexed column."""
+    if rule in RULE_BITS:
+        return Q(attention__gt=0) & Q(pk__in=Order.objects.filter(merchant=merchant, attention__gt=0).alias(
+            bit=F("attention").bitand(RULE_BITS[rule])).filter(bit__gt=0).values("pk"))
+    return Q(attention__gt=0)
+
+
+def rules_of(mask: int) -> list[ExceptionRule]:
+    """The exception rules an attention value names."""
+    return [rule for rule in EXCEPTION_RULES if mask & RULE_BITS[rule.key]]
+
+
+def attention_masks(merchant, order_ids, now: datetime | None = None) -> dict[int, int]:
+    """Order id -> its attention bits at this moment (orders no rule catches are left out): one small query
+    per rule, whatever the number of orders."""
     now = now or timezone.now()
     ids = list(order_ids)
-    found: dict[int, list[ExceptionRule]] = {}
+    masks: dict[int, int] = {}
     if not ids:
-        return found
+        return masks
     for rule in EXCEPTION_RULES:
         for pk in rule.orders(merchant, now).filter(pk__in=ids).values_list("pk", flat=True):
-            found.setdefault(pk, []).append(rule)
-    return found
+            masks[pk] = masks.get(pk, 0) | RULE_BITS[rule.key]
+    return masks
+
+
+def exception_reasons(merchant, order_ids, now: datetime | None = None) -> dict[int, list[ExceptionRule]]:
+    """Order id -> the exception rules that apply to it now, for one order or a page of them (one small query
+    per rule)."""
+    return {pk: rules_of(mask) for pk, mask in attention_masks(merchant, order_ids, now).items()}
 
 
 @dataclass(frozen=True)
@@ -145,36 +168,74 @@ def tab_filter(merchant, key: str, now: datetime | None = None) -> Q:
     return tab.filter(merchant, now or timezone.now())
 
 
-def search_filter(merchant, q: str) -> Q:
+SEARCH_EXACT_UP_TO = 10_000
+
+
+@dataclass(frozen=True)
+class OrderSearch:
+    """What the search box selects: `filter` for the orders queryset; `large` when it matches more than
+    SEARCH_EXACT_UP_TO orders, so counts under it are estimates."""
+
+    filter: Q
+    large: bool = False
+
+
+def _search_terms(merchant, q: str) -> list[tuple[Q, QuerySet | None]]:
+    """Each kind of match as (a condition on one order, the ids of the orders it matches through its own index;
+    None when that is the condition applied to the orders table)."""
+    terms: list[tuple[Q, QuerySet | None]] = [
+        (Q(order_no__startswith=q), None),
+        (Q(tracking_no=q), None),
+        (Q(receiver_name__startswith=q), None),
+        (Q(buyer_nick__startswith=q), None),
+        (Q(customer__in=ErpCustomerCode.objects.filter(merchant=merchant, code=q).values("customer_id")), None),
+    ]
+    shipped = Shipment.objects.filter(tracking_no=q)
+    terms.append((Q(Exists(shipped.filter(order=OuterRef("pk")))),
+                  shipped.filter(order__merchant=merchant).values_list("order_id", flat=True)))
+    by_id = OrderItem.objects.filter(erp_product_id=q)
+    terms.append((Q(Exists(by_id.filter(order=OuterRef("pk")))),
+                  by_id.filter(order__merchant=merchant).values_list("order_id", flat=True)))
+    digits = q.replace("-", "").replace(" ", "").lstrip("+")
+    if digits.isdigit() and len(digits) == 4:
+        terms.append((Q(receiver_phone__endswith=digits), _orders(merchant).alias(
+            phone_tail=Right("receiver_phone", 4)).filter(phone_tail=digits).values_list("pk", flat=True)))
+    elif digits.isdigit() and len(digits) >= 7:
+        terms.append((Q(receiver_phone__in={q, digits}), None))
+    # Fewer than three characters match too much of every name to be worth reading (a trigram index cannot
+    # serve them either); whole names and ids are still found by the exact terms above.
+    if len(q) >= 3:
+        terms.append((~Q(seller_memo="") & Q(seller_memo__icontains=q), None))
+        named = OrderItem.objects.filter(item_name__icontains=q)
+        terms.append((Q(Exists(named.filter(order=OuterRef("pk")))),
+                      named.filter(order__merchant=merchant).values_list("order_id", flat=True)))
+    return terms
+
+
+def order_search(merchant, q: str) -> OrderSearch:
     """The one search box: order number (prefix), receiver (prefix), receiver phone (full, or its last four
     digits), tracking number, buyer nick (prefix), item name (part of it) or ERP product id, ERP customer
     code, seller memo (part of it).
 
-    Each kind of match is its own indexed query; their ids are united, so the search costs what its matches
-    cost rather than a scan of every order (bench/pages.py, 1,000,000 orders).
+    Each kind of match is read through its own index and the matching ids (up to SEARCH_EXACT_UP_TO) are
+    collected once, so the list, its count and every tab's count cost what the matches cost, not a scan of
+    every order (bench/pages.py, 1,000,000 orders). A search matching more (an item many orders hold) stays a
+    subquery, and the counts under it are the planner's estimates.
     """
     q = " ".join((q or "").split())[:100]
     if not q:
-        return Q()
+        return OrderSearch(Q())
     orders = _orders(merchant)
-    parts = [
-        orders.filter(order_no__startswith=q),
-        orders.filter(tracking_no=q),
-        Shipment.objects.filter(order__merchant=merchant, tracking_no=q).order_by().values("order_id"),
-        orders.filter(receiver_name__startswith=q),
-        orders.filter(buyer_nick__startswith=q),
-        OrderItem.objects.filter(order__merchant=merchant, erp_product_id=q).order_by().values("order_id"),
-        orders.filter(customer__in=ErpCustomerCode.objects.filter(merchant=merchant, code=q).values("customer_id")),
-    ]
-    digits = q.replace("-", "").replace(" ", "").lstrip("+")
-    if digits.isdigit() and len(digits) == 4:
-        parts.append(orders.alias(phone_tail=Right("receiver_phone", 4)).filter(phone_tail=digits))
-    elif digits.isdigit() and len(digits) >= 7:
-        parts.append(orders.filter(receiver_phone__in={q, digits}))
-    # Fewer than three characters match too much of every name to be worth reading (a trigram index cannot
-    # serve them either); whole names and ids are still found by the exact parts above.
-    if len(q) >= 3:
-        parts.append(orders.exclude(seller_memo="").filter(seller_memo__icontains=q))
-        parts.append(OrderItem.objects.filter(order__merchant=merchant, item_name__icontains=q)
-                     .order_by().values("order_id"))
-    return Q(pk__in=_union_ids(parts))
+    terms = _search_terms(merchant, q)
+    parts = [ids if ids is not None else orders.filter(cond).values_list("pk", flat=True) for cond, ids in terms]
+    first, *rest = [part.order_by() for part in parts]
+    # UNION ALL stops reading at the limit; an order matched twice (two items, say) counts twice here, so
+    # reaching the limit means "too many", never a partial list taken for the whole.
+    rows = list(first.union(*rest, all=True)[: SEARCH_EXACT_UP_TO + 1])
+    if len(rows) <= SEARCH_EXACT_UP_TO:
+        return OrderSearch(Q(pk__in=sorted(set(rows))))
+    return OrderSearch(Q(pk__in=first.union(*rest, all=True)), large=True)
+
+
+def search_filter(merchant, q: str) -> Q:
+    return order_search(merchant, q).filter

@@ -13,6 +13,7 @@ from merchant.permissions import Action, Actor
 from sync.outbox import outbox_products_changed
 
 from .audit import audit_entries
+from .order_attention import order_attention_touch
 from .switches import module_pause
 
 
@@ -54,6 +55,7 @@ def orders_mark_taken(*, merchant, orders, actor: Actor, reason: str = "") -> in
         product_ids = set(OrderItem.objects.filter(order_id__in=ids, product__isnull=False)
                           .values_list("product_id", flat=True))
         outbox_products_changed(merchant_id=merchant.pk, product_ids=product_ids, kinds=("stock",))
+        order_attention_touch(merchant_id=merchant.pk, order_ids=ids)
     taken = set(ids)
     for order in orders:
         if order.pk in taken:
@@ -82,4 +84,5 @@ def orders_mark_not_taken(*, merchant, orders, actor: Actor, reason: str = "") -
         product_ids = set(OrderItem.objects.filter(order_id__in=ids, product__isnull=False)
                           .values_list("product_id", flat=True))
         outbox_products_changed(merchant_id=merchant.pk, product_ids=product_ids, kinds=("stock",))
+        order_attention_touch(merchant_id=merchant.pk, order_ids=ids)
     return changed

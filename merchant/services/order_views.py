@@ -1,4 +1,6 @@
 """A user's own orders list: the columns, sort and page size they chose, and their saved views (SPEC M14)."""
+from functools import partial
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -7,6 +9,7 @@ from merchant.models import Merchant, OrderListPreference, SavedOrderView
 from merchant.permissions import Action, Actor
 
 from .audit import apply_changes, audit_changes
+from .order_attention import order_attention_refresh
 
 COLUMNS = ("source", "customer", "receiver", "created", "paid", "total", "status", "platform_status",
            "erp_status", "taken", "tracking", "memo")
@@ -75,4 +78,6 @@ def order_exception_clocks_set(*, merchant: Merchant, take_hours: int, ship_hour
             locked.save(update_fields=list(changes))
             audit_changes(merchant_id=locked.pk, entity="merchant", entity_id=locked.pk, changes=changes,
                           actor=actor)
+            # New clocks: the queue is re-derived now rather than at the next minute's sweep.
+            transaction.on_commit(partial(order_attention_refresh, merchant=locked))
     return locked

@@ -14,6 +14,7 @@ from merchant.permissions import Action, Actor
 from sync.outbox import outbox_order_changed
 
 from .audit import apply_changes, audit_changes
+from .order_attention import order_attention_touch
 
 S = OrderStatus
 # Manual status changes. Shipping goes through logistics or shipment entry, completion through "signed" too.
@@ -43,6 +44,7 @@ def _locked(order: Order) -> Order:
 def _save(order: Order, changes: dict, actor: Actor, reason: str = "") -> None:
     order.modified_at = timezone.now()
     order.save(update_fields=[*changes, "modified_at"])
+    order_attention_touch(merchant_id=order.merchant_id, order_ids=[order.pk])
     audit_changes(
         merchant_id=order.merchant_id, entity="order", entity_id=order.pk, changes=changes, actor=actor, reason=reason
     )

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.db import connections
-from django.db.models import F, Max
+from django.db.models import Count, F, Max
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -20,7 +20,7 @@ from merchant.filters import OrderFilter
 from merchant.forms import ExceptionClocksForm, OrderMemoForm, StatusForm
 from merchant.models import Order, OrderFlag, SavedOrderView
 from merchant.permissions import Action, role_allows
-from merchant.selectors.orders import TABS, exception_reasons
+from merchant.selectors.orders import TABS, exception_orders, rules_of, tab_filter
 from merchant.services import order_views
 from merchant.views.common import form_error_from, merchant_view
 
@@ -42,38 +42,65 @@ def column_labels() -> list[tuple[str, str]]:
     return [(key, str(COLUMN_LABELS[key])) for key in order_views.COLUMNS]
 
 
-def _filters(data, merchant, without=()) -> OrderFilter:
-    data = data.copy()
-    for key in (*VIEW_ONLY, *without):
-        data.pop(key, None)
-    return OrderFilter(data or None, merchant=merchant)
+class OrderList:
+    """The list's parameters resolved once (the search is read once, whatever the number of tabs): `base`
+    holds the orders of every tab, `orders` those of the current tab (and exception rule)."""
+
+    def __init__(self, merchant, data):
+        data = data.copy()
+        for key in VIEW_ONLY:
+            data.pop(key, None)
+        self.merchant = merchant
+        self.filter = f = OrderFilter(data or None, merchant=merchant, tabs=False)
+        self.tab, rule = "all", ""
+        if not f.is_bound:
+            self.base = Order.objects.filter(merchant=merchant)
+        elif not f.is_valid():
+            self.base = Order.objects.none()
+        else:
+            self.base = f.qs
+            self.tab = f.form.cleaned_data.get("tab") or "all"
+            rule = f.form.cleaned_data.get("exception") or ""
+        self.now = timezone.now()
+        self.orders = self.base.filter(tab_filter(merchant, self.tab, self.now))
+        if rule:
+            self.orders = self.orders.filter(exception_orders(merchant, rule=rule))
+
+    def tab_counts(self) -> list[dict]:
+        """Each tab with the number of orders it lists under the current filters and search. A search matching
+        up to ten thousand orders is counted exactly, every tab in one query over its matches; otherwise each
+        tab is counted as the pager counts (exact up to ten thousand, then PostgreSQL's estimate), or, under a
+        search matching more, estimated at once. Estimates say "about"."""
+        pg = connections[self.base.db].vendor == "postgresql"
+        f = self.filter
+        searched = f.is_bound and f.is_valid() and bool(f.form.cleaned_data.get("q")) and not f.search_large
+        filters = {tab.key: tab.filter(self.merchant, self.now) for tab in TABS}
+        counts: dict[str, tuple[int, bool]] = {}
+        if searched:
+            row = self.base.order_by().aggregate(**{
+                key: Count("pk", filter=q) if q else Count("pk") for key, q in filters.items()})
+            counts = {key: (row[key], False) for key in filters}
+        else:
+            for key, q in filters.items():
+                qs = self.base.filter(q)
+                if f.search_large:
+                    counts[key] = (selectors.planned_count(qs), pg)
+                else:
+                    n = selectors.estimated_count(qs)
+                    counts[key] = (n, pg and n > selectors.COUNT_EXACT_UP_TO)
+        return [{"key": tab.key, "label": tab.label, "count": counts[tab.key][0], "active": tab.key == self.tab,
+                 "text": _("about %(n)s") % {"n": intcomma(counts[tab.key][0])} if counts[tab.key][1]
+                 else intcomma(counts[tab.key][0])} for tab in TABS]
 
 
-def filtered_orders(merchant, data, without=()):
-    """The merchant's orders the list parameters select (and the filter, for its form and errors); an
-    invalid filter selects nothing."""
-    f = _filters(data, merchant, without)
-    if not f.is_bound:
-        return f, Order.objects.filter(merchant=merchant)
-    if not f.is_valid():
-        return f, Order.objects.none()
-    return f, f.qs
+def filtered_orders(merchant, data):
+    """(the filter, the merchant's orders the list parameters select); an invalid filter selects nothing."""
+    listing = OrderList(merchant, data)
+    return listing.filter, listing.orders
 
 
 def tab_counts(merchant, data) -> list[dict]:
-    """Each tab with the number of orders it lists under the current filters and search (the same queryset
-    the tab lists, so a count and its rows agree), estimated past ten thousand as the pager does."""
-    f, base = filtered_orders(merchant, data, without=("tab", "exception"))
-    current = data.get("tab") or "all"
-    now = timezone.now()
-    estimates = connections[base.db].vendor == "postgresql"
-    tabs = []
-    for tab in TABS:
-        n = selectors.estimated_count(base.filter(tab.filter(merchant, now)))
-        about = estimates and n > selectors.COUNT_EXACT_UP_TO
-        tabs.append({"key": tab.key, "label": tab.label, "count": n, "active": tab.key == current,
-                     "text": _("about %(n)s") % {"n": intcomma(n)} if about else intcomma(n)})
-    return tabs
+    return OrderList(merchant, data).tab_counts()
 
 
 def _sort(request, pref) -> str:
@@ -125,11 +152,12 @@ def order_list(request):
     pref = order_views.order_list_preference(request.user)
     sort, size = _sort(request, pref), _page_size(request, pref)
     _remember(request, pref, sort, size)
-    f, qs = filtered_orders(request.merchant, request.GET)
-    qs = qs.select_related("customer", "connection").order_by(*_ordering(sort))
-    page = selectors.EstimatedCountPaginator(qs, size).get_page(request.GET.get("page"))
+    listing = OrderList(request.merchant, request.GET)
+    f = listing.filter
+    qs = listing.orders.select_related("customer", "connection").order_by(*_ordering(sort))
+    page = selectors.EstimatedCountPaginator(qs, size, planned=f.search_large).get_page(request.GET.get("page"))
     rows = list(page.object_list)
-    tab = request.GET.get("tab") or "all"
+    tab = listing.tab
     can_edit = role_allows(request.user.membership.role, Action.EDIT)
     saved = list(SavedOrderView.objects.filter(user=request.user, merchant=request.merchant))
     current_view = saved_view_query(request.GET)
@@ -137,8 +165,8 @@ def order_list(request):
         "filter": f,
         "page": page,
         "rows": rows,
-        "reasons": exception_reasons(request.merchant, [o.pk for o in rows]) if tab == "exceptions" else None,
-        "tabs": tab_counts(request.merchant, request.GET),
+        "reasons": {o.pk: rules_of(o.attention) for o in rows} if tab == "exceptions" else None,
+        "tabs": listing.tab_counts(),
         "tab": tab,
         "tab_query": _query(request.GET, without=("tab", "exception")),
         "query": _query(request.GET),
@@ -168,12 +196,11 @@ def order_list_live(request):
     request the new rows themselves, for the page to add without reloading (and losing the selection)."""
     after = request.GET.get("after", "")
     after = int(after) if after.isdigit() else last_order_id(request.merchant)
-    f, qs = filtered_orders(request.merchant, request.GET)
-    new = qs.filter(pk__gt=after)
+    listing = OrderList(request.merchant, request.GET)
+    new = listing.orders.filter(pk__gt=after)
     answer = {
         "new": selectors.estimated_count(new),
-        "tabs": {t["key"]: {"count": t["count"], "text": t["text"]}
-                 for t in tab_counts(request.merchant, request.GET)},
+        "tabs": {t["key"]: {"count": t["count"], "text": t["text"]} for t in listing.tab_counts()},
     }
     if request.GET.get("rows") == "1":
         pref = order_views.order_list_preference(request.user)
@@ -182,8 +209,7 @@ def order_list_live(request):
         answer["rows"] = render_to_string("merchant/orders/rows.html", {
             "rows": rows, "columns": pref.columns or list(order_views.DEFAULT_COLUMNS),
             "selectable": True, "fresh": True,
-            "reasons": exception_reasons(request.merchant, [o.pk for o in rows])
-            if request.GET.get("tab") == "exceptions" else None,
+            "reasons": {o.pk: rules_of(o.attention) for o in rows} if listing.tab == "exceptions" else None,
         }, request=request)
     return JsonResponse(answer)
 
