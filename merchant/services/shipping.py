@@ -124,9 +124,6 @@ class ShippingLedger:
         elif not carrier.is_active:
             problems.append(Problem("carrier", _("%(carrier)s is no longer in the carrier code list: choose another.")
                                     % {"carrier": carrier}))
-        given = None if request.lines is None else [(i, line) for i, line in enumerate(request.lines) if line.quantity]
-        if given is not None and not given:
-            problems.append(Problem("lines", _("Enter a quantity for at least one item.")))
         if problems:
             return Check(problems)
         order = request.order
@@ -134,6 +131,9 @@ class ShippingLedger:
         if status not in SHIPPABLE:
             return Check([Problem("status", _("An order that is %(status)s cannot be shipped.")
                                   % {"status": OrderStatus(status).label})])
+        given = None if request.lines is None else [(i, line) for i, line in enumerate(request.lines) if line.quantity]
+        if given is not None and not given:
+            return Check([Problem("lines", _("Enter a quantity for at least one item."))])
         if given is None:
             lines = [ShipmentLine(order_item=item, quantity=self.left[item.pk])
                      for item in self.lines[order.pk].values() if self.left[item.pk] > 0]
