@@ -143,9 +143,9 @@ def test_partial_shipments_by_line_quantity_and_batch_group_into_parcels(merchan
 
 def test_a_line_without_a_quantity_ships_what_is_left_of_it(merchant_a, owner, carriers):
     order = order_of(merchant_a, "A-1")
+    first_line = order_services.ShipmentLine(order_item=order.items.get(line_no=1), quantity=1)
     order_services.order_shipment_add(order=order, carrier=carriers["SF"], tracking_no="EARLIER",
-                                      actor=Actor.system(), lines=[
-                                          order_services.ShipmentLine(order_item=order.items.get(line_no=1), quantity=1)])
+                                      actor=Actor.system(), lines=[first_line])
 
     job = validated(merchant_a, "logistics", [PARTIAL, ["A-1", "SF", "P1", 1, "", ""]])
     applied(job, owner)
@@ -234,8 +234,8 @@ def test_every_bad_row_names_its_row_column_and_reason(merchant_a, merchant_b, c
         10: {"line_no": "this order has no line 9"},
         11: {"quantity": "Line 1: 5 is more than the 3 not yet shipped."},
         12: {"tracking_no": "required"},
-        13: {"quantity": "needs the line (行号) it is of"},
-        14: {"batch_no": "needs the line (行号) it is of"},
+        13: {"quantity": "needs a line number in the Line column"},
+        14: {"batch_no": "needs a line number in the Line column"},
         15: {"quantity": "Enter a quantity for at least one item."},
         16: {"quantity": "Line 1: quantity cannot be negative."},
         18: {"quantity": "Line 1: 2 is more than the 1 not yet shipped. (Rows 17 of this file ship some of this "
@@ -275,9 +275,9 @@ def _ship_on_the_order_page(order, carriers):
 
 
 def _ship_part_on_the_order_page(order, carriers):
+    two_of_line_1 = order_services.ShipmentLine(order_item=order.items.get(line_no=1), quantity=2)
     order_services.order_shipment_add(order=order, carrier=carriers["YTO"], tracking_no="BY-HAND",
-                                      actor=Actor.system(), lines=[
-                                          order_services.ShipmentLine(order_item=order.items.get(line_no=1), quantity=2)])
+                                      actor=Actor.system(), lines=[two_of_line_1])
 
 
 @pytest.mark.parametrize("meanwhile, reason", [

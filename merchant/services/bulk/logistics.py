@@ -121,7 +121,7 @@ class LogisticsPlan:
         if line_no is None:
             for name in ("quantity", "batch_no"):
                 if name in values:
-                    errors[name] = _("needs the line (行号) it is of")
+                    errors[name] = _("needs a line number in the Line column")
         elif order is not None:
             order_item = self.ledger.item(order, line_no)
             if order_item is None:
@@ -197,9 +197,10 @@ class LogisticsPlan:
             return []
         orders = {parcel.order.pk: parcel.order for parcel in self.parcels.values()}
         marketplace = sum(1 for order in orders.values() if order.source == OrderSource.MARKETPLACE)
-        text = ngettext("The valid rows record %(parcels)d parcel", "The valid rows record %(parcels)d parcels",
-                        len(self.parcels)) % {"parcels": len(self.parcels)}
-        text += " " + ngettext("for %(orders)d order.", "for %(orders)d orders.", len(orders)) % {"orders": len(orders)}
+        parcels = len(self.parcels)
+        text = _("The valid rows record %(parcels)s for %(orders)s.") % {
+            "parcels": ngettext("%(count)d parcel", "%(count)d parcels", parcels) % {"count": parcels},
+            "orders": ngettext("%(count)d order", "%(count)d orders", len(orders)) % {"count": len(orders)}}
         if marketplace:
             text += " " + ngettext("%(count)d of them is a marketplace order: the marketplace is told its logistics.",
                                    "%(count)d of them are marketplace orders: the marketplace is told their "
