@@ -238,12 +238,12 @@ def test_every_bad_row_names_its_row_column_and_reason(merchant_a, merchant_b, c
         14: {"batch_no": "needs a line number in the Line column"},
         15: {"quantity": "Enter a quantity for at least one item."},
         16: {"quantity": "Line 1: quantity cannot be negative."},
-        18: {"quantity": "Line 1: 2 is more than the 1 not yet shipped. (Rows 17 of this file ship some of this "
+        18: {"quantity": "Line 1: 2 is more than the 1 not yet shipped. (Row 17 of this file ships some of this "
                          "line.)"},
         19: {"carrier": "row 17 gives 顺丰速运 (SF) for this tracking number"},
         20: {"tracking_no": "already recorded for this order with another carrier"},
         22: {"order_no": "row 21 of this file already ships the rest of this order"},
-        24: {"line_no": "nothing of line 2 is left: rows 23 of this file ship the rest"},
+        24: {"line_no": "nothing of line 2 is left: row 23 of this file ships the rest"},
         25: {"order_no": "a number this long lost its last digits in the spreadsheet: format the column as text "
                          "and type it again"},
         26: {"tracking_no": "the spreadsheet shortened this number to 1.23457E+18: format the column as text and "

@@ -169,8 +169,9 @@ class LogisticsPlan:
     def _nothing_left(self, order_item: OrderItem) -> str:
         rows = self.rows_of_item.get(order_item.pk)
         if rows:
-            return _("nothing of line %(line)d is left: rows %(rows)s of this file ship the rest") % {
-                "line": order_item.line_no, "rows": _rows(rows)}
+            return ngettext("nothing of line %(line)d is left: row %(rows)s of this file ships the rest",
+                            "nothing of line %(line)d is left: rows %(rows)s of this file ship the rest",
+                            len(rows)) % {"line": order_item.line_no, "rows": _rows(rows)}
         return _("every item of line %(line)d is already shipped") % {"line": order_item.line_no}
 
     def _errors(self, problems, order: Order, values: dict) -> dict:
@@ -187,7 +188,9 @@ class LogisticsPlan:
             elif problem.field == "quantity" and "line_no" in values:
                 rows = self.rows_of_item.get(self.ledger.item(order, values["line_no"]).pk)
                 if rows:
-                    message += " " + _("(Rows %(rows)s of this file ship some of this line.)") % {"rows": _rows(rows)}
+                    message += " " + ngettext("(Row %(rows)s of this file ships some of this line.)",
+                                              "(Rows %(rows)s of this file ship some of this line.)",
+                                              len(rows)) % {"rows": _rows(rows)}
             errors.setdefault(column, message)
         return errors
 
