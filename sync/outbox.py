@@ -9,6 +9,7 @@ acknowledges that generation only. A change made meanwhile has a newer generatio
 """
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import timedelta
 from functools import partial
@@ -119,32 +120,52 @@ def _bump(where: Q, now) -> int:
 
 
 def outbox_order_changed(*, order) -> int:
-    """An order's status or lines changed: its products' sellable stock may have moved (unless the ERP took
-    it: then the ERP's stock already has it), and a marketplace order that is now shipped must tell the
-    marketplace (logistics). Call it inside the write's transaction. Returns how many rows it marked."""
-    from merchant.models import OrderSource, OrderStatus
+    """An order's status or lines changed: see outbox_orders_changed."""
+    return outbox_orders_changed(orders=[order])
 
+
+def outbox_orders_changed(*, orders: Iterable) -> int:
+    """Orders' status or lines changed: their products' sellable stock may have moved (unless the ERP took an
+    order: then the ERP's stock already has it), and a marketplace order that is now shipped must tell the
+    marketplace (logistics). Call it inside the write's transaction. Returns how many rows it marked; a few
+    queries per 500 orders, so a bulk shipment writes the outbox once, not once per order."""
+    from merchant.models import OrderItem, OrderSource, OrderStatus
+
+    orders = list(orders)
     marked = 0
-    if not order.taken_by_erp:
-        marked += outbox_products_changed(
-            merchant_id=order.merchant_id, kinds=(OutboxKind.STOCK,),
-            product_ids=order.items.filter(product__isnull=False).values_list("product_id", flat=True),
-        )
-    if order.status == OrderStatus.SHIPPED and order.connection_id and order.source == OrderSource.MARKETPLACE:
-        marked += _logistics_mark(order)
+    untaken = defaultdict(list)  # merchant id -> orders the ERP has not taken
+    for order in orders:
+        if not order.taken_by_erp:
+            untaken[order.merchant_id].append(order.pk)
+    for merchant_id, ids in untaken.items():
+        product_ids = set()
+        for start in range(0, len(ids), CHUNK):
+            product_ids.update(OrderItem.objects.filter(order_id__in=ids[start:start + CHUNK], product__isnull=False)
+                               .values_list("product_id", flat=True))
+        marked += outbox_products_changed(merchant_id=merchant_id, kinds=(OutboxKind.STOCK,), product_ids=product_ids)
+    marked += _logistics_mark([order for order in orders if order.status == OrderStatus.SHIPPED
+                               and order.connection_id and order.source == OrderSource.MARKETPLACE])
     return marked
 
 
-def _logistics_mark(order) -> int:
-    connection = Connection.objects.filter(pk=order.connection_id, kind=ConnectionKind.TOP, is_enabled=True).first()
-    if connection is None:
+def _logistics_mark(orders) -> int:
+    by_connection = defaultdict(list)
+    for order in orders:
+        by_connection[order.connection_id].append(order.pk)
+    if not by_connection:
         return 0
     now = timezone.now()
-    Outbox.objects.bulk_create([Outbox(connection=connection, kind=OutboxKind.LOGISTICS, order_id=order.pk,
-                                       due_at=now)], ignore_conflicts=True)
-    marked = _bump(Q(connection=connection, kind=OutboxKind.LOGISTICS, order_id=order.pk), now)
-    if connection.is_active:
-        transaction.on_commit(partial(push_enqueue, connection_id=connection.pk, kind=OutboxKind.LOGISTICS))
+    marked = 0
+    for connection in Connection.objects.filter(pk__in=list(by_connection), kind=ConnectionKind.TOP, is_enabled=True):
+        ids = sorted(by_connection[connection.pk])
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start:start + CHUNK]
+            Outbox.objects.bulk_create([
+                Outbox(connection=connection, kind=OutboxKind.LOGISTICS, order_id=pk, due_at=now) for pk in chunk
+            ], ignore_conflicts=True)
+            marked += _bump(Q(connection=connection, kind=OutboxKind.LOGISTICS, order_id__in=chunk), now)
+        if connection.is_active:
+            transaction.on_commit(partial(push_enqueue, connection_id=connection.pk, kind=OutboxKind.LOGISTICS))
     return marked
 
 

@@ -6,9 +6,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from merchant.models import AuditEntry, AuditSource, ImportJob, ImportStatus, Product
+from merchant.models import AuditEntry, AuditSource, ImportJob, ImportStatus, OrderStatus, Product, Shipment
 
-from .factories import ProductFactory
+from .factories import CarrierFactory, OrderFactory, ProductFactory
 from .import_files import csv_bytes, ole_bytes, xlsx_bytes
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -94,10 +94,32 @@ def test_apply_updates_existing_products_by_erp_product_id(merchant_a, tmp_path)
     assert product.stock == 8
 
 
+def test_logistics_check_changes_nothing_and_apply_ships_the_orders(merchant_a, tmp_path):
+    CarrierFactory(code="SF", name="顺丰速运")
+    order = OrderFactory(merchant=merchant_a, order_no="000777")
+    path = write(tmp_path, "ship.xlsx", xlsx_bytes([["订单号", "物流公司", "运单号"], ["000777", "顺丰速运", "SF1"],
+                                                    ["000778", "SF", "SF2"]]))
+
+    summary, status = run("merchant-a", "logistics", path)
+
+    assert (status, summary["changed"], summary["invalid"]) == (0, 1, 1)
+    assert summary["errors"] == [
+        {"row": 3, "column": "order_no", "value": "000778", "reason": "no order of yours has this number"}]
+    assert not Shipment.objects.exists() and not ImportJob.objects.exists()
+
+    summary, status = run("merchant-a", "logistics", path, "--apply", "--valid-only")
+
+    assert (status, summary["status"], summary["applied"], summary["skipped"]) == (0, "applied", 1, 1)
+    order.refresh_from_db()
+    assert (order.status, order.tracking_no) == (OrderStatus.SHIPPED, "SF1")
+    assert set(AuditEntry.objects.values_list("source", flat=True)) == {AuditSource.IMPORT}
+
+
 @pytest.mark.parametrize("kind, header", [
     ("prices", ["erp_product_id", "price_type", "price"]),
     ("batches", ["erp_product_id", "batch_no", "production_date", "expiry_date", "quantity"]),
     ("customer_codes", ["uscc", "erp_customer_code"]),
+    ("logistics", ["order_no", "carrier", "tracking_no"]),
 ])
 def test_every_import_kind_is_checked(merchant_a, tmp_path, kind, header):
     summary, status = run("merchant-a", kind, write(tmp_path, "f.xlsx", xlsx_bytes([header, ["X"] * len(header)])))

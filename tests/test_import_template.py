@@ -12,10 +12,10 @@ from openpyxl.utils import get_column_letter
 from merchant.spreadsheets.imports.columns import KIND_COLUMNS, match_header
 from merchant.spreadsheets.imports.reader import open_source
 from merchant.spreadsheets.imports.template import (
-    CODE_COLUMNS, DATA_SHEET, LISTS_SHEET, NOTES_SHEET, is_example_row, template_workbook,
+    CARRIERS_SHEET, CODE_COLUMNS, DATA_SHEET, LISTS_SHEET, NOTES_SHEET, is_example_row, template_workbook,
 )
 
-from .factories import CustomerGroupFactory, RegionGroupFactory
+from .factories import CarrierFactory, CustomerGroupFactory, RegionGroupFactory
 
 KINDS = list(KIND_COLUMNS)
 
@@ -139,6 +139,37 @@ def test_without_groups_there_is_no_group_dropdown():
 
 
 @pytest.mark.django_db
+def test_logistics_template_lists_the_active_carriers_on_a_sheet_its_carrier_dropdown_uses():
+    CarrierFactory(code="SF", name="顺丰速运")
+    CarrierFactory(code="YTO", name="圆通速递")
+    CarrierFactory(code="TTKDEX", name="天天快递", is_active=False)
+
+    workbook = load("logistics")
+
+    carriers = workbook[CARRIERS_SHEET]
+    assert carriers.sheet_state == "visible"
+    assert list(carriers.iter_rows(values_only=True)) == [("编码 Code", "名称 Name"), ("SF", "顺丰速运"),
+                                                          ("YTO", "圆通速递")]
+    [validation] = validations_of(workbook.worksheets[0], column_of("logistics", "carrier"))
+    assert validation.type == "list"
+    assert validation.formula1 == f"'{CARRIERS_SHEET}'!$A$2:$A$3"
+    assert workbook.worksheets[0].title == DATA_SHEET  # the importer reads the first visible sheet
+
+
+@pytest.mark.django_db
+def test_logistics_template_keeps_order_and_tracking_numbers_as_text_and_explains_partial_shipments():
+    workbook = load("logistics")
+    sheet = workbook.worksheets[0]
+
+    for key in ("order_no", "tracking_no", "batch_no"):
+        assert sheet[f"{column_of('logistics', key)}5"].number_format == "@"
+    assert CARRIERS_SHEET not in workbook.sheetnames  # no carriers yet: no list to refer to
+    notes = "\n".join(str(v) for row in workbook[NOTES_SHEET].iter_rows(values_only=True) for v in row if v)
+    assert "without a line it ships everything of the order not yet shipped" in notes
+    assert "Rows of one order with one tracking number are one parcel" in notes
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("kind", KINDS)
 def test_code_columns_are_text_and_date_columns_dates_down_to_row_1000(kind):
     sheet = load(kind).worksheets[0]
@@ -226,6 +257,21 @@ def test_command_writes_the_template(tmp_path):
     assert sorted(match_header("stock", header)[0].values()) == ["erp_product_id", "stock"]
     assert "Wrote the stock import template" in stdout.getvalue()
     assert [p.name for p in tmp_path.iterdir()] == ["stock.xlsx"]  # no temporary file left behind
+
+
+@pytest.mark.django_db
+def test_command_writes_the_logistics_template_with_its_carriers(tmp_path):
+    CarrierFactory(code="SF", name="顺丰速运")
+    out = tmp_path / "logistics.xlsx"
+
+    call_command("import_template", "logistics", "--out", str(out), stdout=io.StringIO())
+
+    workbook = openpyxl.load_workbook(out)
+    header = {cell.column: cell.value for cell in workbook.worksheets[0][1]}
+    assert sorted(match_header("logistics", header)[0].values()) == sorted(
+        ["order_no", "carrier", "tracking_no", "line_no", "quantity", "batch_no"])
+    assert header[1] == "订单号\nOrder number"
+    assert [row for row in workbook[CARRIERS_SHEET].iter_rows(min_row=2, values_only=True)] == [("SF", "顺丰速运")]
 
 
 @pytest.mark.django_db

@@ -171,7 +171,7 @@ def test_a_stalled_apply_goes_back_to_review_having_changed_nothing(client_owner
 
 
 def test_templates_download_for_every_kind_and_unknown_kinds_are_not_found(client_viewer):
-    for kind in ("products", "prices", "batches", "stock", "customer_codes"):
+    for kind in ("products", "prices", "batches", "stock", "customer_codes", "logistics"):
         response = client_viewer.get(reverse("import_template", args=[kind]))
         assert response.status_code == 200 and response.content.startswith(b"PK")
         assert f"import-{kind}-template.xlsx" in response["Content-Disposition"]

@@ -12,6 +12,7 @@ class ImportKind(models.TextChoices):
     BATCHES = "batches", _("Batches")
     STOCK = "stock", _("Stock")
     CUSTOMER_CODES = "customer_codes", _("ERP customer codes")
+    LOGISTICS = "logistics", _("Shipping (logistics)")
 
 
 class ImportStatus(models.TextChoices):

@@ -21,6 +21,7 @@ from rq.timeouts import JobTimeoutException
 from merchant.models import AuditSource, ImportInterruption, ImportJob, ImportKind, ImportStatus
 from merchant.permissions import Action, Actor
 from merchant.spreadsheets.imports import pipeline
+from merchant.spreadsheets.imports.columns import KIND_COLUMNS
 from merchant.spreadsheets.imports.reader import ImportFileError, sniff_format
 
 log = logging.getLogger(__name__)
@@ -271,7 +272,7 @@ def import_apply_claimed(
                                 pause_until=pause_until, finish=record_applied)
     except pipeline.StaleChangeSet as stale:
         first = stale.args[0][0]
-        reasons = "; ".join(f"{field or _('row')}: {reason}" for field, reason in first.errors.items())
+        reasons = "; ".join(f"{_column_label(job.kind, field)}: {reason}" for field, reason in first.errors.items())
         message = _("Nothing was applied: row %(row)d is no longer valid (%(reason)s); the data changed since the "
                     "check. Upload the file again to check it against the current data.") % {
             "row": first.ref, "reason": reasons}
@@ -291,6 +292,14 @@ def import_apply_claimed(
         back_to_review(_("The import could not be applied because of an internal error; nothing was changed."))
         raise
     return result
+
+
+def _column_label(kind: str, key: str) -> str:
+    """A column as the merchant's header names it (in the language of the page), not by its key."""
+    column = next((column for column in KIND_COLUMNS.get(kind, ()) if column.key == key), None)
+    if column is None:
+        return key or _("row")
+    return column.zh if (translation.get_language() or "").startswith("zh") else column.en
 
 
 def import_actor(user, role) -> Actor:

@@ -1,6 +1,6 @@
 """Order operations a merchant does by hand (SPEC M10); the Open API reuses them later."""
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -9,12 +9,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from merchant.models import ErpStatus, Order, OrderFlag, OrderItem, OrderStatus, Shipment, ShipmentItem, TrackingEntry
+from merchant.models import ErpStatus, Order, OrderFlag, OrderStatus, Shipment, ShipmentItem, TrackingEntry
 from merchant.permissions import Action, Actor
 from sync.outbox import outbox_order_changed
 
 from .audit import apply_changes, audit_changes
 from .order_attention import order_attention_touch
+# SHIPPABLE and ShipmentLine too: the order page and the Open API take them from here.
+from .shipping import SHIPPABLE, ShipmentLine, ShipmentRequest, orders_ship  # noqa: F401
 
 S = OrderStatus
 # Manual status changes. Shipping goes through logistics or shipment entry, completion through "signed" too.
@@ -26,7 +28,6 @@ MANUAL_TRANSITIONS = {
     S.COMPLETED: set(),
     S.CANCELLED: set(),
 }
-SHIPPABLE = {S.AWAITING_SHIPMENT, S.PARTIALLY_SHIPPED}
 ERP_FLOW = [ErpStatus.SUBMITTED, ErpStatus.PICKING, ErpStatus.OUT_OF_WAREHOUSE, ErpStatus.DELIVERING, ErpStatus.SIGNED]
 ERP_MESSAGES = {
     ErpStatus.SUBMITTED: gettext_lazy("Order submitted to the merchant's warehouse"),
@@ -74,15 +75,6 @@ def order_status_change(*, order: Order, status: str, reason: str, actor: Actor)
     return locked
 
 
-@dataclass
-class ShipmentLine:
-    order_item: OrderItem
-    quantity: int
-    batch_no: str = ""
-    production_date: date | None = None
-    expiry_date: date | None = None
-
-
 def remaining_quantities(order: Order) -> dict[int, int]:
     """Order item id -> quantity not yet in any shipment."""
     shipped = dict(
@@ -96,91 +88,18 @@ def order_shipment_add(
     *, order: Order, carrier, tracking_no: str, lines: list[ShipmentLine], actor: Actor,
     shipped_at: datetime | None = None,
 ) -> Shipment:
-    """Record a (possibly partial) shipment; the order becomes partially shipped or shipped."""
-    actor.require(Action.EDIT)
-    tracking_no = (tracking_no or "").strip()
-    if not tracking_no:
-        raise ValidationError({"tracking_no": _("Enter the tracking number.")})
-    if carrier is None or not carrier.is_active:
-        raise ValidationError({"carrier": _("Choose a carrier from the code list.")})
-    lines = [line for line in lines if line.quantity]
-    if not lines:
-        raise ValidationError(_("Enter a quantity for at least one item."))
-    with transaction.atomic():
-        locked = _locked(order)
-        if locked.status not in SHIPPABLE:
-            raise ValidationError(_("An order that is %(status)s cannot be shipped.")
-                                  % {"status": OrderStatus(locked.status).label})
-        remaining = remaining_quantities(locked)
-        # One item may be split over several lines (one per batch): their sum must fit what is left.
-        requested: dict[int, int] = {}
-        for line in lines:
-            if line.order_item.order_id != locked.pk:
-                raise ValidationError(_("An item does not belong to this order."))
-            if line.quantity < 0:
-                raise ValidationError(_("Line %(line)s: quantity cannot be negative.") % {"line": line.order_item.line_no})
-            requested[line.order_item.pk] = requested.get(line.order_item.pk, 0) + line.quantity
-            if requested[line.order_item.pk] > remaining[line.order_item.pk]:
-                raise ValidationError(
-                    _("Line %(line)s: %(qty)s is more than the %(left)s not yet shipped.")
-                    % {"line": line.order_item.line_no, "qty": requested[line.order_item.pk],
-                       "left": remaining[line.order_item.pk]}
-                )
-            if line.production_date and line.expiry_date and line.expiry_date <= line.production_date:
-                raise ValidationError(_("Line %(line)s: the expiry date must be after the production date.")
-                                      % {"line": line.order_item.line_no})
-        shipped_at = shipped_at or timezone.now()
-        shipment = Shipment.objects.create(
-            order=locked, carrier=carrier, tracking_no=tracking_no, shipped_at=shipped_at,
-            created_by=actor.user if getattr(actor.user, "pk", None) else None,
-        )
-        ShipmentItem.objects.bulk_create(
-            ShipmentItem(shipment=shipment, order_item=line.order_item, quantity=line.quantity,
-                         batch_no=line.batch_no, production_date=line.production_date, expiry_date=line.expiry_date)
-            for line in lines
-        )
-        _record_batches_for_buyer(lines)
-        left = sum(remaining.values()) - sum(line.quantity for line in lines)
-        values = {
-            "status": S.SHIPPED if left == 0 else S.PARTIALLY_SHIPPED,
-            "carrier": carrier, "tracking_no": tracking_no, "shipped_at": shipped_at,
-        }
-        _save(locked, apply_changes(locked, values), actor)
-        outbox_order_changed(order=locked)
-    return shipment
-
-
-def _record_batches_for_buyer(lines: list[ShipmentLine]) -> None:
-    """The items show the batch numbers the buyer received."""
-    # Fresh rows, read under the order's lock: the callers' instances may be stale, and two lines of one
-    # item must add to the same row rather than overwrite each other.
-    items = OrderItem.objects.in_bulk([line.order_item.pk for line in lines if line.batch_no])
-    for line in lines:
-        if not line.batch_no:
-            continue
-        item = items[line.order_item.pk]
-        known = [b for b in item.batch_no.split(",") if b]
-        if line.batch_no not in known:
-            item.batch_no = ",".join([*known, line.batch_no])[:200]
-            item.save(update_fields=["batch_no"])
+    """Record a (possibly partial) shipment; the order becomes partially shipped or shipped. Raises
+    ValidationError naming the problem (see shipping.ShippingLedger for the rules)."""
+    request = ShipmentRequest(order=order, carrier=carrier, tracking_no=tracking_no, lines=list(lines),
+                              shipped_at=shipped_at)
+    return orders_ship(shipments=[request], actor=actor)[0]
 
 
 def order_logistics_enter(*, order: Order, carrier, tracking_no: str, actor: Actor) -> Shipment:
-    """Carrier + tracking number for everything not yet shipped: the order becomes shipped."""
-    actor.require(Action.EDIT)
-    with transaction.atomic():
-        locked = _locked(order)
-        if locked.status not in SHIPPABLE:
-            raise ValidationError(_("An order that is %(status)s cannot be shipped.")
-                                  % {"status": OrderStatus(locked.status).label})
-        items = {item.pk: item for item in locked.items.all()}
-        lines = [
-            ShipmentLine(order_item=items[pk], quantity=qty)
-            for pk, qty in remaining_quantities(locked).items() if qty > 0
-        ]
-        if not lines:
-            raise ValidationError(_("Every item of this order is already shipped."))
-        return order_shipment_add(order=locked, carrier=carrier, tracking_no=tracking_no, lines=lines, actor=actor)
+    """Carrier + tracking number for everything not yet shipped: the order becomes shipped. Raises
+    ValidationError naming the problem."""
+    request = ShipmentRequest(order=order, carrier=carrier, tracking_no=tracking_no, lines=None)
+    return orders_ship(shipments=[request], actor=actor)[0]
 
 
 def order_erp_status_add(

@@ -26,6 +26,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FIELD_LABELS = {
     "listing_state": gettext_lazy("listing state"), "base_product_id": gettext_lazy("base product"),
     "batch_managed": gettext_lazy("batch-managed"), "erp_code": gettext_lazy("ERP customer code"),
+    "status": gettext_lazy("order status"), "shipment": gettext_lazy("ships"),
     "": gettext_lazy("row"),
 }
 

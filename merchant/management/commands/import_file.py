@@ -16,7 +16,8 @@ FIRST_ERRORS = 20
 
 
 class Command(BaseCommand):
-    help = "Check (and with --apply, apply) an import file: products, prices, batches, stock or customer codes."
+    help = ("Check (and with --apply, apply) an import file: products, prices, batches, stock, customer codes or "
+            "logistics (bulk shipping).")
 
     def add_arguments(self, parser):
         parser.add_argument("merchant_code")

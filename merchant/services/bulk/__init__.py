@@ -9,13 +9,14 @@ from .batches import BatchesPlan
 from .common import Item, Outcome
 from .customer_codes import CustomerCodesPlan
 from .listing import ListingPlan
+from .logistics import LogisticsPlan
 from .prices import PricesPlan
 from .products import ProductsPlan
 from .stock import StockPlan
 
 PLANS = {
     "products": ProductsPlan, "prices": PricesPlan, "batches": BatchesPlan, "stock": StockPlan,
-    "customer_codes": CustomerCodesPlan, "listing": ListingPlan,
+    "customer_codes": CustomerCodesPlan, "listing": ListingPlan, "logistics": LogisticsPlan,
 }
 
 __all__ = ["PLANS", "Item", "Outcome"]

@@ -33,6 +33,8 @@ _MAX_SERIAL = 2958465  # 9999-12-31
 _DATE_TEXT = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _MONEY_NOISE = re.compile(r"[¥￥,，\s]|^CNY|元$", re.IGNORECASE)
+_SCIENTIFIC = re.compile(r"^\d(\.\d+)?E\+?\d+$", re.IGNORECASE)
+_EXACT_FLOAT = 2**53  # integers up to here survive a float; a longer number typed into a cell lost digits
 
 
 def _check_special(value):
@@ -58,6 +60,21 @@ def to_text(value, max_length: int, fold: bool = True) -> str:
     text = normalise_text(value) if fold else str(value).strip()
     if len(text) > max_length:
         raise CellError(_("longer than %(max)d characters") % {"max": max_length})
+    return text
+
+
+def to_code(value, max_length: int) -> str:
+    """A code that may be all digits (an order or tracking number): kept as text, leading zeros and all. A long
+    number the spreadsheet stored as a number has lost its last digits (Excel keeps 15), and one shown as
+    1.23457E+18 and saved as text has lost more: both are refused rather than matched to the wrong code."""
+    _check_special(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) >= _EXACT_FLOAT:
+        raise CellError(_("a number this long lost its last digits in the spreadsheet: format the column as text "
+                          "and type it again"))
+    text = to_text(value, max_length)
+    if _SCIENTIFIC.match(text):
+        raise CellError(_("the spreadsheet shortened this number to %(text)s: format the column as text and type "
+                          "it again") % {"text": text})
     return text
 
 

@@ -30,6 +30,7 @@ class Column:
     note_en: str = ""
     example: object = None
     choices: tuple = field(default=())  # fixed values: a dropdown in the template
+    aliases: tuple = field(default=())  # other headers that mean this column (as other programs' exports name it)
 
 
 def _choice(value, choices: dict) -> str:
@@ -113,8 +114,31 @@ CUSTOMER_CODES = (
            "仅供核对，不会导入。", "For your reference; not imported.", "示例医药有限公司"),
 )
 
+_code = partial(cells.to_code, max_length=64)
+LOGISTICS = (
+    Column("order_no", "订单号", "Order number", _code, "always",
+           "平台订单号（自有商城或平台店铺订单），按文本填写，保留开头的0。",
+           "The order number (own storefront or marketplace), as text, leading zeros kept.", "SO20260301001",
+           aliases=("订单编号", "订单号码", "order no", "order id")),
+    Column("carrier", "物流公司", "Carrier", partial(cells.to_text, max_length=100), "always",
+           "物流公司编码或名称，见“物流公司 Carriers”工作表。", "The carrier's code or name, as on the Carriers sheet.",
+           "SF", aliases=("快递公司", "物流公司编码", "承运商", "carrier code", "courier")),
+    Column("tracking_no", "运单号", "Tracking number", _code, "always", "", "", "SF1234567890123",
+           aliases=("快递单号", "物流单号", "运单编号", "waybill number", "tracking no")),
+    Column("line_no", "行号", "Line", cells.to_int, "",
+           "部分发货时填写订单的商品行号；不填则发出该订单所有未发货的商品。",
+           "For a partial shipment, the order's line number; blank ships everything of the order not yet shipped.",
+           None),
+    Column("quantity", "数量", "Quantity", cells.to_int, "",
+           "该行本次发货的数量，须填写行号；不填则发出该行剩余的数量。",
+           "How many of the line this parcel holds; needs the line. Blank ships what is left of the line.", None),
+    Column("batch_no", "批号", "Batch number", _text, "", "发出商品的批号，须填写行号，买家可见。",
+           "The batch shipped, shown to the buyer; needs the line.", None),
+)
+
 KIND_COLUMNS = {
     "products": PRODUCTS, "prices": PRICES, "batches": BATCHES, "stock": STOCK, "customer_codes": CUSTOMER_CODES,
+    "logistics": LOGISTICS,
 }
 # The annotated workbook adds this column; a corrected copy uploaded again has it, silently ignored.
 ERRORS_HEADER = ("errors", "错误", "错误 errors")
@@ -127,7 +151,7 @@ def _header_text(value) -> str:
 
 def _aliases(column: Column) -> set[str]:
     zh, en = _header_text(column.zh), _header_text(column.en)
-    return {column.key, zh, en, f"{zh} {en}", f"{zh}/{en}", f"{zh} / {en}"}
+    return {column.key, zh, en, f"{zh} {en}", f"{zh}/{en}", f"{zh} / {en}", *map(_header_text, column.aliases)}
 
 
 def match_header(kind: str, header: dict[int, object]) -> tuple[dict[int, str], list[str]]:

@@ -436,7 +436,10 @@ def apply(job: ImportJob, *, actor, valid_only: bool = False, pause_until=None, 
             done += len(chunk)
             progress_report(job.pk, "apply", done, job.new_count + job.changed_count, started)
         if hasattr(plan, "finish"):
-            plan.finish(actor, reason)
+            # A plan that writes at the end (logistics: a parcel's rows may be far apart) may still refuse a row.
+            refused = plan.finish(actor, reason)
+            if refused:
+                raise StaleChangeSet(refused)
         paused = 0
         for kind in pause_kinds:
             ids = ids_with_sync_on(job.merchant, touched[kind], kind)

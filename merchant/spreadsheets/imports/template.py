@@ -13,7 +13,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from merchant.models import CustomerGroup, RegionGroup
+from merchant.models import Carrier, CustomerGroup, RegionGroup
 
 from . import cells
 from .columns import KIND_COLUMNS, Column, header_label
@@ -21,9 +21,11 @@ from .columns import KIND_COLUMNS, Column, header_label
 DATA_SHEET = "导入 Import"
 NOTES_SHEET = "说明 Notes"
 LISTS_SHEET = "列表 Lists"  # hidden: long dropdown lists (an inline list is limited to 255 characters)
+CARRIERS_SHEET = "物流公司 Carriers"  # the carrier code list, visible: the merchant looks codes up in it
 LAST_ROW = 1000  # rows given text / date formats and dropdowns
 # Code columns hold digits that are not numbers: as numbers, Excel shows 6.9E+12 and drops leading zeros.
-CODE_COLUMNS = {"erp_product_id", "barcode", "approval_number", "batch_no", "uscc", "erp_customer_code", "group_code"}
+CODE_COLUMNS = {"erp_product_id", "barcode", "approval_number", "batch_no", "uscc", "erp_customer_code", "group_code",
+                "order_no", "tracking_no"}
 REQUIRED = {
     "always": ("必填", "Required", "F4B084"),
     "create": ("新建时必填", "Required for new records", "FFE699"),
@@ -95,6 +97,22 @@ KIND_NOTES = {
         ("每个ERP客户编码只能对应一个客户；客户名称仅供核对，不会导入。",
          "Each ERP customer code belongs to one customer; the customer name is for your reference only."),
     ),
+    "logistics": (
+        ("每行是一个包裹（运单号）中的一个订单：不填行号则发出该订单所有未发货的商品，订单变为已发货。",
+         "Each row is an order in a parcel (tracking number): without a line it ships everything of the order not "
+         "yet shipped, and the order becomes shipped."),
+        ("部分发货：填写行号和数量（可加批号）。同一订单、同一运单号的多行合为一个包裹；不同运单号是不同的包裹。",
+         "Partial shipment: give the line and quantity (and the batch). Rows of one order with one tracking number "
+         "are one parcel; other tracking numbers are other parcels."),
+        ("只有待发货或部分发货的订单可以发货；平台订单发货后会把物流信息推送到平台。",
+         "Only orders awaiting shipment or partly shipped can be shipped; a marketplace order's logistics are sent "
+         "to the marketplace."),
+        ("已用同一物流公司和运单号发过货的行视为未变（重复导入不会重复发货）。",
+         "A row whose carrier and tracking number are already recorded for the order is unchanged (importing a file "
+         "again ships nothing twice)."),
+        ("订单号、运单号请按文本填写：长数字作为数字会丢失末尾的位数。",
+         "Type order and tracking numbers as text: a long number stored as a number loses its last digits."),
+    ),
 }
 
 
@@ -150,10 +168,31 @@ def _dropdown(sheet, column_index: int, formula: str, title: str) -> None:
     sheet.add_data_validation(validation)
 
 
+def _carriers_sheet(workbook: Workbook) -> int:
+    """The active carriers, code and name, on a sheet of their own; returns how many."""
+    carriers = list(Carrier.objects.filter(is_active=True).order_by("code").values_list("code", "name"))
+    if not carriers:  # an empty list range would be an invalid reference
+        return 0
+    sheet = workbook.create_sheet(CARRIERS_SHEET)
+    sheet.append(["编码 Code", "名称 Name"])
+    for code, name in carriers:
+        sheet.append([code, name])
+    for cell in sheet[1]:
+        cell.font = _BOLD
+    sheet.column_dimensions["A"].width, sheet.column_dimensions["B"].width = 16, 30
+    sheet.freeze_panes = "A2"
+    return len(carriers)
+
+
 def _dropdowns(workbook: Workbook, kind: str) -> None:
     sheet = workbook[DATA_SHEET]
     for index, column in enumerate(KIND_COLUMNS[kind], start=1):
-        if column.choices:
+        if kind == "logistics" and column.key == "carrier":
+            count = _carriers_sheet(workbook)
+            if count:
+                # The codes: unique, where two carriers could share a name; the importer takes either.
+                _dropdown(sheet, index, f"{quote_sheetname(CARRIERS_SHEET)}!$A$2:$A${count + 1}", column.en)
+        elif column.choices:
             _dropdown(sheet, index, '"' + ",".join(column.choices) + '"', column.en)
         elif kind == "prices" and column.key == "group_code":
             codes = _group_codes()
