@@ -48,3 +48,11 @@ def _apply(job_id: int, valid_only: bool, pause_kinds, pause_until: str | None) 
 def imports_recover() -> dict:
     """Periodic (every minute): take up imports whose step was lost with its worker or with Redis."""
     return recover()
+
+
+def notifications_scan() -> dict:
+    """Periodic (hourly): notify products reaching low stock, batches entering the expiry window and stalled
+    shipments (merchant.services.notification_scans)."""
+    from merchant.services.notification_scans import notifications_scan as scan
+
+    return scan()

@@ -16,6 +16,7 @@ class Action(str, Enum):
     USERS = "users"
     CONNECTIONS = "connections"
     API_CREDENTIALS = "api_credentials"
+    ROBOTS = "robots"  # the merchant's notification robots (webhook addresses and signing secrets)
 
 
 ROLE_ACTIONS = {

@@ -26,6 +26,18 @@ from .orders import (
     ShipmentItem,
     TrackingEntry,
 )
+from .notifications import (
+    Delivery,
+    DeliveryStatus,
+    Notification,
+    NotificationCondition,
+    NotificationCooldown,
+    NotificationCursor,
+    NotificationEvent,
+    NotificationRead,
+    RobotChannel,
+    RobotKind,
+)
 from .switches import HeldItem, HeldValue, Module, ModuleSwitch, SkuSwitch, SwitchKind
 
 __all__ = [
@@ -34,4 +46,6 @@ __all__ = [
     "Module", "ModuleSwitch", "Order", "OrderItem", "OrderSource", "OrderStatus", "PendingReviewProduct", "Product", "RefundStatus",
     "RegionGroup", "RegionGroupProvince", "Role", "Shipment", "ShipmentItem", "SkuSwitch", "SwitchKind",
     "TrackingEntry", "UnmatchedErpCustomer",
+    "Delivery", "DeliveryStatus", "Notification", "NotificationCondition", "NotificationCooldown", "NotificationCursor",
+    "NotificationEvent", "NotificationRead", "RobotChannel", "RobotKind",
 ]
