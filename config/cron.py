@@ -13,6 +13,10 @@ cron.register(jobs.sync_dispatch, queue_name="default", interval=60)
 cron.register(merchant_jobs.imports_recover, queue_name="default", interval=60)
 # The exception queue's clocks (paid and not taken for hours...) move orders into it without any write.
 cron.register(merchant_jobs.orders_attention_sweep, queue_name="default", interval=60)
+# Notifications (SPEC M15): robot deliveries that are due (a retry, or a job lost with a worker or Redis), and the
+# hourly scan for low stock, batches entering the expiry window and stalled shipments.
+cron.register(jobs.notifications_dispatch, queue_name="default", interval=60)
+cron.register(merchant_jobs.notifications_scan, queue_name="default", interval=3600)
 cron.register(jobs.sync_records_purge, queue_name="default", interval=86400)
 cron.register(jobs.api_nonces_purge, queue_name="default", interval=3600)
 # The simulated marketplace's buyers and sellers (demo only: it acts on shops with demo activity on).

@@ -78,6 +78,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "merchant.context_processors.membership",
+                "merchant.context_processors.notifications",
             ],
         },
     },
@@ -248,6 +249,10 @@ TOP_MAX_RESPONSE_BYTES = int(os.environ.get("TOP_MAX_RESPONSE_BYTES", str(16 * 1
 ERP_MAX_RESPONSE_BYTES = int(os.environ.get("ERP_MAX_RESPONSE_BYTES", str(16 * 1024 * 1024)))
 # A connection test still queued after this many seconds is shown as not picked up by a worker.
 CONNECTION_TEST_STALE_SECONDS = int(os.environ.get("CONNECTION_TEST_STALE_SECONDS", "30"))
+# Notifications (SPEC M15): the same event about the same thing (a connection, a product, an import) is notified
+# at most once in this many seconds; robot messages link to SITE_URL + the page to act on (no link when unset).
+NOTIFY_COOLDOWN_SECONDS = int(os.environ.get("NOTIFY_COOLDOWN_SECONDS", "3600"))
+SITE_URL = os.environ.get("SITE_URL", "").rstrip("/")
 # Bearer token that /metrics (Prometheus) requires; /metrics answers 404 while it is empty.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # Key for secrets stored in the database (connection app secrets, session tokens); defaults to one derived
@@ -260,5 +265,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # urllib3 logs every request line at DEBUG, query string and path included: a robot's webhook carries its
+    # token there (sync/http.py logs its own failures without them).
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "urllib3": {"level": "INFO"}},
 }

@@ -14,7 +14,8 @@ from django.utils.translation import gettext_lazy as _
 
 from merchant.client_address import client_address
 from merchant.models import (
-    Carrier, CustomerGroup, ErpStatus, ImportKind, Module, OrderFlag, OrderStatus, Product, RegionGroup, Role, SwitchKind,
+    Carrier, CustomerGroup, ErpStatus, ImportKind, Module, NotificationEvent, OrderFlag, OrderStatus, Product,
+    RegionGroup, RobotChannel, RobotKind, Role, SwitchKind,
 )
 from merchant.services.login_throttle import LoginThrottled, login_attempt_begin, login_attempt_end
 from merchant.validators import normalise_username, validate_storable_text, validate_username
@@ -386,3 +387,43 @@ class SyncNowForm(forms.Form):
 class ApiKeyForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100, required=False,
                            help_text=_("Where the key is used, e.g. \"ERP production\"."))
+
+
+class RobotChannelForm(forms.Form):
+    """A notification robot's settings. The webhook address (it holds the robot's token) and the signing secret
+    are write-only: never filled in from the stored values; on edit a blank input keeps the stored one. The kind
+    of robot is chosen when adding and fixed afterwards."""
+
+    name = forms.CharField(label=_("Name"), max_length=100, help_text=_("E.g. \"Warehouse group\"."))
+    kind = forms.ChoiceField(label=_("Robot"), choices=RobotKind.choices)
+    webhook_url = forms.CharField(
+        label=_("Webhook address"), max_length=500, strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text=_("Copy it from the robot's settings in the group chat. It contains the robot's token and is "
+                    "kept secret."))
+    secret = forms.CharField(
+        label=_("Signing secret"), max_length=200, strip=True, required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Only when the robot's security setting is \"sign\" (DingTalk: 加签, starts with SEC; Feishu: "
+                    "签名校验). WeCom robots have none."))
+    clear_secret = forms.BooleanField(label=_("Remove the stored signing secret"), required=False)
+    events = forms.MultipleChoiceField(label=_("Send these events"), choices=NotificationEvent.choices,
+                                       widget=forms.CheckboxSelectMultiple, required=False)
+    is_enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
+
+    def __init__(self, *args, channel: RobotChannel | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.channel = channel
+        if channel is None:
+            del self.fields["clear_secret"]
+            self.initial.setdefault("events", list(NotificationEvent.values))
+            return
+        self.fields["kind"].disabled = True
+        self.fields["webhook_url"].required = False
+        self.fields["webhook_url"].help_text = _("Stored (%(host)s, token ending in …%(hint)s). Leave blank to keep "
+                                                 "it.") % {"host": channel.webhook_host, "hint": channel.token_hint}
+        self.fields["secret"].help_text = _("Stored. Leave blank to keep it.") if channel.has_secret else _("Not set.")
+        if not channel.has_secret:
+            del self.fields["clear_secret"]
+        self.initial.update({"name": channel.name, "kind": channel.kind, "events": channel.events,
+                             "is_enabled": channel.is_enabled})

@@ -8,7 +8,7 @@ from django.utils.dateparse import parse_datetime
 
 from merchant.job_slots import deferred, merchant_slot
 from merchant.models import ImportJob, ImportStatus, Merchant
-from merchant.services.order_attention import order_attention_refresh
+from merchant.services.order_attention import order_attention_refresh, order_exceptions_notify
 from merchant.services.imports import import_actor, import_apply_claimed, imports_recover as recover
 from merchant.spreadsheets.imports import pipeline
 
@@ -53,8 +53,19 @@ def imports_recover() -> dict:
 
 def orders_attention_sweep():
     """Every minute: each active merchant's orders' exception bits re-derived from the rules (the clock moves
-    orders into the queue without anyone touching them)."""
+    orders into the queue without anyone touching them); orders that newly need someone are notified."""
     newly = 0
     for merchant in Merchant.objects.filter(is_active=True).iterator():
-        newly += len(order_attention_refresh(merchant=merchant))
+        ids = order_attention_refresh(merchant=merchant)
+        if ids:
+            order_exceptions_notify(merchant=merchant, order_ids=ids)
+        newly += len(ids)
     return {"newly_needing_attention": newly}
+
+
+def notifications_scan() -> dict:
+    """Periodic (hourly): notify products reaching low stock, batches entering the expiry window and stalled
+    shipments (merchant.services.notification_scans)."""
+    from merchant.services.notification_scans import notifications_scan as scan
+
+    return scan()

@@ -17,6 +17,7 @@ class Action(str, Enum):
     CONNECTIONS = "connections"
     API_CREDENTIALS = "api_credentials"
     SETTINGS = "settings"  # the merchant's own rules: exception clocks, notifications
+    ROBOTS = "robots"  # the merchant's notification robots (webhook addresses and signing secrets)
 
 
 ROLE_ACTIONS = {

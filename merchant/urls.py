@@ -1,8 +1,8 @@
 from django.urls import path
 
 from merchant.views import (
-    api_docs, api_keys, connections, customers, dashboard, exports, imports, order_bulk, order_list, orders, products,
-    switches, team,
+    api_docs, api_keys, connections, customers, dashboard, exports, imports, notifications, order_bulk, order_list,
+    orders, products, switches, team,
 )
 
 urlpatterns = [
@@ -58,6 +58,20 @@ urlpatterns = [
     path("connections/<int:pk>/test/status/", connections.connection_test_status, name="connection_test_status"),
     path("connections/<int:pk>/sync/", connections.connection_sync, name="connection_sync"),
     path("connections/<int:pk>/runs/", connections.connection_runs, name="connection_runs"),
+    path("notifications/", notifications.notification_list, name="notification_list"),
+    path("notifications/read-all/", notifications.notifications_read_all, name="notifications_read_all"),
+    path("notifications/<int:pk>/read/", notifications.notification_read, name="notification_read"),
+    path("notifications/channels/", notifications.robot_channel_list, name="robot_channel_list"),
+    path("notifications/channels/add/", notifications.robot_channel_add, name="robot_channel_add"),
+    path("notifications/channels/<int:pk>/", notifications.robot_channel_edit, name="robot_channel_edit"),
+    path("notifications/channels/<int:pk>/delete/", notifications.robot_channel_delete, name="robot_channel_delete"),
+    path("notifications/channels/<int:pk>/enable/", notifications.robot_channel_set_enabled, {"enabled": True},
+         name="robot_channel_enable"),
+    path("notifications/channels/<int:pk>/disable/", notifications.robot_channel_set_enabled, {"enabled": False},
+         name="robot_channel_disable"),
+    path("notifications/channels/<int:pk>/test/", notifications.robot_channel_test, name="robot_channel_test"),
+    path("notifications/channels/<int:pk>/test/status/", notifications.robot_channel_test_status,
+         name="robot_channel_test_status"),
     path("team/", team.team, name="team"),
     path("team/<int:pk>/role/", team.member_role, name="member_role"),
     path("api/docs/", api_docs.api_docs, name="api_docs"),

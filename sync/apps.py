@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class SyncConfig(AppConfig):
     name = "sync"
     verbose_name = _("Sync engine")
+
+    def ready(self):
+        # Robot webhook addresses are checked by the outbound layer's own rules before they are saved.
+        from merchant.services.notifications import webhook_url_check_register
+
+        from .robots import webhook_url_problem
+
+        webhook_url_check_register(webhook_url_problem)

@@ -12,6 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from merchant.models import NotificationEvent
+from merchant.services.notifications import notify
+
 from .models import HEALTHY_CALL_OUTCOMES, ApiCall, BreakerEvent, BreakerState, Connection
 
 WINDOW = timedelta(minutes=5)
@@ -39,6 +42,12 @@ def breaker_transition(connection: Connection, to_state: str, reason: str) -> bo
         if moved:
             BreakerEvent.objects.create(connection=connection, at=timezone.now(), from_state=connection.breaker_state,
                                         to_state=to_state, reason=reason[:300])
+            # A failed probe reopens a breaker that was already open: that is no news.
+            if to_state == BreakerState.OPEN and connection.breaker_state == BreakerState.CLOSED:
+                notify(merchant=connection.merchant_id, event=NotificationEvent.BREAKER_OPENED,
+                       subject_key=f"connection:{connection.pk}",
+                       title=_("Connection %(name)s: sync slowed down to an hourly full pull")
+                       % {"name": connection.name}, body=reason, url=connection.get_absolute_url())
     if moved:
         connection.breaker_state, connection.breaker_reason = to_state, reason[:300]
     return bool(moved)

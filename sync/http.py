@@ -321,9 +321,10 @@ def _without_query(text: str) -> str:
     return _QUERY.sub("?…", text)
 
 
-def _send(method: str, url: str, *, max_bytes: int, timeout, **kwargs) -> Answer:
+def _send(method: str, url: str, *, max_bytes: int, timeout, redact: tuple[str, ...] = (), **kwargs) -> Answer:
     """One request under the deadline and the size cap; raises AddressRefused, Permanent (a redirect),
-    MalformedAnswer (too large) or NetworkError, each with a fixed text."""
+    MalformedAnswer (too large) or NetworkError, each with a fixed text. `redact`: secrets the URL carries outside
+    its query string (a robot token in the path), left out of the log as query strings are."""
     started = time.monotonic()
     total = float(settings.OUTBOUND_TOTAL_TIMEOUT)
     token = _deadline.set(started + total)
@@ -347,7 +348,10 @@ def _send(method: str, url: str, *, max_bytes: int, timeout, **kwargs) -> Answer
     except _DeadlinePassed:
         raise NetworkError(TEXT_DEADLINE.format(seconds=total), code="deadline") from None
     except requests.RequestException as exc:
-        log.debug("outbound %s failed: %s", method, _without_query(f"{type(exc).__name__}: {exc}"))
+        detail = _without_query(f"{type(exc).__name__}: {exc}")
+        for secret in filter(None, redact):
+            detail = detail.replace(secret, "…")
+        log.debug("outbound %s failed: %s", method, detail)
         raise NetworkError(TEXT_UNREACHABLE, code="network") from None
     finally:
         _deadline.reset(token)
@@ -366,11 +370,11 @@ def post_form(url: str, *, data: dict, max_bytes: int, timeout=DEFAULT_TIMEOUT) 
 
 
 def request_json(method: str, url: str, *, headers: dict, body: bytes | None = None, max_bytes: int,
-                 timeout=DEFAULT_TIMEOUT) -> Answer:
+                 timeout=DEFAULT_TIMEOUT, redact: tuple[str, ...] = ()) -> Answer:
     """Send `body` (already JSON-encoded bytes, or None for a GET) with `headers`; the answer keeps its
     Retry-After and X-Request-Id headers. Raises as post_form does.
     Callers put credentials in headers only, so the URL carries no secret."""
     sent = {"Accept": "application/json", **headers}
     if body is not None:
         sent["Content-Type"] = "application/json;charset=UTF-8"
-    return _send(method, url, data=body, headers=sent, max_bytes=max_bytes, timeout=timeout)
+    return _send(method, url, data=body, headers=sent, max_bytes=max_bytes, timeout=timeout, redact=redact)

@@ -142,3 +142,17 @@ def connection_test_run(test_id: int) -> str:
 
     test = run(test_id=test_id)
     return test.status if test else "not queued"
+
+
+def notification_deliver(delivery_id: int) -> str | None:
+    """Send one notification to one robot (sync.deliveries); the row records the outcome."""
+    from sync.deliveries import delivery_send
+
+    return delivery_send(delivery_id)
+
+
+def notifications_dispatch() -> int:
+    """Periodic (every minute): queue the robot deliveries that are due, whose job may have been lost."""
+    from sync.deliveries import deliveries_sweep
+
+    return len(deliveries_sweep())

@@ -11,7 +11,7 @@ item and 20 SKUs; prices (`taobao.item.sku.price.update`) and listing (`taobao.i
 `.delisting`) are one call per SKU or item, as TOP offers them. Every value is a full value, never a delta,
 so pushing a row again after a crash is harmless.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.utils import timezone
@@ -22,7 +22,7 @@ from merchant.models import ListingState, Merchant
 from .connectors.top import mapping
 from .errors import BusinessError, MalformedAnswer, Permanent
 from .models import MarketplaceSku, Outbox, OutboxKind
-from .outbox import outbox_acked, outbox_claim, outbox_failed, outbox_release
+from .outbox import MAX_ATTEMPTS, outbox_acked, outbox_claim, outbox_failed, outbox_release
 from .sellable import sellable_stock
 
 QUANTITY = "taobao.skus.quantity.update"
@@ -52,6 +52,8 @@ SHIPPED_ON_MARKETPLACE = {"WAIT_BUYER_CONFIRM_GOODS", "TRADE_BUYER_SIGNED", "TRA
 class Tally:
     pushed: int = 0
     failed: int = 0
+    # Rows given up on (a business error, or the last attempt), "target: reason", for the notification.
+    gave_up: list = field(default_factory=list)
 
 
 class Pass:
@@ -82,6 +84,8 @@ class Pass:
         outbox_failed(row, error, now=self.now, permanent=permanent)
         self.tally.failed += 1
         self.run.error(f"{_target(row)}: {error}")
+        if permanent or row.attempts >= MAX_ATTEMPTS:
+            self.tally.gave_up.append(f"{_target(row)}: {error}")
 
     def defer(self, row: Outbox) -> None:
         """Leave the row for a later run without counting an attempt (it was not tried)."""
@@ -106,8 +110,30 @@ def outbox_push(run, client, kind: str, *, now=None, tally: Tally | None = None)
     is due again at once), until none is due. A run that fails gives its unsettled rows back: due after a
     backoff, or at once when the connection itself was refused (it is stopped until the owner fixes it).
     Counts go into `tally` as they happen, so a caller sees them even when the run ends in an error."""
-    push = PUSHERS[kind]
     total = tally if tally is not None else Tally()
+    try:
+        _push_passes(run, client, kind, now, total)
+    finally:
+        if total.gave_up:
+            _notify_gave_up(run.connection, kind, total.gave_up)
+    return total
+
+
+def _notify_gave_up(connection, kind: str, gave_up: list[str]) -> None:
+    """One notification per run and kind: what was given up on, the first few named."""
+    from merchant.models import NotificationEvent
+    from merchant.services.notifications import notify
+
+    lines = gave_up[:10] + ([_("…and %(count)d more.") % {"count": len(gave_up) - 10}] if len(gave_up) > 10 else [])
+    notify(merchant=connection.merchant_id, event=NotificationEvent.PUSH_FAILED,
+           subject_key=f"push:{connection.pk}:{kind}",
+           title=_("%(kind)s push to %(name)s failed for %(count)d items") % {
+               "kind": OutboxKind(kind).label, "name": connection.name, "count": len(gave_up)},
+           body="\n".join(lines), url=connection.get_absolute_url())
+
+
+def _push_passes(run, client, kind: str, now, total: Tally) -> None:
+    push = PUSHERS[kind]
     lookups = [LOOKUPS_PER_RUN]
     for _pass in range(MAX_PASSES):
         moment = now or timezone.now()
@@ -128,9 +154,9 @@ def outbox_push(run, client, kind: str, *, now=None, tally: Tally | None = None)
         finally:
             total.pushed += work.tally.pushed
             total.failed += work.tally.failed
+            total.gave_up += work.tally.gave_up
         # A pusher settles every row it claimed; one it skipped by mistake must not wait for IN_FLIGHT.
         outbox_release(work.open.values(), "not pushed", now=moment)
-    return total
 
 
 # Where a product is on the marketplace

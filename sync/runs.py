@@ -7,11 +7,15 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from rq.timeouts import JobTimeoutException
+
+from merchant.models import NotificationEvent
+from merchant.services.notifications import notify
 
 from .breaker import breaker_after_run
 from .connectors.top.client import CallCounter
@@ -128,10 +132,18 @@ def stop_reason(exc: Permanent, connection: Connection | None = None) -> str:
 
 
 def connection_stop(connection: Connection, reason: str) -> None:
-    """Stop the jobs of `connection` until the owner fixes it (shown on the dashboard and its page)."""
-    Connection.objects.filter(pk=connection.pk).update(
-        stopped_reason=reason[:300], last_error=reason[:500], last_error_at=timezone.now()
-    )
+    """Stop the jobs of `connection` until the owner fixes it (shown on the dashboard and its page), and notify
+    the merchant the first time (a connection already stopped is not notified again)."""
+    with transaction.atomic():
+        newly = Connection.objects.filter(pk=connection.pk, stopped_reason="").exists()
+        Connection.objects.filter(pk=connection.pk).update(
+            stopped_reason=reason[:300], last_error=reason[:500], last_error_at=timezone.now()
+        )
+        if newly:
+            notify(merchant=connection.merchant_id, event=NotificationEvent.CONNECTION_STOPPED,
+                   subject_key=f"connection:{connection.pk}",
+                   title=_("Connection %(name)s stopped") % {"name": connection.name}, body=reason,
+                   url=connection.get_absolute_url())
     connection.stopped_reason = reason[:300]
 
 

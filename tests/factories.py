@@ -269,3 +269,19 @@ class ConnectionFactory(factory.django.DjangoModelFactory):
     # Model(**kwargs) sets properties too, so these are stored encrypted like the services store them.
     app_secret = "factory-app-secret"
     session = "factory-session-token"
+
+
+class RobotChannelFactory(factory.django.DjangoModelFactory):
+    """A DingTalk robot switched on for every event; its webhook refuses connections unless webhook_url is given."""
+
+    class Meta:
+        model = "merchant.RobotChannel"
+
+    merchant = factory.SubFactory(MerchantFactory)
+    name = factory.Sequence(lambda n: f"Robot {n}")
+    kind = "dingtalk"
+    # Set after kind (Model(**kwargs) sets fields, then properties), so the host and token hint are derived.
+    webhook_url = "http://127.0.0.1:9/robot/send?access_token=factory-robot-token-0001"
+    events = factory.LazyFunction(lambda: ["connection_stopped", "breaker_opened", "push_failed", "low_stock",
+                                           "batch_expiring", "logistics_stalled", "erp_rejected", "import_finished",
+                                           "import_failed", "order_exceptions"])

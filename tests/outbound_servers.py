@@ -86,3 +86,31 @@ def fixed(status: str, body: bytes = b"{}", headers: str = ""):
     def behaviour(server, conn, request):
         server.send(conn, answer(status, body, headers))
     return behaviour
+
+
+class FakeRobot:
+    """A behaviour for LocalServer that plays a group-chat robot (DingTalk, WeCom or Feishu): it records each
+    request's path, query and JSON body, and answers with the next of `answers` (status, JSON body), the last
+    one repeated; by default the vendor's success answer."""
+
+    SUCCESS = {"dingtalk": {"errcode": 0, "errmsg": "ok"}, "wecom": {"errcode": 0, "errmsg": "ok"},
+               "feishu": {"code": 0, "msg": "success", "data": {}}}
+
+    def __init__(self, kind: str = "dingtalk", answers=None):
+        import json
+
+        self._json = json
+        self.answers = list(answers or [("200 OK", self.SUCCESS[kind])])
+        self.received: list[dict] = []
+
+    def __call__(self, server, conn, request):
+        from urllib.parse import parse_qs, urlsplit
+
+        head, _, body = request.partition(b"\r\n\r\n")
+        target = head.split(b"\r\n")[0].split(b" ")[1].decode()
+        parts = urlsplit(target)
+        self.received.append({"path": parts.path, "query": {k: v[0] for k, v in parse_qs(parts.query).items()},
+                              "json": self._json.loads(body or b"null"), "head": head.decode("latin-1")})
+        status, reply = self.answers[min(len(self.received), len(self.answers)) - 1]
+        data = reply if isinstance(reply, bytes) else self._json.dumps(reply).encode()
+        server.send(conn, answer(status, data))

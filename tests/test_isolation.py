@@ -17,11 +17,13 @@ from merchant.models import (
     ModuleSwitch, Order, Product, SavedOrderView, Shipment, SkuSwitch, TrackingEntry,
 )
 from merchant.permissions import Actor
+from merchant.models import Delivery, NotificationEvent, NotificationRead, RobotChannel
 from merchant.services.api_credentials import api_credential_create
+from merchant.services.notifications import notify
 
 from sync.models import Connection
 
-from .factories import BatchFactory, ConnectionFactory, GroupPriceFactory, RegionGroupFactory
+from .factories import BatchFactory, ConnectionFactory, GroupPriceFactory, RegionGroupFactory, RobotChannelFactory
 
 NONEXISTENT = 987654321
 
@@ -45,6 +47,8 @@ PK_OWNER_BY_PREFIX = [
     ("imports/", "import_job"),
     ("connections/", "connection"),
     ("api-keys/", "api_credential"),
+    ("notifications/channels/", "robot_channel"),
+    ("notifications/", "notification"),
 ]
 OTHER_KWARGS = {"price_pk": "group_price", "batch_pk": "batch"}
 
@@ -70,6 +74,9 @@ def a_objects(merchant_a, owner, operator, product, order, customer, carrier, se
                                         gateway_url="http://127.0.0.1:9/router/rest"),
         "api_credential": api_credential_create(merchant=merchant_a, actor=Actor.for_user(owner), name="ERP")[0],
         "saved_view": SavedOrderView.objects.create(merchant=merchant_a, user=owner, name="Mine", query="tab=shipped"),
+        "robot_channel": RobotChannelFactory(merchant=merchant_a, name="Merchant A robot"),
+        "notification": notify(merchant=merchant_a, event=NotificationEvent.LOW_STOCK, subject_key="isolation",
+                               title=f"Low stock: {product.name}"),
     }
 
 
@@ -149,6 +156,10 @@ def merchant_a_state(merchant_a) -> dict:
             "pk", "name", "gateway_url", "app_key", "app_secret_encrypted", "session_encrypted", "is_enabled",
             "stopped_reason")),
         "api_keys": sorted(ApiCredential.objects.filter(merchant=merchant_a).values_list("pk", "name", "revoked_at")),
+        "robots": sorted(RobotChannel.objects.filter(merchant=merchant_a).values_list(
+            "pk", "name", "webhook_url_encrypted", "secret_encrypted", "events", "is_enabled")),
+        "robot_tests": Delivery.objects.filter(channel__merchant=merchant_a).count(),
+        "notification_reads": NotificationRead.objects.filter(notification__merchant=merchant_a).count(),
     }
 
 
@@ -307,3 +318,13 @@ def test_outsider_dashboard_counts_only_merchant_b(client_outsider, both_sides):
     stats = response.context["stats"]
     assert stats["awaiting_shipment"] == 1  # merchant B's own order only
     assert both_sides["product"].name not in response.content.decode()
+
+
+def test_outsider_notification_centre_and_bell_show_only_merchant_b(client_outsider, both_sides, merchant_b):
+    notify(merchant=merchant_b, event=NotificationEvent.IMPORT_FAILED, subject_key="b", title="B's own import")
+    content = client_outsider.get(reverse("notification_list")).content.decode()
+    assert "B&#x27;s own import" in content or "B's own import" in content
+    assert both_sides["product"].name not in content
+    assert 'id="bell-count">1<' in content
+    robots = client_outsider.get(reverse("robot_channel_list")).content.decode()
+    assert "Merchant A robot" not in robots

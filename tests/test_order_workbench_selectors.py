@@ -228,3 +228,17 @@ def test_a_search_matching_many_orders_lists_the_same_orders_row_by_row(searchab
         assert order_selectors.order_search(merchant_a, q).large
         assert _found(merchant_a, q) == exact, q
         monkeypatch.setattr(order_selectors, "SEARCH_EXACT_UP_TO", 10_000)
+
+
+def test_the_sweep_notifies_orders_that_newly_need_attention_once(merchant_a):
+    from merchant.jobs import orders_attention_sweep
+    from merchant.models import Notification, NotificationEvent
+
+    OrderFactory(merchant=merchant_a, order_no="LATE-1", paid_at=ago(hours=6))
+    assert orders_attention_sweep()["newly_needing_attention"] == 1
+    note = Notification.objects.get(merchant=merchant_a, event=NotificationEvent.ORDER_EXCEPTIONS)
+    assert "LATE-1" in note.body and note.url == "/orders/?tab=exceptions"
+    OrderFactory(merchant=merchant_a, order_no="LATE-2", paid_at=ago(hours=7))
+    assert orders_attention_sweep()["newly_needing_attention"] == 1
+    # Within the cooldown the second finding is in the queue but not another message.
+    assert Notification.objects.filter(event=NotificationEvent.ORDER_EXCEPTIONS).count() == 1

@@ -28,6 +28,18 @@ from .orders import (
     TrackingEntry,
 )
 from .order_views import OrderListPreference, SavedOrderView
+from .notifications import (
+    Delivery,
+    DeliveryStatus,
+    Notification,
+    NotificationCondition,
+    NotificationCooldown,
+    NotificationCursor,
+    NotificationEvent,
+    NotificationRead,
+    RobotChannel,
+    RobotKind,
+)
 from .switches import HeldItem, HeldValue, Module, ModuleSwitch, SkuSwitch, SwitchKind
 
 __all__ = [
@@ -36,4 +48,6 @@ __all__ = [
     "Module", "ModuleSwitch", "Order", "OrderFlag", "OrderItem", "OrderListPreference", "OrderSource", "OrderStatus", "PendingReviewProduct", "Product", "RefundStatus",
     "RegionGroup", "RegionGroupProvince", "Role", "SavedOrderView", "Shipment", "ShipmentItem", "SkuSwitch", "SwitchKind",
     "TrackingEntry", "UnmatchedErpCustomer",
+    "Delivery", "DeliveryStatus", "Notification", "NotificationCondition", "NotificationCooldown", "NotificationCursor",
+    "NotificationEvent", "NotificationRead", "RobotChannel", "RobotKind",
 ]

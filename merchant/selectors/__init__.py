@@ -222,3 +222,41 @@ def price_for_customer(product, customer):
             if gp.region_group_id in region_ids:
                 return gp.price
     return product.default_price
+
+
+# Notifications (SPEC M15)
+
+# The bell shows at most this many ("99+" beyond): counting stops there, whatever the backlog.
+UNREAD_SHOWN_MAX = 99
+
+
+def _unread_for(user):
+    from django.db.models import Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    from merchant.models import NotificationCursor, NotificationRead
+
+    read_through = NotificationCursor.objects.filter(user_id=user.pk).values("read_through")[:1]
+    return Q(pk__gt=Coalesce(Subquery(read_through), Value(0))) & ~Q(
+        Exists(NotificationRead.objects.filter(user_id=user.pk, notification_id=OuterRef("pk"))))
+
+
+def notifications_unread_count(user, merchant_id: int) -> int:
+    """How many of the merchant's notifications `user` has not read, up to UNREAD_SHOWN_MAX + 1: one query on
+    notification_recent_idx, the user's cursor and reads looked up by key."""
+    from merchant.models import Notification
+
+    return (Notification.objects.filter(_unread_for(user), merchant_id=merchant_id).order_by()
+            .values("pk")[:UNREAD_SHOWN_MAX + 1].count())
+
+
+def notifications_for(merchant, user):
+    """The merchant's notifications, newest first, each with `unread` for `user`."""
+    from django.db.models import Case, When
+    from django.db.models import BooleanField as _Bool
+
+    from merchant.models import Notification
+
+    return (Notification.objects.filter(merchant=merchant)
+            .annotate(unread=Case(When(_unread_for(user), then=True), default=False, output_field=_Bool()))
+            .order_by("-id"))

@@ -20,6 +20,7 @@ from rq.timeouts import JobTimeoutException
 
 from merchant.models import AuditSource, ImportInterruption, ImportJob, ImportKind, ImportStatus
 from merchant.permissions import Action, Actor
+from merchant.services.notifications import import_outcome_notify
 from merchant.spreadsheets.imports import pipeline
 from merchant.spreadsheets.imports.columns import KIND_COLUMNS
 from merchant.spreadsheets.imports.reader import ImportFileError, sniff_format
@@ -186,6 +187,7 @@ def _check_again(job: ImportJob, now, what: str) -> str | None:
                                interrupted_at=now, lease_until=None, lease_token="", error="")
         if gave_up:
             job.rows.all().delete()
+            import_outcome_notify(job=job, reason=str(ImportInterruption.GAVE_UP.label))
         return ImportInterruption.GAVE_UP if gave_up else None
     if not still.update(status=ImportStatus.QUEUED, step_started_at=now, restarts=job.restarts + 1,
                         interruption=what, interrupted_at=now, lease_until=None, lease_token="", error=""):
@@ -263,9 +265,11 @@ def import_apply_claimed(
         if not mine.update(status=ImportStatus.APPLIED, applied_at=timezone.now(), applied_count=result["applied"],
                            skipped_count=result["skipped"], error="", lease_until=None, lease_token=""):
             raise pipeline.LeaseLost(job.pk)
+        import_outcome_notify(job=job, applied=result["applied"])
 
     def back_to_review(message: str) -> None:
-        mine.update(status=ImportStatus.PREVIEW, error=message, lease_until=None, lease_token="")
+        if mine.update(status=ImportStatus.PREVIEW, error=message, lease_until=None, lease_token=""):
+            import_outcome_notify(job=job, reason=message)
 
     try:
         result = pipeline.apply(job, actor=actor, valid_only=valid_only, pause_kinds=pause_kinds,

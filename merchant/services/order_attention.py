@@ -8,13 +8,21 @@ at once. Returns of the sweep name the orders that newly need attention, for the
 import threading
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from merchant.models import Merchant, Order
-from merchant.selectors.orders import EXCEPTION_RULES, RULE_BITS, attention_masks
+from merchant.models.notifications import NotificationEvent
+from merchant.selectors.orders import EXCEPTION_RULES, RULE_BITS, attention_masks, rules_of
+
+from .notifications import notify
 
 UPDATE_BATCH = 5000
+LISTED_IN_MESSAGE = 10
 _pending = threading.local()
 
 
@@ -75,3 +83,19 @@ def _flush() -> None:
         merchant = Merchant.objects.filter(pk=merchant_id).first()
         if merchant is not None:
             order_attention_refresh_ids(merchant=merchant, order_ids=ids)
+
+
+def order_exceptions_notify(*, merchant: Merchant, order_ids) -> None:
+    """Tell the merchant's notification centre and robots that these orders newly need someone, each with why
+    (one message per cooldown, however many sweeps find more)."""
+    orders = list(Order.objects.filter(merchant=merchant, pk__in=list(order_ids)[:LISTED_IN_MESSAGE])
+                  .order_by("-created_at").only("order_no", "attention"))
+    with translation.override(settings.LANGUAGE_CODE):
+        n = len(order_ids)
+        lines = [_("Order %(no)s: %(why)s") % {"no": o.order_no, "why": "; ".join(str(r.label) for r in rules_of(
+            o.attention))} for o in orders]
+        if n > len(orders):
+            lines.append(_("…and %(count)d more.") % {"count": n - len(orders)})
+        notify(merchant=merchant, event=NotificationEvent.ORDER_EXCEPTIONS, subject_key="new",
+               title=ngettext("%(n)s order needs attention", "%(n)s orders need attention", n) % {"n": n},
+               body="\n".join(lines), url=reverse("order_list") + "?tab=exceptions")

@@ -14,11 +14,14 @@ from datetime import timedelta
 
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from merchant.api.order_json import orders_json, orders_with_parts
-from merchant.models import AuditSource, Order, OrderStatus
+from merchant.models import AuditSource, NotificationEvent, Order, OrderStatus
 from merchant.permissions import Actor
+from merchant.services.notifications import notify
 from merchant.services.order_exchange import orders_mark_taken, orders_marking_paused_reason
 from sync.connectors.erp.client import ErpClient
 from sync.models import Connection, SyncModule
@@ -75,6 +78,7 @@ def erp_orders_hand_over(run, client: ErpClient) -> Handoff:
     actor = Actor.system(source=AuditSource.ERP)
     reason = _("handed to ERP bridge %(name)s") % {"name": connection.name}
     seen: set[int] = set()
+    rejected: list[str] = []
     for _batch in range(MAX_BATCHES):
         # Orders already sent in this run are left out, so one the bridge neither took nor refused is not
         # sent again and again within the run.
@@ -109,9 +113,20 @@ def erp_orders_hand_over(run, client: ErpClient) -> Handoff:
             _refusals_record(connection, refused, now)
         run.record.windows += 1
         run.record.fetched += len(orders)
+        rejected += [f"{order.order_no}: {refused[order.pk]}" for order in orders if order.pk in refused]
         if len(orders) < BATCH:
             break
+    if rejected:
+        _notify_rejected(connection, rejected)
     return result
+
+
+def _notify_rejected(connection: Connection, rejected: list[str]) -> None:
+    lines = rejected[:10] + ([_("…and %(count)d more.") % {"count": len(rejected) - 10}] if len(rejected) > 10 else [])
+    notify(merchant=connection.merchant_id, event=NotificationEvent.ERP_REJECTED, subject_key=f"erp:{connection.pk}",
+           title=ngettext("ERP bridge %(name)s rejected %(count)d order", "ERP bridge %(name)s rejected %(count)d orders",
+                          len(rejected)) % {"name": connection.name, "count": len(rejected)},
+           body="\n".join(lines), url=reverse("order_list"))
 
 
 def erp_orders_sync(connection: Connection, *, trigger: str = "schedule", client_factory=ErpClient) -> dict:

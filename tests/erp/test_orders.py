@@ -80,6 +80,10 @@ def test_a_rejected_order_stays_untaken_and_is_offered_again_only_after_a_wait(
     assert blocked in refusal.message
     assert any(order.order_no in error and blocked in error for error in first["errors"])
     assert Order.objects.get(pk=other.pk).taken_by_erp
+    from merchant.models import Notification, NotificationEvent
+
+    notice = Notification.objects.get(event=NotificationEvent.ERP_REJECTED)
+    assert order.order_no in notice.body and blocked in notice.body
 
     assert hand_over(connection)["sent"] == 0  # waiting
     faults(bridge, refuse_products="")

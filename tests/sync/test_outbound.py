@@ -165,6 +165,10 @@ def test_each_sku_is_acknowledged_on_its_own_and_an_unknown_one_fails_with_the_r
     assert failed.failed_at and not failed.pending and failed.pushed_value == ""
     assert "no SKU with outer id NOT-THERE" in failed.last_error
     assert any("NOT-THERE" in error for error in summary["errors"])
+    from merchant.models import Notification, NotificationEvent
+
+    notice = Notification.objects.get(event=NotificationEvent.PUSH_FAILED)  # one for the run, naming the SKU
+    assert "NOT-THERE" in notice.body and notice.subject_key == f"push:{top.pk}:stock"
 
 
 def test_a_sku_refused_inside_a_batch_is_singled_out_and_the_others_still_go(top, shop, merchant_a):

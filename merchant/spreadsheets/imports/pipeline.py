@@ -379,7 +379,10 @@ def _fail(job: ImportJob, message: str, token: str) -> None:
         status=ImportStatus.FAILED, error=message, rows_total=0, new_count=0, changed_count=0, unchanged_count=0,
         invalid_count=0, lease_until=None, lease_token="")
     if failed:
+        from merchant.services.notifications import import_outcome_notify
+
         ImportRow.objects.filter(job=job).delete()
+        import_outcome_notify(job=job, reason=message)
     job.refresh_from_db()
 
 
