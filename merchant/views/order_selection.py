@@ -1,0 +1,50 @@
+"""The orders a request selects: the repeated `id` parameter, as the orders list's check boxes send it.
+
+Pages that act on several orders (printing, later bulk actions) read the selection through these two
+functions, so the list page only has to send `id=1&id=2...` by GET, or by POST when the ids would make the
+URL too long for browsers and proxies (500 ids are about 5 KB).
+"""
+from django.conf import settings
+from django.db.models import QuerySet
+
+from merchant.models import Order
+
+# Larger than any database id (bigint), so a value past it is junk rather than an id.
+_MAX_ID = 2**63 - 1
+
+
+def _raw_values(request) -> list[str]:
+    values = request.GET.getlist("id")
+    if request.method == "POST":
+        values += request.POST.getlist("id")
+    return values
+
+
+def _parse(values) -> list[int]:
+    """Distinct positive integer ids in the order first given; anything else is dropped."""
+    seen: dict[int, None] = {}
+    for value in values:
+        value = value.strip()
+        # isdecimal() alone would take other scripts' digits ("١٢"), which int() turns into numbers too.
+        if not (value.isascii() and value.isdigit()):
+            continue
+        number = int(value)
+        if 0 < number <= _MAX_ID:
+            seen.setdefault(number)
+    return list(seen)
+
+
+def selected_order_ids(request) -> list[int]:
+    """The selected order ids: distinct integers in the order sent, junk ignored, at most
+    settings.ORDER_SELECTION_MAX of them (the first ones). Read from GET, and from POST on a POST."""
+    return _parse(_raw_values(request))[: settings.ORDER_SELECTION_MAX]
+
+
+def selection_is_capped(request) -> bool:
+    """Whether more orders were selected than settings.ORDER_SELECTION_MAX (the rest are left out)."""
+    return len(_parse(_raw_values(request))) > settings.ORDER_SELECTION_MAX
+
+
+def selected_orders(request) -> QuerySet:
+    """The request.merchant's orders among the selected ids; another merchant's ids are silently left out."""
+    return Order.objects.filter(merchant=request.merchant, pk__in=selected_order_ids(request))
