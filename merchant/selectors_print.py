@@ -30,6 +30,12 @@ class NoteLine:
         return self.item.refund_status == RefundStatus.REFUNDED
 
     @property
+    def suggested_batches(self) -> list[Allocation]:
+        """The suggestions worth printing: batches and shortages (a product without batch records has no
+        batch to suggest)."""
+        return [a for a in self.suggested if a.shortage or a.batch_no]
+
+    @property
     def shipped_quantity(self) -> int:
         return sum(s.quantity for s in self.shipped)
 
