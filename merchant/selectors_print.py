@@ -84,13 +84,13 @@ def print_selection(merchant, orders: QuerySet, *, today: date, position: list[i
     shipment, and not when the line is refunded. Four queries, whatever the number of orders.
     """
     rank = {pk: i for i, pk in enumerate(position or [])}
-    found = list(orders.filter(merchant=merchant).select_related("customer", "merchant", "carrier"))
+    found = list(orders.filter(merchant=merchant).select_related("customer", "carrier"))
     found.sort(key=lambda o: (rank.get(o.pk, len(rank)), -o.created_at.timestamp(), -o.pk))
     by_id = {o.pk: o for o in found}
     items = list(OrderItem.objects.filter(order__in=list(by_id)).select_related("product").order_by("order", "line_no"))
     shipped: dict[int, list[ShipmentItem]] = {}
     for row in (ShipmentItem.objects.filter(order_item__order__in=list(by_id))
-                .select_related("shipment").order_by("shipment__shipped_at", "shipment_id", "pk")):
+                .order_by("shipment__shipped_at", "shipment_id", "pk")):
         shipped.setdefault(row.order_item_id, []).append(row)
     lines_by_order: dict[int, list[NoteLine]] = {}
     for item in items:
