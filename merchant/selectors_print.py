@@ -31,9 +31,11 @@ class NoteLine:
 
     @property
     def suggested_batches(self) -> list[Allocation]:
-        """The suggestions worth printing: batches and shortages (a product without batch records has no
-        batch to suggest)."""
-        return [a for a in self.suggested if a.shortage or a.batch_no]
+        """The suggestions worth printing: batches and shortages. A product without batch records has no batch
+        to suggest, so its part from stock is printed only beside a shortage, to show how much there is."""
+        if any(a.shortage for a in self.suggested):
+            return self.suggested
+        return [a for a in self.suggested if a.batch_no]
 
     @property
     def shipped_quantity(self) -> int:

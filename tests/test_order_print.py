@@ -352,3 +352,13 @@ def rf_user():
         return factory.post(path, post or {}) if method == "post" else factory.get(path)
 
     return make
+
+
+def test_delivery_note_of_a_product_without_batches_shows_its_stock_only_beside_a_shortage(client_viewer, merchant_a):
+    covered = _product(merchant_a, "P-OK", stock=50)
+    short = _product(merchant_a, "P-SHORT", stock=2)
+    order = _order(merchant_a, "SO-STOCK", (covered, 5), (short, 30))
+    [note] = client_viewer.get(reverse(NOTES), {"id": order.pk}).context["selection"].notes
+    parts = {line.item.erp_product_id: [(a.batch_no, a.quantity, a.shortage) for a in line.suggested_batches]
+             for line in note.lines}
+    assert parts == {"P-OK": [], "P-SHORT": [("", 2, False), ("", 28, True)]}
