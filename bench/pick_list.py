@@ -118,9 +118,13 @@ def measure(client: Client, method: str, name: str, ids: list[int], runs: int) -
     url = reverse(name)
     call = (lambda: client.get(url, {"id": ids})) if method == "GET" else (lambda: client.post(url, {"id": ids}))
     queries = []
+
+    def count(execute, sql, params, many, context):
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
     # Counted by a wrapper: CaptureQueriesContext reads the debug log, which each request resets.
-    with connection.execute_wrapper(lambda execute, sql, params, many, context: (queries.append(sql),
-                                                                                  execute(sql, params, many, context))[1]):
+    with connection.execute_wrapper(count):
         response = call()  # warm-up: the templates compile, the connection opens
     assert response.status_code == 200, response.status_code
     seconds = []
