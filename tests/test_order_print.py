@@ -337,10 +337,10 @@ def test_a_capped_selection_says_so(client_viewer, settings, merchant_a, product
 
 def test_back_link_takes_only_a_path_on_this_site(client_viewer, order):
     url = reverse(PICK)
-    assert client_viewer.get(url, {"id": order.pk, "back": "/orders/?status=shipped"}).context["back_url"] == \
+    assert client_viewer.get(url, {"id": order.pk, "next": "/orders/?status=shipped"}).context["back_url"] == \
         "/orders/?status=shipped"
     for hostile in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
-        assert client_viewer.get(url, {"id": order.pk, "back": hostile}).context["back_url"] == order.get_absolute_url()
+        assert client_viewer.get(url, {"id": order.pk, "next": hostile}).context["back_url"] == order.get_absolute_url()
 
 
 @pytest.fixture
@@ -362,3 +362,23 @@ def test_delivery_note_of_a_product_without_batches_shows_its_stock_only_beside_
     parts = {line.item.erp_product_id: [(a.batch_no, a.quantity, a.shortage) for a in line.suggested_batches]
              for line in note.lines}
     assert parts == {"P-OK": [], "P-SHORT": [("", 2, False), ("", 28, True)]}
+
+
+def test_all_orders_matching_the_lists_filters_can_be_printed(client_viewer, merchant_a, product, outsider_order):
+    awaiting = [_order(merchant_a, f"SO-W{i}", (product, 1)) for i in range(3)]
+    _order(merchant_a, "SO-DONE", (product, 1), status=OrderStatus.COMPLETED)
+    # What the orders list posts after "select all matching": its filters, scope=all, the page's ticks, next.
+    response = client_viewer.post(reverse(PICK), {"scope": "all", "status": "awaiting_shipment",
+                                                  "id": [awaiting[0].pk], "next": "/orders/?status=awaiting_shipment"})
+    assert sorted(o.order_no for o in response.context["selection"].orders) == ["SO-W0", "SO-W1", "SO-W2"]
+    assert response.context["back_url"] == "/orders/?status=awaiting_shipment"
+    assert outsider_order.order_no not in response.content.decode()
+
+
+def test_all_matching_past_the_cap_asks_to_narrow_the_filters(client_viewer, settings, merchant_a, product):
+    settings.ORDER_SELECTION_MAX = 2
+    for i in range(3):
+        _order(merchant_a, f"SO-M{i}", (product, 1))
+    response = client_viewer.post(reverse(NOTES), {"scope": "all"})
+    assert response.status_code == 200
+    assert "More than 2 orders match: narrow the filters" in response.content.decode()

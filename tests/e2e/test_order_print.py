@@ -1,4 +1,5 @@
-"""Printing a pick list in a real browser: its lines, no policy violation, and print CSS that drops the app chrome."""
+"""Printing a pick list from the orders list in a real browser: its lines, no policy violation, and print CSS that
+drops the app chrome."""
 from datetime import timedelta
 
 import pytest
@@ -34,7 +35,16 @@ def test_pick_list_prints_its_lines_without_the_app_chrome(page, live_server, tw
     page.on("console", lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None)
     log_in_in_english(page, live_server.url, "print_viewer", PASSWORD)
     first, second = two_orders
-    page.goto(f"{live_server.url}/orders/print/pick-list/?id={first.pk}&id={second.pk}")
+    # From the orders list: tick the two orders, print their pick list (it opens in a new tab).
+    page.goto(f"{live_server.url}/orders/")
+    page.check(f"input[name=id][value='{first.pk}']")
+    page.check(f"input[name=id][value='{second.pk}']")
+    with page.expect_popup() as popup:
+        page.click("button:has-text('Print pick list')")
+    page = popup.value
+    page.on("console", lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.wait_for_load_state()
+    assert "/orders/print/pick-list/" in page.url
 
     rows = [page.locator("#pick-lines tbody tr").nth(i).inner_text() for i in range(2)]
     assert page.locator("#pick-lines tbody tr").count() == 2
