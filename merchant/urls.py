@@ -2,7 +2,7 @@ from django.urls import path
 
 from merchant.views import (
     api_docs, api_keys, connections, customers, dashboard, exports, imports, notifications, order_bulk, order_list,
-    orders, products, switches, team,
+    order_print, orders, products, switches, team,
 )
 
 urlpatterns = [
@@ -29,6 +29,8 @@ urlpatterns = [
     path("orders/bulk/", order_bulk.order_bulk, name="order_bulk"),
     path("orders/exception-settings/", order_list.exception_settings, name="exception_settings"),
     path("orders/export/", exports.order_export, name="order_export"),
+    path("orders/print/delivery-notes/", order_print.order_print_delivery_notes, name="order_print_delivery_notes"),
+    path("orders/print/pick-list/", order_print.order_print_pick_list, name="order_print_pick_list"),
     path("orders/<int:pk>/", orders.order_detail, name="order_detail"),
     path("orders/<int:pk>/status/", orders.order_status, name="order_status"),
     path("orders/<int:pk>/logistics/", orders.order_logistics, name="order_logistics"),

@@ -328,3 +328,34 @@ def test_outsider_notification_centre_and_bell_show_only_merchant_b(client_outsi
     assert 'id="bell-count">1<' in content
     robots = client_outsider.get(reverse("robot_channel_list")).content.decode()
     assert "Merchant A robot" not in robots
+
+# --- pages that take a selection of order ids (?id=1&id=2, or the same fields posted) --------------------------------
+
+SELECTION_URLS = ["order_print_delivery_notes", "order_print_pick_list"]
+
+
+def test_every_selection_url_is_walked():
+    assert {p.name for p in PLAIN_PATTERNS if str(p.pattern).startswith("orders/print/")} == set(SELECTION_URLS)
+
+
+@pytest.mark.parametrize("name", SELECTION_URLS)
+def test_another_merchants_order_ids_select_nothing(name, a_objects, merchant_a, client_outsider, client_owner,
+                                                    outsider_order):
+    order = a_objects["order"]
+    url = reverse(name)
+    before = merchant_a_state(merchant_a)
+    outsider = [client_outsider.get(url, {"id": order.pk}), client_outsider.post(url, {"id": order.pk})]
+    missing = [client_outsider.get(url, {"id": NONEXISTENT}), client_outsider.post(url, {"id": NONEXISTENT})]
+    assert merchant_a_state(merchant_a) == before
+    for response, nothing in zip(outsider, missing):
+        assert response.status_code == nothing.status_code == 200
+        assert order.order_no.encode() not in response.content
+        assert a_objects["product"].name.encode() not in response.content
+        # The same page as for ids that do not exist: nothing to learn by probing.
+        assert b'id="print-empty"' in response.content and b'id="print-empty"' in nothing.content
+    # Mixed with its own order, the outsider gets only its own.
+    both = client_outsider.get(url, {"id": [order.pk, outsider_order.pk]})
+    assert outsider_order.order_no.encode() in both.content
+    assert order.order_no.encode() not in both.content
+    # The owner of merchant A reaches the same ids (so they are the right ones).
+    assert order.order_no.encode() in client_owner.get(url, {"id": order.pk}).content

@@ -15,6 +15,7 @@ from merchant.services import order_exchange
 from merchant.services import orders as order_services
 from merchant.views.common import merchant_view
 from merchant.views.order_list import _back, back_url, filtered_orders
+from merchant.views.order_selection import parse_ids
 
 POST = ("POST",)
 # The bulk form's own fields; everything else it posts is the list's filters (for "all matching").
@@ -28,11 +29,7 @@ class SelectionTooLarge(Exception):
 
 def selection_ids(data) -> list[int]:
     """The ticked orders' ids from a posted form (junk ignored), at most ORDER_SELECTION_MAX of them."""
-    ids = []
-    for value in data.getlist("id"):
-        if value.isdigit() and len(value) < 19:
-            ids.append(int(value))
-    return ids[: settings.ORDER_SELECTION_MAX]
+    return parse_ids(data.getlist("id"))[: settings.ORDER_SELECTION_MAX]
 
 
 def orders_selected(merchant, data):
