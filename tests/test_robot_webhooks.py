@@ -186,7 +186,8 @@ def test_a_refused_message_fails_at_once_with_the_vendors_message(merchant_a, se
     assert "keywords not in content" in delivery.error and "310000" in delivery.error
 
 
-def test_server_errors_are_retried_with_backoff_then_recorded_as_failed(merchant_a, serve, monkeypatch):
+def test_server_errors_are_retried_with_backoff_then_recorded_as_failed(merchant_a, serve, monkeypatch, settings):
+    settings.LANGUAGE_CODE = "en"  # deliveries are written in the site language
     fake, server = _robot(serve, answers=[("500 Internal Server Error", {"error": "boom"})])
     _channel(merchant_a, server)
     _notify(merchant_a)
@@ -255,7 +256,8 @@ def test_a_disabled_robot_is_not_sent_what_was_queued_for_it(merchant_a, serve):
     assert fake.received == []
 
 
-def test_an_address_that_is_not_https_is_refused_when_sending(merchant_a):
+def test_an_address_that_is_not_https_is_refused_when_sending(merchant_a, settings):
+    settings.LANGUAGE_CODE = "en"  # deliveries are written in the site language
     channel = RobotChannelFactory(merchant=merchant_a, webhook_url="http://robot.example/robot/send?access_token=t")
     _notify(merchant_a)
     assert _send_all() == [DeliveryStatus.FAILED]

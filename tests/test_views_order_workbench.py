@@ -147,6 +147,17 @@ def test_bulk_on_all_matching_orders_uses_the_filters(client_operator, day):
     assert set(Order.objects.filter(flag="red").values_list("order_no", flat=True)) == {"W-1", "W-2"}
 
 
+def test_bulk_memo_sets_and_clears_the_merchants_note(client_operator, day):
+    ids = [day["wait1"].pk, day["wait2"].pk]
+    confirm = _bulk(client_operator, {"action": "memo", "new_memo": "cold chain", "id": ids})
+    assert confirm.context["changing"] == 2 and "cold chain" in confirm.content.decode()
+    _bulk(client_operator, {"action": "memo", "new_memo": "cold chain", "id": ids, "confirm": "1"})
+    assert set(Order.objects.filter(seller_memo="cold chain").values_list("order_no", flat=True)) == {"W-1", "W-2"}
+    assert Order.objects.get(pk=ids[0]).modified_at == day["wait1"].modified_at
+    _bulk(client_operator, {"action": "memo", "new_memo": "", "id": ids[:1], "confirm": "1"})
+    assert Order.objects.get(pk=ids[0]).seller_memo == ""
+
+
 def test_bulk_on_too_many_orders_is_refused(client_operator, day, settings):
     settings.ORDER_SELECTION_MAX = 3
     response = _bulk(client_operator, {"action": "taken", "scope": "all", "confirm": "1"}, follow=True)

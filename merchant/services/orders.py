@@ -172,14 +172,28 @@ def orders_flag_set(*, orders, flag: str, actor: Actor) -> BulkOutcome:
     actor.require(Action.EDIT)
     if flag not in OrderFlag.values:
         raise ValidationError({"flag": _("Choose a flag colour from the list.")})
+    return _notes_set(orders, {"flag": flag}, actor, _("already had this flag"))
+
+
+def orders_memo_set(*, orders, memo: str, actor: Actor) -> BulkOutcome:
+    """Set one seller memo on many orders (blank clears it), in one transaction."""
+    actor.require(Action.EDIT)
+    memo = (memo or "").strip()
+    if len(memo) > 500:
+        raise ValidationError({"seller_memo": _("Keep the memo to 500 characters.")})
+    return _notes_set(orders, {"seller_memo": memo}, actor, _("already had this memo"))
+
+
+def _notes_set(orders, values: dict, actor: Actor, unchanged: str) -> BulkOutcome:
+    """The merchant's own notes on many orders: audited, the orders' version (modified_at) left alone."""
     outcome = BulkOutcome()
     with transaction.atomic():
         for order in orders.select_for_update().order_by("pk"):
-            changes = apply_changes(order, {"flag": flag})
+            changes = apply_changes(order, values)
             if not changes:
-                outcome.skip(_("already had this flag"))
+                outcome.skip(unchanged)
                 continue
-            order.save(update_fields=["flag"])
+            order.save(update_fields=list(changes))
             audit_changes(merchant_id=order.merchant_id, entity="order", entity_id=order.pk, changes=changes,
                           actor=actor)
             outcome.changed += 1

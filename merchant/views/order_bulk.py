@@ -19,7 +19,8 @@ from merchant.views.order_selection import parse_ids
 
 POST = ("POST",)
 # The bulk form's own fields; everything else it posts is the list's filters (for "all matching").
-OWN_FIELDS = ("csrfmiddlewaretoken", "action", "scope", "id", "new_status", "reason", "new_flag", "confirm", "next")
+OWN_FIELDS = ("csrfmiddlewaretoken", "action", "scope", "id", "new_status", "reason", "new_flag", "new_memo", "confirm",
+              "next")
 SAMPLE = 10
 
 
@@ -63,6 +64,13 @@ def _plan(action: str, orders, data) -> tuple[str, int, dict]:
         sentence = (_("Mark as taken by the ERP: the ERP will not be offered them again.") if taken else
                     _("Mark as not taken by the ERP: the ERP is offered them again on its next order query."))
         return sentence, changing, {k: v for k, v in left.items() if v}
+    if action == "memo":
+        memo = data.get("new_memo", "").strip()
+        changing = orders.exclude(seller_memo=memo).count()
+        left = {_("already had this memo"): total - changing}
+        sentence = (_("Set the seller memo to “%(memo)s”.") % {"memo": memo} if memo
+                    else _("Clear the seller memo."))
+        return sentence, changing, {k: v for k, v in left.items() if v}
     flag = data.get("new_flag", "")
     changing = orders.exclude(flag=flag).count()
     left = {_("already had this flag"): total - changing}
@@ -81,7 +89,9 @@ def _check(action: str, data) -> str | None:
             return _("Keep the reason to 300 characters.")
     if action == "flag" and data.get("new_flag") not in OrderFlag.values:
         return _("Choose a flag colour.")
-    if action not in ("status", "taken", "not_taken", "flag"):
+    if action == "memo" and len(data.get("new_memo", "").strip()) > 500:
+        return _("Keep the memo to 500 characters.")
+    if action not in ("status", "taken", "not_taken", "flag", "memo"):
         return _("Choose an action.")
     return None
 
@@ -96,7 +106,10 @@ def _apply(request, action: str, orders, data) -> tuple[int, dict]:
         changed = mark(merchant=request.merchant, orders=list(orders), actor=request.actor,
                        reason=_("bulk action on the orders list"))
         return changed, {}
-    outcome = order_services.orders_flag_set(orders=orders, flag=data["new_flag"], actor=request.actor)
+    if action == "memo":
+        outcome = order_services.orders_memo_set(orders=orders, memo=data.get("new_memo", ""), actor=request.actor)
+    else:
+        outcome = order_services.orders_flag_set(orders=orders, flag=data["new_flag"], actor=request.actor)
     return outcome.changed, outcome.skipped
 
 

@@ -40,11 +40,12 @@
   if (matching) {
     matching.addEventListener("click", function () { scope.value = "all"; refresh(); });
   }
-  // Enter in the reason box means "continue with the status change", not the form's first button (print).
+  // Enter in the reason or memo box continues that action, not the form's first button (print).
   form.addEventListener("keydown", function (e) {
-    if (e.key === "Enter" && e.target.name === "reason") {
+    var next = { reason: "status", new_memo: "memo" }[e.target.name];
+    if (e.key === "Enter" && next) {
       e.preventDefault();
-      form.querySelector("button[name=action][value=status]").click();
+      form.querySelector("button[name=action][value=" + next + "]").click();
     }
   });
   refresh();

@@ -54,6 +54,7 @@ def test_merchant_edits_stock_lists_filters_and_exports(page, live_server, shop,
     assert shop.stock == 40 and shop.listing_state == "listed"
 
     page.goto(f"{live_server.url}/orders/")
+    page.click("summary:has-text('More filters')")
     page.select_option("select[name=status]", "awaiting_shipment")
     page.click("#order-filters button[type=submit]")
     page.wait_for_url("**status=awaiting_shipment**")

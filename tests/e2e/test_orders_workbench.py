@@ -43,7 +43,7 @@ def test_select_a_page_then_every_matching_order_and_flag_them(page, live_server
     assert page.locator("[data-selected-text]").inner_text() == "20 selected on this page"
     page.click("[data-select-matching]")
     assert page.locator("[data-selected-text]").inner_text() == "All 25 matching orders selected"
-    page.click("summary:has-text('Flag')")
+    page.click("summary:has-text('Flag and memo')")
     page.select_option("select[name=new_flag]", "red")
     page.click("button[name=action][value=flag]")
     page.wait_for_url("**/orders/bulk/")
