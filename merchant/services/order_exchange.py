@@ -33,56 +33,43 @@ def orders_mark_taken(*, merchant, orders, actor: Actor, reason: str = "") -> in
     """Mark the merchant's `orders` not yet taken by the ERP as taken now, with one audit entry each, and
     record their products' stock for the marketplace pushes. Orders of another merchant are ignored.
     The given instances that were marked get taken_by_erp and taken_at set. Returns how many were marked."""
-    actor.require(Action.EDIT)
-    wanted = [order.pk for order in orders if order.merchant_id == merchant.pk]
-    if not wanted:
-        return 0
-    with transaction.atomic():
-        # Locking first and updating only the rows still untaken: of two ERP calls that receive the same
-        # order at once, only one marks (and audits) it.
-        ids = list(Order.objects.select_for_update().filter(merchant=merchant, pk__in=wanted, taken_by_erp=False)
-                   .order_by("pk").values_list("pk", flat=True))
-        if not ids:
-            return 0
-        now = timezone.now()
-        # modified_at stays: it is the order's own version (a marketplace update older than it would lose).
-        marked = Order.objects.filter(pk__in=ids, taken_by_erp=False).update(taken_by_erp=True, taken_at=now)
-        entries = []
-        for pk in ids:
-            entries += audit_entries(merchant_id=merchant.pk, entity="order", entity_id=pk,
-                                     changes={"taken_by_erp": (False, True)}, actor=actor, reason=reason)
-        AuditEntry.objects.bulk_create(entries)
-        product_ids = set(OrderItem.objects.filter(order_id__in=ids, product__isnull=False)
-                          .values_list("product_id", flat=True))
-        outbox_products_changed(merchant_id=merchant.pk, product_ids=product_ids, kinds=("stock",))
-        order_attention_touch(merchant_id=merchant.pk, order_ids=ids)
-    taken = set(ids)
+    orders = list(orders)
+    now = timezone.now()
+    ids = _taken_set(merchant=merchant, orders=orders, taken=True, at=now, actor=actor, reason=reason)
     for order in orders:
-        if order.pk in taken:
+        if order.pk in ids:
             order.taken_by_erp, order.taken_at = True, now
-    return marked
+    return len(ids)
 
 
 def orders_mark_not_taken(*, merchant, orders, actor: Actor, reason: str = "") -> int:
     """Hand orders the ERP had taken back to it: they are offered again on its next order query, and their
     quantities count against sellable stock again (the marketplaces hear of it). Returns how many changed."""
+    return len(_taken_set(merchant=merchant, orders=list(orders), taken=False, at=None, actor=actor, reason=reason))
+
+
+def _taken_set(*, merchant, orders, taken: bool, at, actor: Actor, reason: str) -> set[int]:
+    """Set taken_by_erp on those of the merchant's orders not already so; returns the ids that changed."""
     actor.require(Action.EDIT)
     wanted = [order.pk for order in orders if order.merchant_id == merchant.pk]
     if not wanted:
-        return 0
+        return set()
     with transaction.atomic():
-        ids = list(Order.objects.select_for_update().filter(merchant=merchant, pk__in=wanted, taken_by_erp=True)
+        # Locking first and updating only the rows still in the other state: of two ERP calls that receive the
+        # same order at once, only one marks (and audits) it.
+        ids = list(Order.objects.select_for_update().filter(merchant=merchant, pk__in=wanted, taken_by_erp=not taken)
                    .order_by("pk").values_list("pk", flat=True))
         if not ids:
-            return 0
-        changed = Order.objects.filter(pk__in=ids, taken_by_erp=True).update(taken_by_erp=False, taken_at=None)
+            return set()
+        # modified_at stays: it is the order's own version (a marketplace update older than it would lose).
+        Order.objects.filter(pk__in=ids).update(taken_by_erp=taken, taken_at=at)
         entries = []
         for pk in ids:
             entries += audit_entries(merchant_id=merchant.pk, entity="order", entity_id=pk,
-                                     changes={"taken_by_erp": (True, False)}, actor=actor, reason=reason)
+                                     changes={"taken_by_erp": (not taken, taken)}, actor=actor, reason=reason)
         AuditEntry.objects.bulk_create(entries)
         product_ids = set(OrderItem.objects.filter(order_id__in=ids, product__isnull=False)
                           .values_list("product_id", flat=True))
         outbox_products_changed(merchant_id=merchant.pk, product_ids=product_ids, kinds=("stock",))
         order_attention_touch(merchant_id=merchant.pk, order_ids=ids)
-    return changed
+    return set(ids)

@@ -168,7 +168,10 @@ def test_changing_safety_stock_in_the_admin_marks_every_product(shop, merchant_a
     form = admin.get_form(request, merchant, change=True)(
         instance=merchant, data={**{f: getattr(merchant, f) for f in ("code", "name", "batch_sync_policy",
                                                                        "expiry_exclusion_days",
-                                                                       "low_stock_threshold")},
+                                                                       "low_stock_threshold",
+                                                                       "exception_take_hours",
+                                                                       "exception_ship_hours",
+                                                                       "logistics_stall_hours")},
                                  "safety_stock": 3, "is_active": "on"})
     assert form.is_valid(), form.errors
     admin.save_model(request, form.save(commit=False), form, change=True)
