@@ -224,10 +224,16 @@ def test_a_search_matching_many_orders_lists_the_same_orders_row_by_row(searchab
 
     for q in ("5678", "阿莫西林", "SF1400000001", "KH-778", "2026"):
         exact = _found(merchant_a, q)
+        # Too many matches collected: every kind is checked order by order.
         monkeypatch.setattr(order_selectors, "SEARCH_EXACT_UP_TO", 0)
         assert order_selectors.order_search(merchant_a, q).large
         assert _found(merchant_a, q) == exact, q
         monkeypatch.setattr(order_selectors, "SEARCH_EXACT_UP_TO", 10_000)
+        # A kind expected to match many is checked order by order, the others collected.
+        monkeypatch.setattr(order_selectors, "LARGE_TERM", 0)
+        assert order_selectors.order_search(merchant_a, q).large
+        assert _found(merchant_a, q) == exact, q
+        monkeypatch.setattr(order_selectors, "LARGE_TERM", 1_000)
 
 
 def test_the_sweep_notifies_orders_that_newly_need_attention_once(merchant_a):

@@ -240,3 +240,13 @@ def test_the_exception_queue_says_why_and_owners_set_its_clocks(client_owner, cl
 def test_search_refuses_text_postgresql_cannot_store(client_viewer, day):
     response = client_viewer.get(reverse(LIST), {"q": "a\x00b"})
     assert response.status_code == 200 and response.context["rows"] == []
+
+
+def test_every_value_in_the_rows_is_escaped(client_viewer, viewer, merchant_a):
+    OrderFactory(merchant=merchant_a, order_no='X"><b>1', receiver_name="<script>r</script>", buyer_nick="<i>n</i>",
+                 seller_memo='m"<u>', tracking_no="<t>", flag="red")
+    client_viewer.post(reverse("order_list_columns"), {"columns": ["customer", "receiver", "tracking", "memo"]})
+    html = client_viewer.get(reverse(LIST)).content.decode()
+    for raw in ("<script>r", "<b>1", "<i>n", "<u>", "<t>"):
+        assert raw not in html
+    assert "&lt;script&gt;r&lt;/script&gt;" in html and "X&quot;&gt;&lt;b&gt;1" in html

@@ -3,7 +3,7 @@ import json
 from datetime import timedelta
 
 from django.core.paginator import Paginator
-from django.db import connections
+from django.db import OperationalError, connections, transaction
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -51,14 +51,34 @@ def estimated_count(queryset, exact_up_to=COUNT_EXACT_UP_TO) -> int:
     return max(planned_count(queryset), n)
 
 
+def cheap_count(queryset, limit: int, milliseconds: int) -> int | None:
+    """The exact number of rows of queryset, up to limit + 1, if PostgreSQL counts them within milliseconds;
+    None when that would take longer (a rare row among many). Other databases always count."""
+    queryset = queryset.order_by()
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return queryset[: limit + 1].count()
+    with transaction.atomic(using=queryset.db):
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = %s", [milliseconds])
+        try:
+            with transaction.atomic(using=queryset.db):  # a savepoint: the cancelled count is undone alone
+                return queryset[: limit + 1].count()
+        except OperationalError:
+            return None
+
+
 def planned_count(queryset) -> int:
     """PostgreSQL's planner estimate of the number of rows of queryset, without running it (an exact count on
     other databases)."""
-    queryset = queryset.order_by().select_related(None)
+    queryset = queryset.order_by()
+    if queryset._fields is None:  # a values() queryset has no related objects to drop
+        queryset = queryset.select_related(None)
     connection = connections[queryset.db]
     if connection.vendor != "postgresql":
         return queryset.count()
-    sql, params = queryset.values("pk").query.get_compiler(using=queryset.db).as_sql()
+    query = queryset.query if queryset._fields is not None else queryset.values("pk").query
+    sql, params = query.get_compiler(using=queryset.db).as_sql()
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
         plan = cursor.fetchone()[0]
@@ -68,22 +88,24 @@ def planned_count(queryset) -> int:
 
 
 class EstimatedCountPaginator(Paginator):
-    """A paginator for lists that can hold millions of rows: see estimated_count(). planned=True: the list is
-    known to hold more than COUNT_EXACT_UP_TO rows, so it is only estimated (never below that)."""
+    """A paginator for lists that can hold millions of rows: see estimated_count(). known=(count, is_estimate):
+    the caller counted already (the orders list's tabs), so the pager does not count again."""
 
-    def __init__(self, *args, planned: bool = False, **kwargs):
+    def __init__(self, *args, known: tuple[int, bool] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.planned = planned
+        self.known = known
 
     @cached_property
     def count(self):
-        if self.planned:
-            return max(planned_count(self.object_list), COUNT_EXACT_UP_TO + 1)
+        if self.known is not None:
+            return self.known[0]
         return estimated_count(self.object_list)
 
     @property
     def count_is_estimate(self) -> bool:
         """Whether count is the planner's estimate, so the page can say "about"."""
+        if self.known is not None:
+            return self.known[1]
         return self.count > COUNT_EXACT_UP_TO and connections[self.object_list.db].vendor == "postgresql"
 
 

@@ -14,6 +14,7 @@ from django.db.models.functions import Right
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from merchant.selectors import planned_count
 from merchant.models import (
     ErpCustomerCode, Order, OrderItem, OrderStatus, RefundStatus, Shipment, TrackingEntry,
 )
@@ -169,6 +170,7 @@ def tab_filter(merchant, key: str, now: datetime | None = None) -> Q:
 
 
 SEARCH_EXACT_UP_TO = 10_000
+LARGE_TERM = 1_000
 
 
 @dataclass(frozen=True)
@@ -188,8 +190,11 @@ def _search_terms(merchant, q: str) -> list[tuple[Q, QuerySet | None]]:
         (Q(tracking_no=q), None),
         (Q(receiver_name__startswith=q), None),
         (Q(buyer_nick__startswith=q), None),
-        (Q(customer__in=ErpCustomerCode.objects.filter(merchant=merchant, code=q).values("customer_id")), None),
     ]
+    # The customers with this ERP code, looked up first: as a subquery the planner cannot tell it is empty.
+    customers = list(ErpCustomerCode.objects.filter(merchant=merchant, code=q).values_list("customer_id", flat=True))
+    if customers:
+        terms.append((Q(customer__in=customers), None))
     shipped = Shipment.objects.filter(tracking_no=q)
     terms.append((Q(Exists(shipped.filter(order=OuterRef("pk")))),
                   shipped.filter(order__merchant=merchant).values_list("order_id", flat=True)))
@@ -219,22 +224,32 @@ def order_search(merchant, q: str) -> OrderSearch:
 
     Each kind of match is read through its own index and the matching ids (up to SEARCH_EXACT_UP_TO) are
     collected once, so the list, its count and every tab's count cost what the matches cost, not a scan of
-    every order (bench/pages.py, 1,000,000 orders). A search matching more (an item many orders hold) stays a
-    subquery, and the counts under it are the planner's estimates.
+    every order (bench/pages.py, 1,000,000 orders). A kind the planner expects to match more than LARGE_TERM
+    orders (an item many orders hold) is not collected but checked order by order, newest first, so a page
+    fills at once; the counts under such a search are the planner's estimates.
     """
     q = " ".join((q or "").split())[:100]
     if not q:
         return OrderSearch(Q())
     orders = _orders(merchant)
-    terms = _search_terms(merchant, q)
-    parts = [ids if ids is not None else orders.filter(cond).values_list("pk", flat=True) for cond, ids in terms]
-    first, *rest = [part.order_by() for part in parts]
-    # UNION ALL stops reading at the limit; an order matched twice (two items, say) counts twice here, so
-    # reaching the limit means "too many", never a partial list taken for the whole.
-    rows = list(first.union(*rest, all=True)[: SEARCH_EXACT_UP_TO + 1])
-    if len(rows) <= SEARCH_EXACT_UP_TO:
-        return OrderSearch(Q(pk__in=sorted(set(rows))))
-    return OrderSearch(Q(pk__in=first.union(*rest, all=True)), large=True)
+    small, large = [], []
+    for cond, ids in _search_terms(merchant, q):
+        part = (ids if ids is not None else orders.filter(cond).values_list("pk", flat=True)).order_by()
+        (large if planned_count(part) > LARGE_TERM else small).append((cond, part))
+    found: list[int] = []
+    if small:
+        first, *rest = [part for _cond, part in small]
+        # UNION ALL stops reading at the limit; an order matched twice (two items, say) counts twice here, so
+        # reaching the limit means "too many", never a partial list taken for the whole.
+        found = list(first.union(*rest, all=True)[: SEARCH_EXACT_UP_TO + 1])
+        if len(found) > SEARCH_EXACT_UP_TO:
+            large, found = small + large, []
+    if not large:
+        return OrderSearch(Q(pk__in=sorted(set(found))))
+    condition = Q(pk__in=sorted(set(found))) if found else None
+    for cond, _part in large:
+        condition = cond if condition is None else condition | cond
+    return OrderSearch(condition, large=True)
 
 
 def search_filter(merchant, q: str) -> Q:
