@@ -26,7 +26,8 @@ def parse_moment(text: str) -> datetime:
             raise OverflowError
     except OverflowError:
         raise ValueError("the time is out of range") from None
-    return moment
+    # The same instant in UTC: ISO 8601 allows offsets up to 23:59, PostgreSQL only up to 15:59.
+    return moment.astimezone(UTC)
 
 
 class Fields:

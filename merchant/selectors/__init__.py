@@ -3,6 +3,7 @@ import json
 from datetime import timedelta
 
 from django.core.paginator import Paginator
+from django.core.exceptions import EmptyResultSet
 from django.db import OperationalError, connections, transaction
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Sum
 from django.db.models.functions import TruncDate
@@ -78,7 +79,10 @@ def planned_count(queryset) -> int:
     if connection.vendor != "postgresql":
         return queryset.count()
     query = queryset.query if queryset._fields is not None else queryset.values("pk").query
-    sql, params = query.get_compiler(using=queryset.db).as_sql()
+    try:
+        sql, params = query.get_compiler(using=queryset.db).as_sql()
+    except EmptyResultSet:  # a filter that can match nothing (an empty id list): nothing to ask
+        return 0
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
         plan = cursor.fetchone()[0]

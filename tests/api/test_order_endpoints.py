@@ -3,6 +3,7 @@ and its fulfilment uploads (logistics, partial shipments, ERP statuses), answere
 import base64
 import json
 from datetime import date, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.utils import timezone
@@ -121,6 +122,9 @@ def test_filters_by_time_status_sync_status_and_order_number(erp, merchant_a):
     assert numbers(order_no="NEW") == ["NEW"]
     assert numbers(order="newest") == ["NEW", "TAKEN", "OLD"]
     assert not Order.objects.filter(pk__in=[old.pk, new.pk], taken_by_erp=True).exists()
+    # ISO 8601 offsets go to 23:59, PostgreSQL's to 15:59: the same instant is asked for in UTC.
+    far = (now - timedelta(days=1)).astimezone(dt_timezone(-timedelta(hours=19, minutes=31))).isoformat()
+    assert numbers(created_from=far) == ["TAKEN", "NEW"]
 
 
 def test_an_unencoded_plus_in_the_offset_still_reads_as_plus(erp, merchant_a):
