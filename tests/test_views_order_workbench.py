@@ -250,3 +250,23 @@ def test_every_value_in_the_rows_is_escaped(client_viewer, viewer, merchant_a):
     for raw in ("<script>r", "<b>1", "<i>n", "<u>", "<t>"):
         assert raw not in html
     assert "&lt;script&gt;r&lt;/script&gt;" in html and "X&quot;&gt;&lt;b&gt;1" in html
+
+
+def test_the_filter_fields_are_drawn_as_django_draws_them(merchant_a):
+    import re
+
+    from django.http import QueryDict
+
+    from merchant.filters import OrderFilter
+    from merchant.templatetags.list_rows import plain_widget
+
+    f = OrderFilter(QueryDict('q=a"<b&status=shipped&created_from=2024-03-01T10:00&exception=stalled&flag=red'),
+                    merchant=merchant_a)
+    assert f.is_valid()
+
+    def parts(html):  # the options and attributes, whatever their order and quoting
+        html = str(html).replace("&#x27;", "'").replace("&#34;", "&quot;")
+        return sorted(re.findall(r'<option[^>]*>[^<]*</option>|\w+="[^"]*"|\bselected\b', html))
+
+    for field in f.form:
+        assert parts(plain_widget(field)) == parts(field.as_widget()), field.name
