@@ -1,8 +1,10 @@
 """Reads that span relations, always scoped to one merchant."""
+import hashlib
 import json
 from datetime import timedelta
 
 from django.core.paginator import Paginator
+from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.db import OperationalError, connections, transaction
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Sum
@@ -59,6 +61,10 @@ def cheap_count(queryset, limit: int, milliseconds: int) -> int | None:
     connection = connections[queryset.db]
     if connection.vendor != "postgresql":
         return queryset[: limit + 1].count()
+    # A count that did not fit is not tried again for PLAN_SECONDS: it would not fit the next page view either.
+    slow_key = "slow:" + _sql_key(queryset)
+    if cache.get(slow_key):
+        return None
     with transaction.atomic(using=queryset.db):
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL statement_timeout = %s", [milliseconds])
@@ -66,7 +72,42 @@ def cheap_count(queryset, limit: int, milliseconds: int) -> int | None:
             with transaction.atomic(using=queryset.db):  # a savepoint: the cancelled count is undone alone
                 return queryset[: limit + 1].count()
         except OperationalError:
+            cache.set(slow_key, True, PLAN_SECONDS)
             return None
+
+
+def _sql_key(queryset) -> str:
+    """A short key naming the query a queryset runs (for remembering what is known about it)."""
+    try:
+        sql, params = queryset.order_by().values("pk").query.get_compiler(using=queryset.db).as_sql()
+    except EmptyResultSet:
+        sql, params = "", ()
+    return hashlib.sha1(repr((sql, params)).encode()).hexdigest()
+
+
+PLAN_SECONDS = 30  # how long an estimate, or the verdict that an exact count is too slow, is reused
+
+
+def planned_counts(querysets: dict) -> dict:
+    """planned_count() of several querysets, remembered for PLAN_SECONDS (the same estimate serves every page
+    view of those filters meanwhile: an estimate does not move in seconds, and the orders list asks for eight
+    of them on each view). Keys of the answer are those of querysets."""
+    if not querysets:
+        return {}
+    first = next(iter(querysets.values()))
+    if connections[first.db].vendor != "postgresql":
+        return {key: planned_count(qs) for key, qs in querysets.items()}
+    keys = {key: "plan:" + _sql_key(qs) for key, qs in querysets.items()}
+    known = cache.get_many(list(keys.values()))
+    answer, fresh = {}, {}
+    for key, qs in querysets.items():
+        if keys[key] in known:
+            answer[key] = known[keys[key]]
+        else:
+            answer[key] = fresh[keys[key]] = planned_count(qs)
+    if fresh:
+        cache.set_many(fresh, PLAN_SECONDS)
+    return answer
 
 
 def planned_count(queryset) -> int:

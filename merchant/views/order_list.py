@@ -97,7 +97,8 @@ class OrderList:
         pg = connections[base.db].vendor == "postgresql"
         # Reading ten thousand orders to learn that there are more costs more than the whole page otherwise: when
         # the planner expects well over that (a large search, the unfiltered list), go straight to estimates.
-        likely_small = not pg or (not f.search_large and selectors.planned_count(base) <= 2 * selectors.COUNT_EXACT_UP_TO)
+        likely_small = not pg or (not f.search_large and selectors.planned_counts({"all": base})["all"]
+                                  <= 2 * selectors.COUNT_EXACT_UP_TO)
         if searched or likely_small:
             row = base.aggregate(**aggregates) if searched else base[: selectors.COUNT_EXACT_UP_TO + 1].aggregate(
                 **aggregates)
@@ -107,8 +108,9 @@ class OrderList:
             return {key: (base.filter(q).count(), False) for key, q in filters.items()}
         counts = {}
         budget_ends = time.monotonic() + COUNT_MILLISECONDS / 1000
+        estimates = selectors.planned_counts({key: base.filter(q) for key, q in filters.items()})
         for key, q in filters.items():
-            estimate = selectors.planned_count(base.filter(q))
+            estimate = estimates[key]
             # A tab the planner expects to be small is counted exactly while the page's small time budget
             # lasts ("0", not "about 1"); a rare tab under an unrelated filter would mean reading most orders.
             left = int((budget_ends - time.monotonic()) * 1000)
