@@ -66,14 +66,15 @@ def _stalled(merchant, now):
 def _erp_rejected(merchant, now):
     # Looked up by name: the refusals are the ERP bridge's records, kept by the sync app.
     refusal = apps.get_model("erp", "ErpOrderRefusal")
+    # EXISTS, not IN (subquery): the planner semi-joins it either way round, for a page of ids or for all.
     return _orders(merchant).exclude(status__in=CLOSED).filter(
-        pk__in=refusal.objects.filter(order__merchant=merchant).values("order_id"))
+        Exists(refusal.objects.filter(order=OuterRef("pk"))))
 
 
 def _logistics_refused(merchant, now):
     outbox = apps.get_model("sync", "Outbox")
-    return _orders(merchant).exclude(status=S.CANCELLED).filter(pk__in=outbox.objects.filter(
-        order__merchant=merchant, kind="logistics", failed_at__isnull=False, pending=False).values("order_id"))
+    return _orders(merchant).exclude(status=S.CANCELLED).filter(Exists(outbox.objects.filter(
+        order=OuterRef("pk"), kind="logistics", failed_at__isnull=False, pending=False)))
 
 
 EXCEPTION_RULES = (
