@@ -4,7 +4,8 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from merchant.models import ErpCustomerCode, ErpStatus, Order, OrderFlag, OrderSource, OrderStatus
+from merchant.models import (PLATFORM_STATUS_LABELS, ErpCustomerCode, ErpStatus, Order, OrderFlag, OrderSource,
+                             OrderStatus)
 from merchant.validators import validate_storable_text
 from merchant.selectors.orders import EXCEPTION_RULES, TABS, exception_orders, order_search, tab_filter
 
@@ -35,7 +36,8 @@ class OrderFilter(django_filters.FilterSet):
     paid_from = django_filters.IsoDateTimeFilter(field_name="paid_at", lookup_expr="gte", label=_("Paid from"), widget=DT)
     paid_to = django_filters.IsoDateTimeFilter(field_name="paid_at", lookup_expr="lt", label=_("Paid before"), widget=DT)
     status = django_filters.ChoiceFilter(choices=OrderStatus.choices, label=_("Status"))
-    platform_status = django_filters.CharFilter(label=_("Platform status"))
+    platform_status = django_filters.ChoiceFilter(choices=list(PLATFORM_STATUS_LABELS.items()),
+                                                  label=_("Platform status"))
     erp_status = django_filters.ChoiceFilter(
         choices=[("none", _("Not yet"))] + [c for c in ErpStatus.choices if c[0]], label=_("ERP status"),
         method="filter_erp_status",

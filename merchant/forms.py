@@ -23,8 +23,12 @@ from sync.models import Connection, ConnectionKind
 
 PRICE = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.01")}
 DATE = forms.DateInput(attrs={"type": "date"})
+# "Until turned back on" is a choice a merchant makes on purpose, never what a form starts with: a SKU that
+# silently stops following the ERP for good is the costliest surprise of a pause.
+UNTIL_TURNED_ON = "off"
 PAUSE_CHOICES = [("1", _("for 1 hour")), ("4", _("for 4 hours")), ("24", _("for 24 hours")),
-                 ("", _("until turned back on"))]
+                 (UNTIL_TURNED_ON, _("until turned back on"))]
+DEFAULT_PAUSE = "1"
 
 
 class SearchForm(forms.Form):
@@ -54,7 +58,7 @@ class StockForm(forms.Form):
     stock = forms.IntegerField(label=_("Stock"), min_value=0)
     reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
     pause_for = forms.ChoiceField(label=_("Pause auto stock sync"), choices=[("no", _("no"))] + PAUSE_CHOICES,
-                                  required=False)
+                                  required=False, initial="no")
 
 
 class GroupPriceForm(forms.Form):
@@ -90,13 +94,16 @@ class BatchForm(forms.Form):
 
 
 def pause_until(value: str):
-    """The end of a pause chosen as hours ('1', '4', '24'), or None for 'until turned back on'."""
-    return timezone.now() + timedelta(hours=int(value)) if value else None
+    """The end of a pause chosen as hours ('1', '4', '24'), None for 'until turned back on'; nothing chosen is
+    the default pause (an hour), never an open-ended one."""
+    if value == UNTIL_TURNED_ON:
+        return None
+    return timezone.now() + timedelta(hours=int(value or DEFAULT_PAUSE))
 
 
 class SwitchForm(forms.Form):
     enabled = forms.TypedChoiceField(choices=[("1", _("on")), ("0", _("off"))], coerce=lambda v: v == "1")
-    pause_for = forms.ChoiceField(choices=PAUSE_CHOICES, required=False, label=_("Pause"))
+    pause_for = forms.ChoiceField(choices=PAUSE_CHOICES, required=False, label=_("Pause"), initial=DEFAULT_PAUSE)
     reason = forms.CharField(max_length=200, required=False, label=_("Reason"))
 
     def until(self):
@@ -118,7 +125,8 @@ class BulkProductForm(forms.Form):
         ("pause_price", _("Pause auto price sync")), ("resume_price", _("Resume auto price sync")),
     ]
     action = forms.ChoiceField(choices=ACTIONS, label=_("Action"))
-    pause_for = forms.ChoiceField(choices=PAUSE_CHOICES, required=False, label=_("Pause"))
+    pause_for = forms.ChoiceField(choices=PAUSE_CHOICES, required=False, label=_("Pause"),
+                                  initial=DEFAULT_PAUSE)
     ids = forms.CharField(widget=forms.MultipleHiddenInput, required=False)
 
 

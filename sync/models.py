@@ -175,6 +175,19 @@ class RunOutcome(models.TextChoices):
     INTERRUPTED = "interrupted", _("Interrupted")
 
 
+# How a run went about its work and what started it, in the merchant's words.
+RUN_MODE_LABELS = {
+    "full": _("full pull"), "incremental": _("new changes"), "days": _("day by day"), "push": _("push"),
+    "handoff": _("hand-over to the ERP"), "consume": _("message channel"),
+}
+RUN_TRIGGER_LABELS = {
+    "schedule": _("on schedule"), "manual": _("started by hand"), "cli": _("command line"),
+    "consumer": _("message channel"),
+}
+# The listing state a push carried (TOP approve_status).
+LISTING_VALUE_LABELS = {"onsale": _("listed (on sale)"), "instock": _("delisted (in the warehouse)")}
+
+
 class SyncRun(models.Model):
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="runs")
     module = models.CharField(_("module"), max_length=12, choices=SyncModule.choices)
@@ -209,6 +222,14 @@ class SyncRun(models.Model):
 
     def __str__(self):
         return f"{self.connection_id}/{self.module} {self.started_at:%Y-%m-%d %H:%M} {self.outcome}"
+
+    @property
+    def mode_label(self) -> str:
+        return str(RUN_MODE_LABELS.get(self.mode, self.mode))
+
+    @property
+    def trigger_label(self) -> str:
+        return str(RUN_TRIGGER_LABELS.get(self.trigger, self.trigger))
 
 
 class CallOutcome(models.TextChoices):
@@ -367,6 +388,11 @@ class Outbox(models.Model):
     def __str__(self):
         target = f"product {self.product_id}" if self.product_id else f"order {self.order_id}"
         return f"{self.connection_id}/{self.kind} {target} g{self.generation}/{self.done_generation}"
+
+    @property
+    def pushed_value_label(self) -> str:
+        """The value as the merchant reads it: a listing state in words, a number as it is."""
+        return str(LISTING_VALUE_LABELS.get(self.pushed_value, self.pushed_value))
 
 
 class MarketplaceSku(models.Model):

@@ -43,10 +43,19 @@ def test_owner_sees_the_merchants_keys_with_who_created_them_and_no_secret(clien
     assert key_b.key not in page
 
 
+def test_revoking_a_key_asks_first(client_owner, key_a):
+    credential, secret = key_a
+    ask = client_owner.post(reverse("api_key_revoke", args=[credential.pk]))
+    assert ask.status_code == 200 and 'name="confirmed" value="1"' in ask.content.decode()
+    credential.refresh_from_db()
+    assert credential.revoked_at is None
+    assert whoami(Client(), credential.key, secret).status_code == 200
+
+
 def test_the_list_shows_last_use_and_revocation(client_owner, key_a):
     credential, secret = key_a
     assert whoami(Client(), credential.key, secret).status_code == 200
-    client_owner.post(reverse("api_key_revoke", args=[credential.pk]))
+    client_owner.post(reverse("api_key_revoke", args=[credential.pk]), {"confirmed": "1"})
     row = client_owner.get(reverse("api_keys")).content.decode().split(f'id="key-{credential.pk}"')[1].split("</tr>")[0]
     assert "never" not in row and "revoked" in row
     assert "Rotate" not in row
@@ -96,7 +105,7 @@ def test_rotation_revokes_the_old_key_and_the_new_one_signs(client_owner, key_a,
 
 def test_a_revoked_key_cannot_be_rotated(client_owner, key_a, merchant_a):
     credential, _secret = key_a
-    client_owner.post(reverse("api_key_revoke", args=[credential.pk]))
+    client_owner.post(reverse("api_key_revoke", args=[credential.pk]), {"confirmed": "1"})
 
     response = client_owner.post(reverse("api_key_rotate", args=[credential.pk]))
 
@@ -107,14 +116,14 @@ def test_a_revoked_key_cannot_be_rotated(client_owner, key_a, merchant_a):
 
 def test_revoke_refuses_the_key_from_then_on(client_owner, key_a):
     credential, secret = key_a
-    response = client_owner.post(reverse("api_key_revoke", args=[credential.pk]))
+    response = client_owner.post(reverse("api_key_revoke", args=[credential.pk]), {"confirmed": "1"})
     assert response.status_code == 302
     assert f"Key {credential.key} revoked" in " ".join(messages_of(response))
     credential.refresh_from_db()
     revoked_at = credential.revoked_at
     assert revoked_at is not None
     assert whoami(Client(), credential.key, secret).json()["error"]["code"] == "key_revoked"
-    client_owner.post(reverse("api_key_revoke", args=[credential.pk]))  # again: nothing changes
+    client_owner.post(reverse("api_key_revoke", args=[credential.pk]), {"confirmed": "1"})  # again: nothing changes
     credential.refresh_from_db()
     assert credential.revoked_at == revoked_at
 
@@ -126,7 +135,7 @@ def test_only_owners_manage_keys(request, role, key_a, merchant_a):
     assert client.get(reverse("api_keys")).status_code == 403
     assert client.post(reverse("api_keys"), {"name": "sneaky"}).status_code == 403
     assert client.post(reverse("api_key_rotate", args=[credential.pk])).status_code == 403
-    assert client.post(reverse("api_key_revoke", args=[credential.pk])).status_code == 403
+    assert client.post(reverse("api_key_revoke", args=[credential.pk]), {"confirmed": "1"}).status_code == 403
     assert ApiCredential.objects.filter(merchant=merchant_a).count() == 1
     credential.refresh_from_db()
     assert credential.revoked_at is None
@@ -141,7 +150,7 @@ def test_the_keys_link_is_for_owners_only(request, role):
 
 def test_another_merchants_key_is_not_found(client_owner, key_b):
     assert client_owner.post(reverse("api_key_rotate", args=[key_b.pk])).status_code == 404
-    assert client_owner.post(reverse("api_key_revoke", args=[key_b.pk])).status_code == 404
+    assert client_owner.post(reverse("api_key_revoke", args=[key_b.pk]), {"confirmed": "1"}).status_code == 404
     key_b.refresh_from_db()
     assert key_b.revoked_at is None
     assert ApiCredential.objects.filter(merchant=key_b.merchant).count() == 1

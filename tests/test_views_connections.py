@@ -129,8 +129,17 @@ def test_saving_a_new_session_token_resumes_a_stopped_connection(client_owner, c
 # --- enable / disable / test / sync now ---------------------------------------------------------------------------
 
 
+def test_disabling_a_connection_asks_first_and_cancel_changes_nothing(client_owner, connection):
+    ask = client_owner.post(reverse("connection_disable", args=[connection.pk]))
+    assert ask.status_code == 200
+    page = ask.content.decode()
+    assert 'name="confirmed" value="1"' in page and connection.get_absolute_url() in page  # confirm, or go back
+    connection.refresh_from_db()
+    assert connection.is_enabled
+
+
 def test_owner_disables_and_enables_a_connection(client_owner, connection):
-    client_owner.post(reverse("connection_disable", args=[connection.pk]))
+    client_owner.post(reverse("connection_disable", args=[connection.pk]), {"confirmed": "1"})
     connection.refresh_from_db()
     assert not connection.is_enabled
     page = client_owner.get(reverse("connection_detail", args=[connection.pk])).content.decode()

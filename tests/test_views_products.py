@@ -120,11 +120,15 @@ def test_stock_edit_can_pause_auto_stock_sync_for_a_while(client_operator, opera
     assert not SkuSwitch.objects.filter(product=product, kind="price").exists()
 
 
-def test_stock_edit_can_pause_auto_stock_sync_until_turned_back_on(client_operator, product):
-    """The empty choice of the pause menu means "until turned back on", not "don't pause"."""
+def test_stock_edit_pauses_until_turned_back_on_only_when_chosen(client_operator, product):
     response = client_operator.post(reverse("product_stock", args=[product.pk]),
                                     {"stock": "40", "reason": "oversell", "pause_for": ""})
+    assert not SkuSwitch.objects.filter(product=product).exists()
+    assert "Stock saved. Automatic stock sync is on" in messages_of(response)[0]
+    response = client_operator.post(reverse("product_stock", args=[product.pk]),
+                                    {"stock": "40", "reason": "oversell", "pause_for": "off"})
     assert response.status_code == 302
+    assert "stays off until someone turns it back on" in messages_of(response)[-1]
     switch = SkuSwitch.objects.get(product=product, kind="stock")
     assert switch.enabled is False
     assert switch.paused_until is None
@@ -366,8 +370,12 @@ def test_editor_pauses_auto_price_sync_for_one_hour_and_turns_it_back_on(editor_
 def test_turning_auto_stock_sync_back_on_applies_the_held_erp_value(client_operator, product):
     SkuSwitchFactory(product=product, kind="stock", enabled=False)
     HeldValueFactory(product=product, field="stock", value=77)
+    preview = client_operator.post(reverse("product_switch", args=[product.pk]), {"kind": "stock", "enabled": "1"})
+    assert preview.status_code == 200 and [r.held for r in preview.context["rows"]] == ["77"]
+    product.refresh_from_db()
+    assert product.stock != 77
     assert client_operator.post(reverse("product_switch", args=[product.pk]),
-                                {"kind": "stock", "enabled": "1"}).status_code == 302
+                                {"kind": "stock", "enabled": "1", "confirmed": "1"}).status_code == 302
     product.refresh_from_db()
     assert product.stock == 77
     assert not product.held_values.exists()
@@ -438,7 +446,7 @@ def test_bulk_pause_stock_for_24_hours_then_resume(editor_client, shelf):
 
 
 def test_bulk_pause_price_until_turned_back_on(client_operator, shelf):
-    bulk(client_operator, "pause_price", [shelf["empty"]], pause_for="")
+    bulk(client_operator, "pause_price", [shelf["empty"]], pause_for="off")
     switch = SkuSwitch.objects.get(product=shelf["empty"])
     assert (switch.kind, switch.enabled, switch.paused_until) == ("price", False, None)
 

@@ -26,8 +26,20 @@ def test_owner_pauses_a_module_for_four_hours(client_owner, owner, merchant_a):
     assert "stocktaking" in page.content.decode()
 
 
-def test_owner_pauses_a_module_until_turned_back_on_and_resumes_it(client_owner, merchant_a):
+def test_a_pause_with_no_length_chosen_lasts_an_hour_not_for_good(client_owner, merchant_a):
     client_owner.post(reverse("module_switch"), {"module": "orders", "enabled": "0", "pause_for": ""})
+    switch = ModuleSwitch.objects.get(merchant=merchant_a, module="orders")
+    assert abs((switch.paused_until - timezone.now() - timedelta(hours=1)).total_seconds()) < 60
+
+
+def test_the_pause_menu_starts_on_an_hour(client_owner):
+    page = client_owner.get(reverse("switches")).content.decode()
+    assert '<option value="1" selected>' in page
+    assert '<option value="off" selected>' not in page
+
+
+def test_owner_pauses_a_module_until_turned_back_on_and_resumes_it(client_owner, merchant_a):
+    client_owner.post(reverse("module_switch"), {"module": "orders", "enabled": "0", "pause_for": "off"})
     switch = ModuleSwitch.objects.get(merchant=merchant_a, module="orders")
     assert (switch.enabled, switch.paused_until) == (False, None)
     client_owner.post(reverse("module_switch"), {"module": "orders", "enabled": "1"})
@@ -36,10 +48,19 @@ def test_owner_pauses_a_module_until_turned_back_on_and_resumes_it(client_owner,
     assert AuditEntry.objects.filter(entity="module_switch", entity_id=switch.pk).count() == 2
 
 
-def test_resuming_the_stock_module_applies_held_stock(client_owner, merchant_a, product):
+def test_resuming_the_stock_module_shows_what_it_applies_and_applies_only_on_confirm(client_owner, merchant_a,
+                                                                                    product):
     ModuleSwitchFactory(merchant=merchant_a, module="stock", enabled=False)
     HeldValueFactory(product=product, field="stock", value=64)
-    client_owner.post(reverse("module_switch"), {"module": "stock", "enabled": "1"})
+    stock_before = product.stock
+    preview = client_owner.post(reverse("module_switch"), {"module": "stock", "enabled": "1"})
+    assert preview.status_code == 200
+    assert [(r.what, r.in_force, r.held) for r in preview.context["rows"]] == [("stock", str(stock_before), "64")]
+    product.refresh_from_db()
+    assert product.stock == stock_before
+    assert ModuleSwitch.objects.get(merchant=merchant_a, module="stock").enabled is False
+    response = client_owner.post(reverse("module_switch"), {"module": "stock", "enabled": "1", "confirmed": "1"})
+    assert "Automatic sync of Stock is on: 1 held value applied." in messages_of(response)
     product.refresh_from_db()
     assert product.stock == 64
 
@@ -67,7 +88,12 @@ def test_sku_switch_resumes_from_the_paused_list_and_applies_the_held_value(requ
     client = request.getfixturevalue(f"client_{role}")
     page = client.get(reverse("switches"))
     assert reverse("sku_switch_resume", args=[product.pk]) in page.content.decode()
-    response = client.post(reverse("sku_switch_resume", args=[product.pk]), {"kind": "stock", "enabled": "1"})
+    preview = client.post(reverse("sku_switch_resume", args=[product.pk]), {"kind": "stock", "enabled": "1"})
+    assert preview.status_code == 200 and [r.held for r in preview.context["rows"]] == ["5"]
+    switch.refresh_from_db()
+    assert switch.enabled is False
+    response = client.post(reverse("sku_switch_resume", args=[product.pk]),
+                           {"kind": "stock", "enabled": "1", "confirmed": "1"})
     assert response.status_code == 302
     assert response["Location"] == reverse("switches")
     switch.refresh_from_db()
@@ -118,8 +144,11 @@ def test_switches_page_lists_held_values_and_held_records(client_viewer, merchan
 
     page = client_viewer.get("/switches/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
 
-    assert "HELD-1" in page and "77" in page and "HELD-2" in page
+    assert "HELD-1" in page and "77" in page
     assert "THEIRS-9" not in page
+    rows = client_viewer.get("/switches/", HTTP_ACCEPT_LANGUAGE="en").context["held"]
+    assert [(r.product, r.what, r.held, r.source) for r in rows] == [
+        (None, "listing state", "Delisted", "ERP"), (product, "stock", "77", "Open API")]
 
 
 def test_product_page_shows_the_held_value_with_its_source(client_viewer, merchant_a):
@@ -133,4 +162,4 @@ def test_product_page_shows_the_held_value_with_its_source(client_viewer, mercha
 
     page = client_viewer.get(product.get_absolute_url()).content.decode()
 
-    assert "Held from Open API: stock = 42" in page
+    assert "Held from Open API: stock 42 (in force: 5;" in page

@@ -22,10 +22,12 @@ from .orders import (
     OrderItem,
     OrderSource,
     OrderStatus,
+    PLATFORM_STATUS_LABELS,
     RefundStatus,
     Shipment,
     ShipmentItem,
     TrackingEntry,
+    platform_status_label,
 )
 from .order_views import OrderListPreference, SavedOrderView
 from .notifications import (

@@ -50,6 +50,32 @@ class OrderFlag(models.TextChoices):
     PURPLE = "purple", _("Purple")
 
 
+# The marketplace's own trade statuses (TOP trade.status and step_trade_status), in the merchant's words; the
+# code itself stays available as a tooltip and in the API.
+PLATFORM_STATUS_LABELS = {
+    "TRADE_NO_CREATE_PAY": _("No payment created"),
+    "WAIT_BUYER_PAY": _("Waiting for the buyer to pay"),
+    "PAY_PENDING": _("Payment being processed"),
+    "WAIT_PRE_AUTH_CONFIRM": _("Waiting for pre-authorisation"),
+    "WAIT_SELLER_SEND_GOODS": _("Paid, waiting for the seller to ship"),
+    "PAID_FORBID_CONSIGN": _("Paid, shipping not allowed yet"),
+    "SELLER_CONSIGNED_PART": _("Partly shipped"),
+    "WAIT_BUYER_CONFIRM_GOODS": _("Shipped, waiting for the buyer to confirm"),
+    "TRADE_BUYER_SIGNED": _("Signed for by the buyer"),
+    "TRADE_FINISHED": _("Trade finished"),
+    "TRADE_CLOSED": _("Trade closed"),
+    "TRADE_CLOSED_BY_TAOBAO": _("Closed by the marketplace"),
+    "FRONT_NOPAID_FINAL_NOPAID": _("Presale: deposit not paid"),
+    "FRONT_PAID_FINAL_NOPAID": _("Presale: deposit paid, balance due"),
+    "FRONT_PAID_FINAL_PAID": _("Presale: balance paid"),
+}
+
+
+def platform_status_label(code: str) -> str:
+    """The marketplace status in words; an unknown code is shown as received (it is the platform's own word)."""
+    return str(PLATFORM_STATUS_LABELS.get(code, code)) if code else ""
+
+
 class Carrier(models.Model):
     """The platform's carrier code list (logistics companies)."""
 
@@ -167,6 +193,14 @@ class Order(models.Model):
 
     def __str__(self):
         return self.order_no
+
+    @property
+    def platform_status_label(self) -> str:
+        return platform_status_label(self.platform_status)
+
+    @property
+    def presale_status_label(self) -> str:
+        return platform_status_label(self.presale_status)
 
     def get_absolute_url(self):
         return reverse("order_detail", args=[self.pk])

@@ -1,8 +1,15 @@
+from datetime import datetime
+
 from merchant.models import AuditEntry
 
 
 def _text(value) -> str:
-    return "" if value is None else str(value)
+    """A value as stored text: datetimes in ISO form to the second (pages show them in local time)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return str(value)
 
 
 def audit_changes(*, merchant_id: int, entity: str, entity_id: int, changes: dict, actor, reason: str = "") -> list:

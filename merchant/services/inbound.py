@@ -88,9 +88,11 @@ def _mark_duplicates(plan, items: list[Item]) -> None:
                     item.errors[name] = _("the same value is also in item %(ref)d") % {"ref": first}
 
 
-def inbound_apply(*, merchant, kind: str, items: list[Item], actor: Actor, reason: str = "") -> list[ItemResult]:
+def inbound_apply(*, merchant, kind: str, items: list[Item], actor: Actor, reason: str = "",
+                  hold: bool = True) -> list[ItemResult]:
     """Apply a batch of items of one kind from an automatic channel; returns one result per item, in order.
-    Invalid items change nothing; the valid ones apply (or are held) in one transaction."""
+    Invalid items change nothing; the valid ones apply (or are held) in one transaction. hold=False applies
+    them whatever the switches say (a merchant applying a held record by hand)."""
     plan = PLANS[kind](merchant)
     _mark_duplicates(plan, items)
     results: dict[int, ItemResult] = {}
@@ -100,11 +102,12 @@ def inbound_apply(*, merchant, kind: str, items: list[Item], actor: Actor, reaso
         if kind == "batches":
             valid = _batch_policy(merchant, plan, valid, results)
         by_ref = {item.ref: item for item in items}
-        switch = module_pause(merchant, MODULE_OF_KIND[kind])
+        switch = module_pause(merchant, MODULE_OF_KIND[kind]) if hold else None
         if switch is not None:
             _hold_items(merchant, kind, plan, [by_ref[o.ref] for o in valid], actor, switch, results)
         else:
-            valid = _hold_fields(merchant, kind, plan, valid, by_ref, actor, results)
+            if hold:
+                valid = _hold_fields(merchant, kind, plan, valid, by_ref, actor, results)
             plan.apply(valid, actor, reason)
             if hasattr(plan, "finish"):
                 plan.finish(actor, reason)
@@ -233,8 +236,7 @@ def held_items_apply(*, merchant, module: str) -> int:
         rows = [row for row in held if row.source == source]
         items = []
         for row in rows:
-            for values in (row.values if kind == "batches" else [row.values]):
-                items.append(item_from_stored(kind, len(items) + 1, values))
+            items.extend(held_record_items(row, first_ref=len(items) + 1))
         results = inbound_apply(merchant=merchant, kind=kind, items=items, actor=Actor.system(source=source),
                                 reason=_("held value applied"))
         for result in results:
@@ -244,3 +246,9 @@ def held_items_apply(*, merchant, module: str) -> int:
         applied += sum(1 for result in results if result.status == OK)
         HeldItem.objects.filter(pk__in=[row.pk for row in rows]).delete()
     return applied
+
+
+def held_record_items(record: HeldItem, first_ref: int = 1) -> list[Item]:
+    """A held record as the items it was received as (a product's batches are several)."""
+    stored = record.values if record.kind == "batches" else [record.values]
+    return [item_from_stored(record.kind, first_ref + i, values) for i, values in enumerate(stored)]

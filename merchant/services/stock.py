@@ -69,6 +69,23 @@ def stock_set_by_hand(
     return result
 
 
+def stock_edit_undo(*, product: Product, previous: int, set_to: int, resume: bool, actor: Actor) -> Product:
+    """Take back a stock edit that set set_to: previous stock again, and auto stock sync on again when the edit
+    paused it. Refused when the stock changed since (someone or the ERP set another value)."""
+    from .switches import sku_switch_set
+
+    with transaction.atomic():
+        locked = _locked(product)
+        if locked.stock != set_to:
+            raise ValidationError(_("Not undone: the stock has changed since (it is %(now)s now).") % {
+                "now": locked.stock})
+        result = stock_set(product=locked, quantity=previous, actor=actor, reason=_("undo"))
+        if resume:
+            sku_switch_set(products=[locked], kind="stock", enabled=True, actor=actor, reason=_("undo"))
+    product.stock = result.stock
+    return result
+
+
 def stock_recompute_expired_batches(*, today=None) -> int:
     """Batches stop being on sale when they expire, without anyone editing them: recompute the stock of
     batch-managed products that hold an expired batch with quantity. Returns how many products changed."""

@@ -35,7 +35,8 @@ def _check_until(until: datetime | None) -> None:
 def module_switch_set(
     *, merchant, module: str, enabled: bool, actor: Actor, until: datetime | None = None, reason: str = ""
 ) -> ModuleSwitch:
-    """Turn a module's auto-sync on or off (optionally until a time); turning on applies held values."""
+    """Turn a module's auto-sync on or off (optionally until a time); turning on applies held values. The
+    switch returned carries applied_count: how many held values and records turning it on applied."""
     actor.require(Action.MODULE_SWITCH)
     if module not in Module.values:
         raise ValidationError({"module": _("Unknown module.")})
@@ -43,22 +44,25 @@ def module_switch_set(
         _check_until(until)
     with transaction.atomic():
         switch, _created = ModuleSwitch.objects.select_for_update().get_or_create(merchant=merchant, module=module)
-        _write_switch(switch, enabled, until, actor, reason, merchant.pk, "module_switch", switch.pk)
+        _write_switch(switch, enabled, until, actor, reason, merchant.pk, "module_switch", switch.pk,
+                      label=module)
+        switch.applied_count = 0
         if enabled and module in MODULE_FIELDS:
-            held_values_apply(
+            switch.applied_count += held_values_apply(
                 products=Product.objects.filter(merchant=merchant), fields=MODULE_FIELDS[module], actor=actor
             )
         if enabled:
             from .inbound import held_items_apply
 
-            held_items_apply(merchant=merchant, module=module)
+            switch.applied_count += held_items_apply(merchant=merchant, module=module)
     return switch
 
 
 def sku_switch_set(
     *, products, kind: str, enabled: bool, actor: Actor, until: datetime | None = None, reason: str = ""
 ) -> list[SkuSwitch]:
-    """Turn one auto-sync kind on or off for each product; turning on applies held values."""
+    """Turn one auto-sync kind on or off for each product; turning on applies held values (the first switch
+    returned carries applied_count, how many in all)."""
     actor.require(Action.SKU_SWITCH)
     if kind not in SwitchKind.values:
         raise ValidationError({"kind": _("Unknown switch.")})
@@ -72,11 +76,14 @@ def sku_switch_set(
             _write_switch(switch, enabled, until, actor, reason, product.merchant_id, "product", product.pk,
                           label=f"switch[{kind}]")
             switches.append(switch)
+        applied = 0
         if enabled:
-            held_values_apply(
+            applied = held_values_apply(
                 products=Product.objects.filter(pk__in=[p.pk for p in products]),
                 fields=KIND_FIELDS[kind], actor=actor,
             )
+        for switch in switches:
+            switch.applied_count = applied if switch is switches[0] else 0
     return switches
 
 
@@ -129,6 +136,14 @@ def _held_sweep(actor: Actor) -> None:
         if module_pause(merchant, module) is None:
             with transaction.atomic():
                 held_items_apply(merchant=merchant, module=module)
+
+
+def paused_message(what: str, switch) -> str:
+    """What the merchant is told after pausing: until when, or that it stays off until turned back on."""
+    if switch.paused_until:
+        return _("Automatic sync of %(what)s paused until %(time)s; it turns back on by itself then.") % {
+            "what": what, "time": timezone.localtime(switch.paused_until).strftime("%Y-%m-%d %H:%M")}
+    return _("Automatic sync of %(what)s is off until someone turns it back on.") % {"what": what}
 
 
 def until_text(switch) -> str:
@@ -190,9 +205,6 @@ def _group_price_apply(product, field: str, price: Decimal, actor: Actor) -> Non
 
 def held_values_apply(*, products, fields, actor: Actor) -> int:
     """Apply the latest held value of each field whose switches are all on now; returns how many applied."""
-    from .catalog import product_update
-    from .stock import stock_set
-
     applied = 0
     wanted = Q(field__in=fields)
     if "default_price" in fields:
@@ -209,24 +221,30 @@ def held_values_apply(*, products, fields, actor: Actor) -> int:
         kind = SwitchKind.STOCK if field == "stock" else SwitchKind.PRICE
         if not auto_sync_on(merchant_id=product.merchant_id, module=KIND_MODULE[kind], product=product, kind=kind):
             continue
-        source_actor = Actor.system(source=value.source)
-        try:
-            if field == "stock":
-                if not product.batch_managed:
-                    stock_set(product=product, quantity=int(value.value), actor=source_actor,
-                              reason=_("held value applied"))
-            elif field.startswith("price["):
-                _group_price_apply(product, field, Decimal(str(value.value)), source_actor)
-            else:
-                product_update(
-                    product=product, actor=source_actor, reason=_("held value applied"),
-                    **{field: Decimal(str(value.value))},
-                )
-        except (ValidationError, ValueError, ArithmeticError, ObjectDoesNotExist) as error:
-            # A held value that is not valid any more must not stop the switch from turning on:
-            # it stays held (shown on the product page) and the rest still apply.
-            log.warning("held value %s of product %s not applied: %s", field, product.pk, error)
-            continue
-        HeldValue.objects.filter(product=product, field=field).delete()
-        applied += 1
+        if held_value_write(value, actor=Actor.system(source=value.source), reason=_("held value applied")):
+            applied += 1
     return applied
+
+
+def held_value_write(value: HeldValue, *, actor: Actor, reason: str) -> bool:
+    """Make one held value the value in force and drop it (and older ones of the field); False when it is not
+    valid any more (it stays held, shown on the product page)."""
+    from .catalog import product_update
+    from .stock import stock_set
+
+    product, field = value.product, value.field
+    try:
+        if field == "stock":
+            if not product.batch_managed:
+                stock_set(product=product, quantity=int(value.value), actor=actor, reason=reason)
+        elif field.startswith("price["):
+            _group_price_apply(product, field, Decimal(str(value.value)), actor)
+        else:
+            product_update(product=product, actor=actor, reason=reason, **{field: Decimal(str(value.value))})
+    except (ValidationError, ValueError, ArithmeticError, ObjectDoesNotExist) as error:
+        # A held value that is not valid any more must not stop the switch from turning on:
+        # it stays held (shown on the product page) and the rest still apply.
+        log.warning("held value %s of product %s not applied: %s", field, product.pk, error)
+        return False
+    HeldValue.objects.filter(product=product, field=field).delete()
+    return True

@@ -60,30 +60,18 @@ def hbar_chart(points, width=360, row=22, color="#2f6fde"):
     return format_html('<svg class="chart" viewBox="0 0 {} {}" role="img">{}</svg>', width, row * len(points), rows)
 
 
-def _audit_model_field(entry):
-    from django.core.exceptions import FieldDoesNotExist
-
-    from merchant.models import Customer, Order, Product
-
-    model = {"product": Product, "order": Order, "customer": Customer}.get(entry.entity)
-    try:
-        return model._meta.get_field(entry.field) if model else None
-    except FieldDoesNotExist:
-        return None
-
-
 @register.filter
-def audit_field(entry):
-    """The translated name of an audited field, or its key (e.g. price[Guangdong]) when it has none."""
-    field = _audit_model_field(entry)
-    return field.verbose_name if field is not None else entry.field
+def audit_sentence(entry):
+    """One audit entry as a sentence: "Default price changed from 12.00 to 13.50"."""
+    from django.utils.translation import gettext as _
 
+    from merchant.field_labels import field_label, value_text
 
-@register.filter
-def audit_value(entry, which):
-    """An audited old/new value, shown with its choice label (e.g. 'Listed' rather than 'listed')."""
-    value = entry.old_value if which == "old" else entry.new_value
-    field = _audit_model_field(entry)
-    if field is not None and field.choices:
-        return dict(field.flatchoices).get(value, value)
-    return value
+    field = field_label(entry.entity, entry.field)
+    old = value_text(entry.entity, entry.field, entry.old_value)
+    new = value_text(entry.entity, entry.field, entry.new_value)
+    if not entry.old_value:
+        return _("%(field)s set to %(new)s") % {"field": field, "new": new}
+    if not entry.new_value:
+        return _("%(field)s removed (was %(old)s)") % {"field": field, "old": old}
+    return _("%(field)s changed from %(old)s to %(new)s") % {"field": field, "old": old, "new": new}

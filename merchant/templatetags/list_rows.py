@@ -55,7 +55,8 @@ def _order_cells(source, status, erp, refunds, taken, not_taken) -> dict:
         "total": lambda o: '<td class="num">' + e(money(o.total_amount)) + "</td>",
         "status": lambda o: '<td><span class="badge ' + e(o.status) + '">' + e(status.get(o.status, o.status))
         + "</span>" + _order_flags(o, refunds) + "</td>",
-        "platform_status": lambda o: "<td>" + e(o.platform_status or "—") + "</td>",
+        "platform_status": lambda o: ('<td title="' + e(o.platform_status) + '">' + e(o.platform_status_label)
+                                      + "</td>") if o.platform_status else "<td>—</td>",
         "erp_status": lambda o: '<td class="nowrap">' + e(erp.get(o.erp_status, o.erp_status)) + "</td>",
         "taken": lambda o: '<td class="nowrap">' + (taken if o.taken_by_erp else not_taken) + "</td>",
         "tracking": lambda o: '<td class="code">' + e(o.tracking_no or "—") + "</td>",

@@ -3,13 +3,14 @@ on the page that answers its creation, and never again (it is stored only encryp
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from merchant.forms import ApiKeyForm
 from merchant.models import ApiCredential
 from merchant.permissions import Action
 from merchant.services.api_credentials import api_credential_create, api_credential_revoke, api_credential_rotate
-from merchant.views.common import flash_errors, merchant_view
+from merchant.views.common import confirm_first, flash_errors, merchant_view
 
 
 def _get_credential_for_user(request, pk) -> ApiCredential:
@@ -54,6 +55,12 @@ def api_key_rotate(request, pk):
 def api_key_revoke(request, pk):
     credential = _get_credential_for_user(request, pk)
     if credential.revoked_at is None:
+        ask = confirm_first(
+            request, title=_("Revoke key %(key)s?") % {"key": credential.key},
+            message=_("Requests signed with this key are refused from then on: put a new key into your ERP first."),
+            button=_("Revoke the key"), back=reverse("api_keys"))
+        if ask is not None:
+            return ask
         api_credential_revoke(credential=credential, actor=request.actor)
         messages.success(request, _("Key %(key)s revoked: requests signed with it are refused from now on.")
                          % {"key": credential.key})

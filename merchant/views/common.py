@@ -80,3 +80,15 @@ def querystring_without_page(request) -> str:
     params = request.GET.copy()
     params.pop("page", None)
     return params.urlencode()
+
+
+def confirm_first(request, *, title: str, message: str, button: str, back: str, danger: bool = True):
+    """A page asking before a big step: the same POST again with confirmed=1 does it. None once confirmed."""
+    from django.shortcuts import render
+
+    if request.POST.get("confirmed") == "1":
+        return None
+    fields = [(k, v) for k in request.POST if k not in ("csrfmiddlewaretoken", "confirmed")
+              for v in request.POST.getlist(k)]
+    return render(request, "confirm.html", {"title": title, "message": message, "button": button, "back": back,
+                                            "danger": danger, "fields": fields, "action": request.path})

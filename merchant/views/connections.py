@@ -15,7 +15,9 @@ from django.utils.translation import gettext_lazy
 
 from merchant.forms import ConnectionForm, SyncNowForm
 from merchant.permissions import Action
-from merchant.views.common import form_error_from, merchant_view, paginate, querystring_without_page
+from merchant.views.common import (
+    confirm_first, form_error_from, merchant_view, paginate, querystring_without_page,
+)
 from sync import connection_tests, outbound_status, selectors, services
 from sync.erp import selectors as erp_selectors
 from sync.erp import services as erp_services
@@ -101,6 +103,14 @@ def _test_context(connection) -> dict:
 @merchant_view(Action.CONNECTIONS, POST)
 def connection_set_enabled(request, pk, enabled: bool):
     connection = _get_connection_for_user(request, pk)
+    if not enabled:
+        ask = confirm_first(
+            request, title=_("Disable %(name)s?") % {"name": connection.name},
+            message=_("While it is disabled no order, refund, stock or price sync runs for this connection; changes "
+                      "made meanwhile wait and are sent when you enable it again."),
+            button=_("Disable the connection"), back=connection.get_absolute_url())
+        if ask is not None:
+            return ask
     services.connection_set_enabled(connection=connection, enabled=enabled, actor=request.actor)
     messages.success(request, _("Connection enabled.") if enabled else _("Connection disabled."))
     return redirect(connection)

@@ -1,20 +1,27 @@
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from merchant import selectors
+from merchant.selectors.held import held_to_apply, value_row
 from merchant.forms import (
     BatchForm, BulkProductForm, GroupPriceForm, ProductForm, SearchForm, SkuSwitchForm, StockForm, pause_until,
 )
-from merchant.models import ListingState, Product, SwitchKind
+from merchant.models import ListingState, Module, Product, SwitchKind
 from merchant.permissions import Action
 from merchant.services import catalog, stock, switches
 from merchant.views.common import (
     flash_errors, form_error_from, get_batch_for_user, get_group_price_for_user, get_product_for_user,
     merchant_view, querystring_without_page,
 )
+from merchant.views.switches import confirm_switch_on, switched_on_message
 from sync import outbound_status
 
 POST = ("POST",)
@@ -63,11 +70,23 @@ def _bulk_action(request):
                 messages.warning(request, _("%(product)s refused: %(reason)s") % {"product": product, "reason": reason})
         else:
             verb, kind = action.split("_")
-            switches.sku_switch_set(
+            if verb == "resume":
+                what = ngettext("%(kind)s of %(n)d product", "%(kind)s of %(n)d products", len(products)) % {
+                    "kind": SwitchKind(kind).label, "n": len(products)}
+                preview = confirm_switch_on(request, held_to_apply(request.merchant, products=products, kind=kind),
+                                            what=what, back=request.get_full_path())
+                if preview is not None:
+                    return preview
+            done = switches.sku_switch_set(
                 products=products, kind=kind, enabled=verb == "resume", actor=request.actor,
                 until=pause_until(form.cleaned_data.get("pause_for") or "") if verb == "pause" else None,
             )
-            messages.success(request, _("Switches changed for %(n)s products.") % {"n": len(products)})
+            if verb == "resume":
+                messages.success(request, switched_on_message(what, done[0].applied_count if done else 0))
+            else:
+                messages.success(request, switches.paused_message(
+                    ngettext("%(kind)s of %(n)d product", "%(kind)s of %(n)d products", len(products)) % {
+                        "kind": SwitchKind(kind).label, "n": len(products)}, done[0]))
     except ValidationError as e:
         flash_errors(request, e)
     return redirect(request.get_full_path())
@@ -82,7 +101,7 @@ def _render_detail(request, product, status=200, **forms):
         "stock_sync_on": switches.auto_sync_on(
             merchant_id=product.merchant_id, module="stock", product=product, kind=SwitchKind.STOCK
         ),
-        "held_values": list(product.held_values.all()),
+        "held_values": [value_row(held) for held in product.held_values.all()],
         "audit": selectors.audit_for(request.merchant, "product", product.pk),
         "product_form": forms.get("product_form") or ProductForm(instance=product),
         "stock_form": forms.get("stock_form") or StockForm(initial={"stock": product.stock}),
@@ -121,18 +140,64 @@ def product_stock(request, pk):
     form = StockForm(request.POST)
     if form.is_valid():
         try:
-            # "" is a real choice ("until turned back on"); only a form without the pause menu means "no".
-            pause = form.cleaned_data.get("pause_for", "") if "pause_for" in request.POST else "no"
+            # Nothing chosen means no pause: a stock edit never stops the SKU following the ERP by itself.
+            pause = form.cleaned_data.get("pause_for") or "no"
+            previous = product.stock
+            was_on = switches.auto_sync_on(merchant_id=product.merchant_id, module=Module.STOCK, product=product,
+                                           kind=SwitchKind.STOCK)
             stock.stock_set_by_hand(
                 product=product, quantity=form.cleaned_data["stock"], actor=request.actor,
                 reason=form.cleaned_data["reason"], pause_sync=pause != "no",
                 until=pause_until(pause) if pause != "no" else None,
             )
-            messages.success(request, _("Stock saved."))
+            messages.success(request, stock_saved_message(request, product, previous=previous,
+                                                          paused=pause != "no" and was_on))
             return redirect(product)
         except ValidationError as e:
             form_error_from(form, e)
     return _render_detail(request, product, status=400, stock_form=form)
+
+
+def stock_saved_message(request, product, *, previous: int, paused: bool):
+    """What a stock edit did to the SKU's auto sync, in words, with a button that takes it back."""
+    switch = product.switches.filter(kind=SwitchKind.STOCK).first()
+    if switch is not None and not switch.is_on():
+        if switch.paused_until:
+            text = _("Stock saved; automatic stock sync is paused until %(time)s.") % {
+                "time": timezone.localtime(switch.paused_until).strftime("%H:%M" if timezone.localdate(
+                    switch.paused_until) == timezone.localdate() else "%Y-%m-%d %H:%M")}
+        else:
+            text = _("Stock saved; automatic stock sync stays off until someone turns it back on.")
+    elif switches.module_pause(product.merchant, Module.STOCK) is not None:
+        text = _("Stock saved; automatic stock sync is off for the whole stock module.")
+    else:
+        text = _("Stock saved. Automatic stock sync is on: the next stock the ERP sends replaces this value.")
+    undo = format_html(
+        ' <form class="inline-form" method="post" action="{}"><input type="hidden" name="csrfmiddlewaretoken" '
+        'value="{}"><input type="hidden" name="previous" value="{}"><input type="hidden" name="set_to" value="{}">'
+        '<input type="hidden" name="resume" value="{}"><button type="submit" class="link">{}</button></form>',
+        reverse("product_stock_undo", args=[product.pk]), get_token(request), previous, product.stock,
+        "1" if paused else "0", _("Undo"),
+    )
+    return format_html("{}{}", text, undo)
+
+
+@merchant_view(Action.EDIT, POST)
+def product_stock_undo(request, pk):
+    """Take a stock edit back: the previous stock, and the SKU's auto stock sync on again if the edit paused it."""
+    product = get_product_for_user(request, pk)
+    try:
+        previous, set_to = int(request.POST.get("previous", "")), int(request.POST.get("set_to", ""))
+    except ValueError:
+        messages.error(request, _("Nothing to undo."))
+        return redirect(product)
+    try:
+        stock.stock_edit_undo(product=product, previous=previous, set_to=set_to,
+                              resume=request.POST.get("resume") == "1", actor=request.actor)
+        messages.success(request, _("Undone: stock is %(n)s again.") % {"n": previous})
+    except ValidationError as e:
+        flash_errors(request, e)
+    return redirect(product)
 
 
 @merchant_view(Action.EDIT, POST)
@@ -199,11 +264,18 @@ def product_switch(request, pk):
     product = get_product_for_user(request, pk)
     form = SkuSwitchForm(request.POST)
     if form.is_valid():
+        kind, enabled = form.cleaned_data["kind"], form.cleaned_data["enabled"]
+        what = f"{product}: {SwitchKind(kind).label}"
+        if enabled:
+            preview = confirm_switch_on(request, held_to_apply(request.merchant, products=[product], kind=kind),
+                                        what=what, back=product.get_absolute_url())
+            if preview is not None:
+                return preview
         try:
-            switches.sku_switch_set(products=[product], kind=form.cleaned_data["kind"],
-                                    enabled=form.cleaned_data["enabled"], until=form.until(),
-                                    reason=form.cleaned_data["reason"], actor=request.actor)
-            messages.success(request, _("Switch saved."))
+            done = switches.sku_switch_set(products=[product], kind=kind, enabled=enabled, until=form.until(),
+                                           reason=form.cleaned_data["reason"], actor=request.actor)
+            messages.success(request, switched_on_message(what, done[0].applied_count) if enabled
+                             else switches.paused_message(what, done[0]))
             return redirect(product)
         except ValidationError as e:
             form_error_from(form, e)
