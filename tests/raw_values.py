@@ -7,7 +7,7 @@ on Chinese pages English words outside the allow-list of proper names and units.
 import html as html_lib
 import re
 
-_HIDDEN = re.compile(r"<(script|style|textarea|template|code|pre)\b.*?</\1>", re.S | re.I)
+_HIDDEN = re.compile(r"<(script|style|textarea|template)\b.*?</\1>", re.S | re.I)
 _TAG = re.compile(r"<[^>]+>")
 _PATTERNS = {
     "dict or list repr": re.compile(r"[{\[]\s*'[^']*'\s*[:,\]]"),
@@ -32,7 +32,7 @@ _ENGLISH_WORD = re.compile(r"(?<![\w@./-])[A-Za-z]{3,}(?![\w@./-])")
 
 
 def visible_text(page: str) -> str:
-    """The page as a person reads it: without scripts, styles, code samples and tags, entities decoded."""
+    """The page as a person reads it: without scripts, styles and tags, entities decoded."""
     body = page.split("<body", 1)[-1]
     return html_lib.unescape(_TAG.sub(" ", _HIDDEN.sub(" ", body)))
 
