@@ -26,6 +26,11 @@ class HeldRow:
     source: str
     since: datetime
 
+    @property
+    def same(self) -> bool:
+        """The ERP sent what is already in force: applying or discarding it changes nothing."""
+        return self.in_force == self.held
+
 
 def field_kind(field: str) -> str:
     return FIELD_KIND.get(field, SwitchKind.PRICE)
