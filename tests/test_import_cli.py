@@ -155,3 +155,13 @@ def test_unknown_merchant_missing_file_and_unsupported_types_are_command_errors(
     with pytest.raises(CommandError):
         call_command("import_file", "merchant-a", "orders", path)
     assert not ImportJob.objects.exists()
+
+
+def test_the_command_speaks_one_language_whatever_the_site_language(merchant_a, tmp_path, settings):
+    """The site defaults to Chinese, the command's own words are English: its service messages follow them."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "zh-hans"
+    with translation.override("zh-hans"):
+        summary, _status = run("merchant-a", "products", write(tmp_path, "bad.csv", b"a,b\n1,2\n"))
+    assert summary["error"].startswith("No header row naming the columns was found")

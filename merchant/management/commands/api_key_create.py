@@ -1,7 +1,7 @@
 """Operator CLI: a new Open API key for a merchant; prints the key and its secret (shown only here)."""
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from merchant.models import AuditSource, Merchant
 from merchant.permissions import Actor
@@ -15,6 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("merchant_code")
         parser.add_argument("--name", default="")
 
+    @no_translations  # one language on the terminal: service messages in English like the command's own
     def handle(self, merchant_code, name="", **options):
         merchant = Merchant.objects.filter(code=merchant_code).first()
         if merchant is None:

@@ -4,7 +4,7 @@ import os
 import sys
 
 from django.core.files import File
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from merchant.models import AuditSource, ImportJob, ImportKind, ImportStatus, Merchant, RowAction
 from merchant.permissions import Actor
@@ -26,6 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--apply", action="store_true", help="apply the change set (else nothing changes)")
         parser.add_argument("--valid-only", action="store_true", help="with --apply: skip invalid rows")
 
+    @no_translations  # one language on the terminal: service messages in English like the command's own
     def handle(self, *args, merchant_code, kind, file, apply, valid_only, **options):
         merchant = Merchant.objects.filter(code=merchant_code).first()
         if merchant is None:

@@ -3,7 +3,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from merchant.spreadsheets.imports.columns import KIND_COLUMNS
 from merchant.spreadsheets.imports.template import template_workbook
@@ -16,6 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("kind", metavar="KIND", help=f"One of: {', '.join(KIND_COLUMNS)}.")
         parser.add_argument("--out", required=True, metavar="FILE", help="Output file ending in .xlsx.")
 
+    @no_translations  # one language on the terminal: service messages in English like the command's own
     def handle(self, *args, kind, out, **options):
         # Checked here rather than with argparse choices, so the message names every kind the same way from
         # the command line and from call_command.

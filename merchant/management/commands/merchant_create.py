@@ -4,7 +4,7 @@ import json
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 from django.db import transaction
 
 from merchant.models import Membership, Merchant, Role
@@ -20,6 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--owner", required=True, help="username of the merchant's owner (created)")
         parser.add_argument("--password", required=True)
 
+    @no_translations  # one language on the terminal: service messages in English like the command's own
     def handle(self, code, name, owner, password, **options):
         merchant = Merchant(code=code, name=name)
         try:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -55,6 +55,7 @@ class Command(BaseCommand):
                                         "item, ERP customer code.")
         parser.add_argument("--tab", choices=[t.key for t in TABS], help="Only the orders of this list tab.")
 
+    @no_translations  # one language on the terminal: service messages in English like the command's own
     def handle(self, *args, merchant, out, status=None, since=None, until=None, q=None, tab=None, **options):
         path = Path(out)
         fmt = FORMATS.get(path.suffix.lower())

@@ -1,6 +1,6 @@
 """Operator CLI: add a connection to a merchant; prints the new connection's id."""
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from merchant.models import AuditSource, Merchant
 from merchant.permissions import Actor
@@ -33,6 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--orders-interval", type=int, default=60,
                             help="seconds between order pulls (erp: between pulls and order handoffs)")
 
+    @no_translations  # one language on the terminal: service messages in English like the command's own
     def handle(self, *args, **o):
         merchant = Merchant.objects.filter(code=o["merchant_code"]).first()
         if merchant is None:
