@@ -153,3 +153,17 @@ def test_revert_of_stock_and_group_prices_puts_back_the_old_values(client_owner,
     product.refresh_from_db()
     assert product.stock == 5
     assert GroupPrice.objects.get(product=product).price == Decimal("20.00")
+
+
+def test_the_preview_names_row_states_in_chinese_as_a_merchant_reads_them(client_owner, merchant_a, priced):
+    from .factories import RegionGroupFactory
+
+    group = RegionGroupFactory(code="chuanyu", name="川渝")
+    job = checked(client_owner, merchant_a, [["erp_product_id", "price_type", "group_code", "price"],
+                                            ["P-1", "默认价", "", "32.57"], ["P-2", "区域组价", "川渝", "30.00"]])
+    assert (job.new_count, job.changed_count) == (1, 1)
+    with translation.override("zh-hans"):
+        html = client_owner.get(job.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert '<span class="badge new">新增</span>' in html and '<span class="badge changed">变更</span>' in html
+    assert "新值" not in html and "变更时间" not in html
+    assert "川渝价格" in html and f"price[{group.code}]" not in html  # a group price by its group's name
