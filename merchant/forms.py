@@ -195,9 +195,9 @@ class ShipmentLineForm(forms.Form):
 
 
 def _batch_choice_label(batch, today) -> str:
-    return gettext("%(batch)s · %(produced)s ~ %(expires)s (%(days)d days left) · %(quantity)d in stock") % {
-        "batch": batch.batch_no, "produced": batch.production_date.isoformat(),
-        "expires": batch.expiry_date.isoformat(), "days": (batch.expiry_date - today).days,
+    # The production date goes with the batch into the shipment; the choice shows what a picker decides by.
+    return gettext("%(batch)s · expires %(expires)s (%(days)d days left) · %(quantity)d in stock") % {
+        "batch": batch.batch_no, "expires": batch.expiry_date.isoformat(), "days": (batch.expiry_date - today).days,
         "quantity": batch.quantity}
 
 

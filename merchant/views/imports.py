@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
-from django.utils.translation import get_language, gettext as _, gettext_lazy
+from django.utils.translation import get_language, gettext as _, gettext_lazy, pgettext
 
 from merchant.forms import ImportConfirmForm, ImportUploadForm, pause_until
 from merchant.models import CustomerGroup, ImportJob, ImportKind, ImportStatus, RegionGroup, RowAction
@@ -89,15 +89,18 @@ def _labels(kind: str) -> dict:
 
 
 def _changes(row) -> dict:
-    """A new record's values come from its data; changes hold what the rules derived (listing, match)."""
-    if row.action != RowAction.NEW:
+    """A new record's values come from its data; changes hold what the rules derived (listing, match). A new
+    group price is its one derived change (its group's price); the row's codes would only repeat it."""
+    if row.action != RowAction.NEW or (row.job.kind == ImportKind.PRICES and row.changes):
         return row.changes
     return {**{field: ["", value] for field, value in row.data.items()}, **row.changes}
 
 
 def _row_view(row, labels):
     return {
-        "number": row.row_number, "action": row.action, "action_label": RowAction(row.action).label, "key": row.key,
+        "number": row.row_number, "action": row.action, "key": row.key, "stale": bool(row.stale),
+        "action_label": pgettext("revert row state", "Cannot be put back")
+        if row.action == RowAction.INVALID and row.job.reverts_id else RowAction(row.action).label,
         "changes": [(labels.get(field, field), old, new) for field, (old, new) in _changes(row).items()],
         "errors": [(labels.get(e["column"], e["column"]), e["value"], e["reason"]) for e in row.errors],
     }
