@@ -186,6 +186,10 @@ class ShipmentLineForm(forms.Form):
             if data.get("quantity") and batch is None:
                 self.add_error("batch", _("Choose the batch shipped.") if self.batches else
                                _("No batch of this product can be shipped: none is in stock before its expiry."))
+            elif batch is not None and (data.get("quantity") or 0) > batch.quantity:
+                self.add_error("batch", gettext("Batch %(batch)s holds %(quantity)d: ship the rest from another batch "
+                                                "in a second shipment.") % {"batch": batch.batch_no,
+                                                                           "quantity": batch.quantity})
             data.update(batch_no=batch.batch_no if batch else "", production_date=batch.production_date if batch
                         else None, expiry_date=batch.expiry_date if batch else None)
             return data

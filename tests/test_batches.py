@@ -117,6 +117,11 @@ def test_the_shipment_form_picks_usable_batches_first_expiry_first_out(client_op
         f"i{item.pk}-batch": str(expired.pk)})
     assert refused.status_code == 400
     assert not ShipmentItem.objects.exists()
+    # More than the batch holds is refused: the rest ships from another batch.
+    assert client_operator.post(reverse("order_shipment", args=[order.pk]), {
+        "s-carrier": carrier.code, "s-tracking_no": "SF-9", f"i{item.pk}-quantity": "3",
+        f"i{item.pk}-batch": str(BatchFactory(product=batch_product, batch_no="SMALL", quantity=1).pk)}).status_code == 400
+    assert not ShipmentItem.objects.exists()
     response = client_operator.post(reverse("order_shipment", args=[order.pk]), {
         "s-carrier": carrier.code, "s-tracking_no": "SF-9", f"i{item.pk}-quantity": "2",
         f"i{item.pk}-batch": str(early.pk)})

@@ -167,3 +167,28 @@ def test_the_preview_names_row_states_in_chinese_as_a_merchant_reads_them(client
     assert '<span class="badge new">新增</span>' in html and '<span class="badge changed">变更</span>' in html
     assert "新值" not in html and "变更时间" not in html
     assert "川渝价格" in html and f"price[{group.code}]" not in html  # a group price by its group's name
+
+
+def test_revert_of_a_products_import_puts_back_changed_fields_and_keeps_created_products(client_owner, merchant_a):
+    product = ProductFactory(merchant=merchant_a, erp_product_id="P-7", name="Old name", stock=3)
+    job = confirm(client_owner, checked(client_owner, merchant_a, [
+        ["erp_product_id", "name", "stock", "default_price"], ["P-7", "New name", "9", ""], ["P-8", "Brand new", "1", "5"]],
+        kind="products", name="products.csv"))
+    assert Product.objects.filter(erp_product_id="P-8").exists()
+    client_owner.post(reverse("import_revert", args=[job.pk]))
+    revert = ImportJob.objects.get(reverts=job)
+    assert any("records this import created stay" in warning for warning in revert.warnings)
+    confirm(client_owner, revert)
+    product.refresh_from_db()
+    assert (product.name, product.stock) == ("Old name", 3)
+    assert Product.objects.filter(erp_product_id="P-8").exists()
+
+
+def test_imports_that_ship_or_replace_batches_are_not_offered_a_revert(client_owner, merchant_a):
+    ProductFactory(merchant=merchant_a, erp_product_id="P-3", batch_managed=True, stock=0)
+    job = confirm(client_owner, checked(client_owner, merchant_a, [
+        ["erp_product_id", "batch_no", "production_date", "expiry_date", "quantity"],
+        ["P-3", "L1", "2026-01-01", "2029-01-01", "5"]], kind="batches", name="batches.csv"))
+    assert 'id="revert-form"' not in client_owner.get(job.get_absolute_url()).content.decode()
+    client_owner.post(reverse("import_revert", args=[job.pk]))
+    assert not ImportJob.objects.filter(reverts=job).exists()
