@@ -171,11 +171,46 @@ class ShipmentLineForm(forms.Form):
     production_date = forms.DateField(label=_("Production date"), required=False, widget=DATE)
     expiry_date = forms.DateField(label=_("Expiry date"), required=False, widget=DATE)
 
+    def __init__(self, *args, batches=None, today=None, **kwargs):
+        """With the product's usable batches (first-expiry-first-out), the line picks one of them instead of
+        typing a number: its dates come with it, and the earliest-expiring one is suggested."""
+        super().__init__(*args, **kwargs)
+        self.picks_batch = batches is not None
+        self.batches = {str(batch.pk): batch for batch in batches or ()}
+        if not self.picks_batch:
+            return
+        for name in ("batch_no", "production_date", "expiry_date"):
+            del self.fields[name]
+        today = today or timezone.localdate()
+        choices = [(pk, _batch_choice_label(batch, today)) for pk, batch in self.batches.items()]
+        self.fields["batch"] = forms.ChoiceField(
+            label=_("Batch"), required=False, initial=next(iter(self.batches), ""),
+            choices=choices or [("", _("no batch in stock before its expiry"))])
+
     def clean(self):
         data = super().clean()
+        if self.picks_batch:
+            batch = self.batches.get(data.get("batch") or "")
+            if data.get("quantity") and batch is None:
+                self.add_error("batch", _("Choose the batch shipped.") if self.batches else
+                               _("No batch of this product can be shipped: none is in stock before its expiry."))
+            elif batch is not None and (data.get("quantity") or 0) > batch.quantity:
+                self.add_error("batch", gettext("Batch %(batch)s holds %(quantity)d: ship the rest from another batch "
+                                                "in a second shipment.") % {"batch": batch.batch_no,
+                                                                           "quantity": batch.quantity})
+            data.update(batch_no=batch.batch_no if batch else "", production_date=batch.production_date if batch
+                        else None, expiry_date=batch.expiry_date if batch else None)
+            return data
         if data.get("production_date") and data.get("expiry_date") and data["expiry_date"] <= data["production_date"]:
             self.add_error("expiry_date", _("The expiry date must be after the production date."))
         return data
+
+
+def _batch_choice_label(batch, today) -> str:
+    # The production date goes with the batch into the shipment; the choice shows what a picker decides by.
+    return gettext("%(batch)s · expires %(expires)s (%(days)d days left) · %(quantity)d in stock") % {
+        "batch": batch.batch_no, "expires": batch.expiry_date.isoformat(), "days": (batch.expiry_date - today).days,
+        "quantity": batch.quantity}
 
 
 class ErpStatusForm(forms.Form):

@@ -40,7 +40,8 @@ def _apply(job_id: int, valid_only: bool, pause_kinds, pause_until: str | None) 
     if job.status != ImportStatus.APPLYING:
         return {"status": job.status}
     user = job.applied_by
-    actor = import_actor(user, getattr(getattr(user, "membership", None), "role", None))
+    actor = import_actor(user, getattr(getattr(user, "membership", None), "role", None),
+                         revert=job.reverts_id is not None)
     until = parse_datetime(pause_until) if pause_until else None
     return import_apply_claimed(job=job, actor=actor, valid_only=valid_only, pause_kinds=pause_kinds,
                                 pause_until=until)

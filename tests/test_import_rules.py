@@ -206,6 +206,21 @@ def test_prices_resolve_each_kind_and_groups_by_code(merchant_a, import_by):
     assert GroupPrice.objects.get(product=product, customer_group=group).price == Decimal("8.80")
 
 
+def test_prices_take_the_words_and_group_names_the_template_offers(merchant_a, import_by):
+    product = ProductFactory(merchant=merchant_a, erp_product_id="P-1", default_price=Decimal("10.00"))
+    region, group = RegionGroupFactory(code="chuanyu", name="川渝"), CustomerGroupFactory(code="chain", name="连锁药店")
+    job = validated(merchant_a, "prices", [PRICE_HEADER, ["P-1", "默认价", "", 9.9],
+                                           ["P-1", "Suggested retail price", "", "15"],
+                                           ["P-1", "区域组价", "川渝", 9.5],
+                                           ["P-1", "customer group price", "连锁药店", 8.8]])
+    assert (job.new_count, job.changed_count, job.invalid_count) == (2, 2, 0)
+    apply(job, import_by)
+    product.refresh_from_db()
+    assert (product.default_price, product.suggested_retail_price) == (Decimal("9.90"), Decimal("15.00"))
+    assert GroupPrice.objects.get(product=product, region_group=region).price == Decimal("9.50")
+    assert GroupPrice.objects.get(product=product, customer_group=group).price == Decimal("8.80")
+
+
 def test_a_reimported_group_price_updates_the_existing_one(merchant_a, import_by):
     product = ProductFactory(merchant=merchant_a, erp_product_id="P-1")
     region = RegionGroupFactory(code="south")
@@ -487,7 +502,7 @@ def test_apply_without_valid_only_refuses_a_change_set_with_invalid_rows(merchan
     assert not Product.objects.exists()
 
     result = apply(job, import_by, valid_only=True)
-    assert result == {"applied": 1, "skipped": 1, "paused": 0}
+    assert result == {"applied": 1, "skipped": 1, "paused": 0, "stale": 0}
     assert list(Product.objects.values_list("erp_product_id", flat=True)) == ["P-1"]
 
 
@@ -567,7 +582,7 @@ def test_apply_with_pause_kinds_pauses_the_changed_skus_until_the_given_time(mer
 
     result = apply(job, import_by, pause_kinds=["stock"], pause_until=until)
 
-    assert result == {"applied": 2, "skipped": 0, "paused": 1}
+    assert result == {"applied": 2, "skipped": 0, "paused": 1, "stale": 0}
     switch = SkuSwitch.objects.get(product=changed, kind="stock")
     assert (switch.enabled, switch.paused_until, switch.changed_by_id) == (False, until, owner.pk)
     assert not SkuSwitch.objects.filter(product=unchanged).exists()

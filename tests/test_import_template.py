@@ -5,6 +5,7 @@ from datetime import date, datetime
 
 import openpyxl
 import pytest
+from django.utils import translation
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from openpyxl.utils import get_column_letter
@@ -108,22 +109,26 @@ def test_price_type_has_a_dropdown_of_its_values():
 
     [validation] = validations_of(sheet, column_of("prices", "price_type"))
     assert validation.type == "list"
-    assert validation.formula1 == '"default,suggested_retail,region_group,customer_group"'
+    # The words a merchant uses, in the language of the page: never the internal values.
+    assert validation.formula1 == '"默认价,建议零售价,区域组价,客户组价"'
     assert "B1000" in validation.sqref
+    with translation.override("en"):
+        [english] = validations_of(load("prices").worksheets[0], column_of("prices", "price_type"))
+    assert english.formula1 == '"default price,suggested retail price,region group price,customer group price"'
 
 
 @pytest.mark.django_db
 def test_group_code_dropdown_lists_region_and_customer_groups_from_a_hidden_sheet():
-    RegionGroupFactory(code="south")
-    RegionGroupFactory(code="north")
-    CustomerGroupFactory(code="chain-stores")
+    RegionGroupFactory(code="south", name="华南")
+    RegionGroupFactory(code="north", name="华北")
+    CustomerGroupFactory(code="chain-stores", name="连锁药店")
 
     workbook = load("prices")
 
     lists = workbook[LISTS_SHEET]
     assert lists.sheet_state == "hidden"
-    codes = [value for (value,) in lists.iter_rows(min_row=2, max_col=1, values_only=True)]
-    assert sorted(codes) == ["chain-stores", "north", "south"]
+    names = [value for (value,) in lists.iter_rows(min_row=2, max_col=1, values_only=True)]
+    assert sorted(names) == sorted(["华南", "华北", "连锁药店"])  # names, not the groups' codes
     [validation] = validations_of(workbook.worksheets[0], column_of("prices", "group_code"))
     assert validation.type == "list"
     assert validation.formula1 == f"'{LISTS_SHEET}'!$A$2:$A$4"

@@ -298,10 +298,11 @@ def test_editor_adds_edits_and_deletes_batches_and_stock_follows(editor_client, 
     assert list(batch_product.batches.values_list("batch_no", flat=True)) == ["LOT-2"]
 
 
-def test_an_expired_batch_does_not_count_as_stock(client_operator, batch_product):
+def test_an_expired_batch_is_kept_only_as_a_record_and_does_not_count_as_stock(client_operator, batch_product):
     today = timezone.localdate()
     client_operator.post(reverse("batch_add", args=[batch_product.pk]), batch_data(
-        production_date=(today - timedelta(days=800)).isoformat(), expiry_date=(today - timedelta(days=1)).isoformat()))
+        production_date=(today - timedelta(days=800)).isoformat(), expiry_date=(today - timedelta(days=1)).isoformat(),
+        quantity="0"))
     assert Batch.objects.filter(product=batch_product).count() == 1
     batch_product.refresh_from_db()
     assert batch_product.stock == 0

@@ -10,6 +10,7 @@ class AuditSource(models.TextChoices):
     API = "api", _("Open API")
     MARKETPLACE = "marketplace", _("Marketplace")
     SYSTEM = "system", _("System")
+    REVERT = "revert", _("Import revert")
 
 
 class AuditEntry(models.Model):

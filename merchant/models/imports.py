@@ -3,7 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_lazy as _, pgettext_lazy
 
 
 class ImportKind(models.TextChoices):
@@ -87,6 +87,11 @@ class ImportJob(models.Model):
     # SKUs whose automatic stock / price sync is on among the rows that change them: {"stock": n, "price": n}.
     sync_on = models.JSONField(default=dict)
     error = models.TextField(blank=True)
+    # A revert is itself a change set, of the same kind, that puts back what an applied import changed.
+    reverts = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reverted_by",
+                                verbose_name=_("reverts"))
+    # Rows left out on confirm because their target changed after the preview (ImportRow.stale says how).
+    stale_count = models.IntegerField(_("rows changed since the check"), default=0)
 
     class Meta:
         verbose_name = _("import")
@@ -107,8 +112,9 @@ class ImportJob(models.Model):
 
 
 class RowAction(models.TextChoices):
-    NEW = "new", _("New")
-    CHANGED = "changed", _("Changed")
+    # Row states on the preview: "New"/"Changed" alone translate as other words (新值, 变更时间).
+    NEW = "new", pgettext_lazy("import row state", "New")
+    CHANGED = "changed", pgettext_lazy("import row state", "Changed")
     UNCHANGED = "unchanged", _("Unchanged")
     INVALID = "invalid", _("Invalid")
 
@@ -127,6 +133,10 @@ class ImportRow(models.Model):
     data = models.JSONField(default=dict)
     changes = models.JSONField(default=dict)  # field -> [old, new], as text
     errors = models.JSONField(default=list)  # [{"column": key, "value": text, "reason": text}]
+    # Set on confirm: whether the row was written, or, when its target changed since the preview, field ->
+    # [value at preview, value now, value in the file] and the row is left out.
+    applied = models.BooleanField(default=False)
+    stale = models.JSONField(default=dict)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "row_number"], name="uniq_import_row")]

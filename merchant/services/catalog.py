@@ -4,9 +4,10 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 from django.core.validators import DecimalValidator
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from merchant.models import Batch, GroupPrice, ListingState, Product
+from merchant.models import Batch, GroupPrice, ListingState, Product, ShipmentItem
 from merchant.models.catalog import MONEY
 from merchant.permissions import Action, Actor
 from sync.outbox import kinds_of, outbox_products_changed
@@ -180,11 +181,21 @@ def batch_save(
     _check_batch_dates(production_date, expiry_date)
     if quantity is None or quantity < 0:
         raise ValidationError({"quantity": _("Quantity cannot be negative.")})
+    today = timezone.localdate()
+    if quantity and expiry_date <= today:
+        # Stock of an expired batch would be sold as if it were good: it is only kept as a record, at 0.
+        raise ValidationError({"expiry_date": _(
+            "This batch expired on %(date)s and cannot be on sale: enter quantity 0 to keep it as a record."
+        ) % {"date": expiry_date.isoformat()}})
     clash = product.batches.filter(batch_no=batch_no)
     if batch is not None:
         clash = clash.exclude(pk=batch.pk)
     if clash.exists():
         raise ValidationError({"batch_no": _("This product already has a batch with this number.")})
+    if batch is not None and batch_no != batch.batch_no and batch_shipped(batch):
+        raise ValidationError({"batch_no": _(
+            "Shipments name batch %(batch)s: its number cannot change (the buyer's records show it).")
+            % {"batch": batch.batch_no}})
     values = {
         "batch_no": batch_no, "production_date": production_date, "expiry_date": expiry_date, "quantity": quantity,
     }
@@ -204,8 +215,19 @@ def batch_save(
     return batch
 
 
+def batch_shipped(batch: Batch) -> bool:
+    """Whether a shipment of this product names the batch (shipments keep the number as text)."""
+    return ShipmentItem.objects.filter(order_item__product_id=batch.product_id, batch_no=batch.batch_no).exists()
+
+
 def batch_delete(*, batch: Batch, actor: Actor) -> None:
+    """Remove a batch no shipment names. One that was shipped stays as the record of what buyers received:
+    set its quantity to 0 instead (it then leaves the stock)."""
     actor.require(Action.EDIT)
+    if batch_shipped(batch):
+        raise ValidationError(_(
+            "Batch %(batch)s cannot be removed: shipments name it, and it stays as their record. Set its quantity "
+            "to 0 to take it out of stock.") % {"batch": batch.batch_no})
     product = batch.product
     with transaction.atomic():
         audit_changes(

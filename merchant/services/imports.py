@@ -263,7 +263,8 @@ def import_apply_claimed(
 
     def record_applied(result: dict) -> None:
         if not mine.update(status=ImportStatus.APPLIED, applied_at=timezone.now(), applied_count=result["applied"],
-                           skipped_count=result["skipped"], error="", lease_until=None, lease_token=""):
+                           skipped_count=result["skipped"], stale_count=result.get("stale", 0), error="",
+                           lease_until=None, lease_token=""):
             raise pipeline.LeaseLost(job.pk)
         import_outcome_notify(job=job, applied=result["applied"])
 
@@ -306,6 +307,22 @@ def _column_label(kind: str, key: str) -> str:
     return column.zh if (translation.get_language() or "").startswith("zh") else column.en
 
 
-def import_actor(user, role) -> Actor:
-    """Changes an import makes are audited with source "import" and the user who confirmed it."""
-    return Actor(source=AuditSource.IMPORT, user=user, role=role)
+def import_actor(user, role, *, revert: bool = False) -> Actor:
+    """Changes an import makes are audited with source "import" (a revert's with "revert") and the user who
+    confirmed it."""
+    return Actor(source=AuditSource.REVERT if revert else AuditSource.IMPORT, user=user, role=role)
+
+
+def import_recheck(*, job: ImportJob, actor: Actor) -> ImportJob:
+    """Check an import's file again as a new import, against the data now in force: the way to include rows left
+    out because their target changed after the preview."""
+    actor.require(Action.EDIT)
+    if not job.file or job.status not in (ImportStatus.APPLIED, ImportStatus.PREVIEW):
+        raise ValidationError(_("This import's file cannot be checked again; upload it again."))
+    with job.file.open("rb") as stored, transaction.atomic():
+        again = ImportJob(merchant=job.merchant, kind=job.kind, file_name=job.file_name, file_format=job.file_format,
+                          file_size=job.file_size, uploaded_by=actor.user if getattr(actor.user, "pk", None) else None)
+        again.file.save(job.file_name, stored, save=False)
+        again.save()
+        transaction.on_commit(partial(_enqueue, CHECK, again.pk))
+    return again

@@ -7,12 +7,12 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
-from django.utils.translation import get_language, gettext as _, gettext_lazy
+from django.utils.translation import get_language, gettext as _, gettext_lazy, pgettext
 
 from merchant.forms import ImportConfirmForm, ImportUploadForm, pause_until
-from merchant.models import ImportJob, ImportKind, ImportStatus, RowAction
+from merchant.models import CustomerGroup, ImportJob, ImportKind, ImportStatus, RegionGroup, RowAction
 from merchant.permissions import Action
-from merchant.services import imports
+from merchant.services import import_revert, imports
 from merchant.spreadsheets.imports.annotate import annotated_workbook
 from merchant.spreadsheets.imports.columns import KIND_COLUMNS
 from merchant.spreadsheets.imports.pipeline import progress_key
@@ -22,11 +22,13 @@ from merchant.views.common import flash_errors, form_error_from, merchant_view, 
 
 POST = ("POST",)
 RUNNING = (ImportStatus.QUEUED, ImportStatus.VALIDATING, ImportStatus.APPLYING)
+STALE_SHOWN = 200  # rows left out as changed since the preview, listed on the page (the count says how many)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FIELD_LABELS = {
     "listing_state": gettext_lazy("listing state"), "base_product_id": gettext_lazy("base product"),
     "batch_managed": gettext_lazy("batch-managed"), "erp_code": gettext_lazy("ERP customer code"),
     "status": gettext_lazy("order status"), "shipment": gettext_lazy("ships"),
+    "default_price": gettext_lazy("Default price"), "suggested_retail_price": gettext_lazy("Suggested retail price"),
     "": gettext_lazy("row"),
 }
 
@@ -65,25 +67,51 @@ def import_template(request, kind):
     return response
 
 
+class _Labels(dict):
+    """Field labels of a change set; a group price (price[CODE]) is named by its group's name."""
+
+    def get(self, field, default=None):
+        if field in self:
+            return self[field]
+        if field.startswith("price[") and field.endswith("]"):
+            if not hasattr(self, "groups"):
+                self.groups = {**dict(RegionGroup.objects.values_list("code", "name")),
+                               **dict(CustomerGroup.objects.values_list("code", "name"))}
+            code = field[6:-1]
+            return _("%(group)s price") % {"group": self.groups.get(code, code)}
+        return default
+
+
 def _labels(kind: str) -> dict:
     zh = (get_language() or "").startswith("zh")
     labels = {column.key: column.zh if zh else column.en for column in KIND_COLUMNS[kind]}
-    return {**FIELD_LABELS, **labels}
+    return _Labels({**FIELD_LABELS, **labels})
 
 
 def _changes(row) -> dict:
-    """A new record's values come from its data; changes hold what the rules derived (listing, match)."""
-    if row.action != RowAction.NEW:
+    """A new record's values come from its data; changes hold what the rules derived (listing, match). A new
+    group price is its one derived change (its group's price); the row's codes would only repeat it."""
+    if row.action != RowAction.NEW or (row.job.kind == ImportKind.PRICES and row.changes):
         return row.changes
     return {**{field: ["", value] for field, value in row.data.items()}, **row.changes}
 
 
 def _row_view(row, labels):
     return {
-        "number": row.row_number, "action": row.action, "action_label": RowAction(row.action).label, "key": row.key,
+        "number": row.row_number, "action": row.action, "key": row.key, "stale": bool(row.stale),
+        "action_label": pgettext("revert row state", "Cannot be put back")
+        if row.action == RowAction.INVALID and row.job.reverts_id else RowAction(row.action).label,
         "changes": [(labels.get(field, field), old, new) for field, (old, new) in _changes(row).items()],
         "errors": [(labels.get(e["column"], e["column"]), e["value"], e["reason"]) for e in row.errors],
     }
+
+
+def _stale_rows(job, labels) -> list:
+    """Rows left out on confirm because their target changed after the preview: (row, key, [(field, value at
+    preview, value now, value in the file)])."""
+    rows = job.rows.exclude(stale={}).order_by("row_number")[:STALE_SHOWN] if job.stale_count else ()
+    return [(row.row_number, row.key, [(labels.get(field, field), *values) for field, values in row.stale.items()])
+            for row in rows]
 
 
 @merchant_view()
@@ -104,6 +132,10 @@ def import_detail(request, pk):
         "stalled": imports.import_stalled(job, progress),
         "filters": [(RowAction.NEW, job.new_count), (RowAction.CHANGED, job.changed_count),
                     (RowAction.INVALID, job.invalid_count)],
+        "stale_rows": _stale_rows(job, labels),
+        "stale_shown": STALE_SHOWN,
+        "reverted_by": job.reverted_by.filter(status__in=import_revert.OPEN_REVERT).order_by("-pk").first(),
+        "revert_refusal": import_revert.import_revert_refusal(job),
     })
 
 
@@ -138,6 +170,29 @@ def import_confirm(request, pk):
     except ValidationError as error:
         flash_errors(request, error)
     return redirect(job)
+
+
+@merchant_view(Action.EDIT, methods=POST)
+def import_recheck(request, pk):
+    job = get_import_for_user(request, pk)
+    try:
+        again = imports.import_recheck(job=job, actor=request.actor)
+    except ValidationError as error:
+        flash_errors(request, error)
+        return redirect(job)
+    messages.success(request, _("The file is being checked again against the data now in force."))
+    return redirect(again)
+
+
+@merchant_view(Action.EDIT, methods=POST)
+def import_revert_preview(request, pk):
+    job = get_import_for_user(request, pk)
+    try:
+        revert = import_revert.import_revert_preview(job=job, actor=request.actor)
+    except ValidationError as error:
+        flash_errors(request, error)
+        return redirect(job)
+    return redirect(revert)
 
 
 @merchant_view(Action.EDIT, methods=POST)

@@ -1,9 +1,11 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from merchant import selectors
+from merchant.batch_expiry import usable_batches
 from merchant.filters import OrderFilter
 from merchant.forms import ErpStatusForm, LogisticsForm, OrderMemoForm, ShipmentLineForm, StatusForm
 from merchant.selectors.orders import exception_reasons
@@ -25,7 +27,7 @@ def _render_detail(request, order, status=200, **forms):
     remaining = order_services.remaining_quantities(order)
     items = list(order.items.all())
     line_forms = [
-        (item, remaining[item.pk], forms.get("line_forms", {}).get(item.pk) or ShipmentLineForm(prefix=f"i{item.pk}"))
+        (item, remaining[item.pk], forms.get("line_forms", {}).get(item.pk) or _line_form(item))
         for item in items
     ]
     status_form = forms.get("status_form") or StatusForm()
@@ -48,6 +50,16 @@ def _render_detail(request, order, status=200, **forms):
                                                                       "flag": order.flag}),
         "exceptions": exception_reasons(request.merchant, [order.pk]).get(order.pk, []),
     }, status=status)
+
+
+def _line_form(item, data=None) -> ShipmentLineForm:
+    """A shipment line; for a product with batches it picks one of its usable batches (FEFO) rather than a typed
+    number. Shipments recorded through the API or an import still name batch numbers."""
+    today = timezone.localdate()
+    product = item.product if item.product_id else None
+    picks = product is not None and (product.batch_managed or product.batches.exists())
+    batches = usable_batches(product, today) if picks else None
+    return ShipmentLineForm(data, prefix=f"i{item.pk}", batches=batches, today=today)
 
 
 @merchant_view()
@@ -87,14 +99,14 @@ def order_logistics(request, pk):
 def order_shipment(request, pk):
     order = get_order_for_user(request, pk)
     form = LogisticsForm(request.POST, prefix="s")
-    items = list(order.items.all())
-    line_forms = {item.pk: ShipmentLineForm(request.POST, prefix=f"i{item.pk}") for item in items}
+    items = list(order.items.select_related("product"))
+    line_forms = {item.pk: _line_form(item, request.POST) for item in items}
     if not all(f.is_valid() for f in line_forms.values()):
         form.is_valid()
         return _render_detail(request, order, status=400, shipment_form=form, line_forms=line_forms)
     lines = [
         order_services.ShipmentLine(order_item=item, quantity=line_forms[item.pk].cleaned_data["quantity"] or 0,
-                                    batch_no=line_forms[item.pk].cleaned_data["batch_no"].strip(),
+                                    batch_no=(line_forms[item.pk].cleaned_data["batch_no"] or "").strip(),
                                     production_date=line_forms[item.pk].cleaned_data["production_date"],
                                     expiry_date=line_forms[item.pk].cleaned_data["expiry_date"])
         for item in items

@@ -10,12 +10,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from merchant import selectors
+from merchant.batch_expiry import batch_expiry
 from merchant.selectors.held import held_to_apply, value_row
 from merchant.forms import (
     BatchForm, BulkProductForm, GroupPriceForm, ProductForm, SearchForm, SkuSwitchForm, StockForm, pause_until,
 )
 from merchant.models import ListingState, Module, Product, SwitchKind
-from merchant.permissions import Action
+from merchant.permissions import Action, role_allows
 from merchant.services import catalog, stock, switches
 from merchant.views.common import (
     flash_errors, form_error_from, get_batch_for_user, get_group_price_for_user, get_product_for_user,
@@ -95,6 +96,9 @@ def _bulk_action(request):
 def _render_detail(request, product, status=200, **forms):
     product = selectors.product_detail(request.merchant, product.pk)
     switch_states = {s.kind: s for s in product.switches.all()}
+    today, window = timezone.localdate(), request.merchant.expiry_exclusion_days
+    editing = forms.get("editing_batch")
+    batch_form = forms.get("batch_form") or BatchForm(initial=_batch_initial(editing))
     context = {
         "product": product,
         "switch_states": [(kind, label, switch_states.get(kind)) for kind, label in SwitchKind.choices],
@@ -106,7 +110,9 @@ def _render_detail(request, product, status=200, **forms):
         "product_form": forms.get("product_form") or ProductForm(instance=product),
         "stock_form": forms.get("stock_form") or StockForm(initial={"stock": product.stock}),
         "price_form": forms.get("price_form") or GroupPriceForm(),
-        "batch_form": forms.get("batch_form") or BatchForm(),
+        "batch_form": batch_form,
+        "editing_batch": editing,
+        "batches": [(b, batch_expiry(b.expiry_date, today, window)) for b in product.batches.all()],
         "switch_form": forms.get("switch_form") or SkuSwitchForm(),
         "listing_refusal": catalog.listing_refusal(product, True),
         "pushes": outbound_status.product_pushes(product),
@@ -114,9 +120,21 @@ def _render_detail(request, product, status=200, **forms):
     return render(request, "merchant/products/detail.html", context, status=status)
 
 
+def _batch_initial(batch) -> dict:
+    if batch is None:
+        return {}
+    return {"batch_no": batch.batch_no, "production_date": batch.production_date,
+            "expiry_date": batch.expiry_date, "quantity": batch.quantity}
+
+
 @merchant_view()
 def product_detail(request, pk):
-    return _render_detail(request, get_product_for_user(request, pk))
+    product = get_product_for_user(request, pk)
+    # ?batch=<id> opens that batch in the batch form, to be edited in place.
+    editing = None
+    if request.GET.get("batch", "").isdigit() and role_allows(request.actor.role, Action.EDIT):
+        editing = get_batch_for_user(request, product, int(request.GET["batch"]))
+    return _render_detail(request, product, editing_batch=editing)
 
 
 @merchant_view(Action.EDIT, POST)
@@ -248,14 +266,17 @@ def batch_save(request, pk, batch_pk=None):
             return redirect(product)
         except ValidationError as e:
             form_error_from(form, e)
-    return _render_detail(request, product, status=400, batch_form=form)
+    return _render_detail(request, product, status=400, batch_form=form, editing_batch=batch)
 
 
 @merchant_view(Action.EDIT, POST)
 def batch_delete(request, pk, batch_pk):
     product = get_product_for_user(request, pk)
-    catalog.batch_delete(batch=get_batch_for_user(request, product, batch_pk), actor=request.actor)
-    messages.success(request, _("Batch removed."))
+    try:
+        catalog.batch_delete(batch=get_batch_for_user(request, product, batch_pk), actor=request.actor)
+        messages.success(request, _("Batch removed."))
+    except ValidationError as error:
+        flash_errors(request, error)
     return redirect(product)
 
 

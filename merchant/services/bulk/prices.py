@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from merchant.models import CustomerGroup, GroupPrice, Product, RegionGroup
+from merchant.spreadsheets.imports.cells import normalise_text
 from sync.outbox import outbox_products_changed
 
 from ..catalog import _check_price
@@ -24,9 +25,10 @@ class PricesPlan:
 
     def __init__(self, merchant):
         self.merchant = merchant
+        # A group is named by its code or, as the template's dropdown offers it, by its name (a code wins).
         self.groups = {
-            "region_group": {g.code: g for g in RegionGroup.objects.all()},
-            "customer_group": {g.code: g for g in CustomerGroup.objects.all()},
+            kind: {**{normalise_text(g.name): g for g in model.objects.all()}, **{g.code: g for g in model.objects.all()}}
+            for kind, model in (("region_group", RegionGroup), ("customer_group", CustomerGroup))
         }
 
     def key_of(self, item: Item):

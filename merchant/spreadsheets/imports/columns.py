@@ -11,7 +11,8 @@ from django.utils.translation import gettext as _
 from . import cells
 
 PRICE_TYPES = {
-    # value -> labels a merchant may type instead (the template's dropdown offers the values)
+    # value -> the words a merchant uses for it, Chinese then English (the template's dropdown offers the words of
+    # the merchant's language; either language, or the value itself, is read back)
     "default": ("默认价", "default price"),
     "suggested_retail": ("建议零售价", "suggested retail price", "retail"),
     "region_group": ("区域组价", "region group price", "region"),
@@ -76,12 +77,12 @@ PRODUCTS = (
 PRICES = (
     ERP_ID,
     Column("price_type", "价格类型", "Price type", partial(_choice, choices=PRICE_TYPES), "always",
-           "default=默认价，suggested_retail=建议零售价，region_group=区域组价，customer_group=客户组价。",
-           "default, suggested_retail, region_group or customer_group.", "region_group",
-           choices=tuple(PRICE_TYPES)),
+           "默认价、建议零售价、区域组价或客户组价（英文名称也可以）。",
+           "Default price, suggested retail price, region group price or customer group price (the Chinese words "
+           "too).", "区域组价", choices=tuple(PRICE_TYPES)),
     Column("group_code", "分组编码", "Group code", _text, "",
-           "区域组价、客户组价时必填：平台定义的分组编码。", "For group prices: the group's code, as the platform "
-           "defines it.", "south"),
+           "区域组价、客户组价时必填：从下拉列表选择分组名称（也可填分组编码）。", "For group prices: the group's "
+           "name, from the dropdown (its code is read too).", "华南"),
     Column("price", "价格", "Price", cells.to_decimal, "always", "大于0，最多两位小数。",
            "Above 0, at most 2 decimals.", 11.8),
 )

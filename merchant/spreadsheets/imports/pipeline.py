@@ -397,6 +397,26 @@ def _reparse(restorers: dict, data: dict) -> dict:
     return {key: restorers[key](value) for key, value in data.items()}
 
 
+def moved_since_preview(action: str, changes: dict, outcome) -> dict:
+    """The fields this row would write whose value in force is no longer the one the preview showed:
+    field -> [value at preview, value now, value in the file], as text; empty when the row is as reviewed.
+
+    A field the preview did not list as changing held the file's value then; a row new at preview whose
+    record now exists was created meanwhile (it had no value at preview)."""
+    if outcome.action not in (RowAction.NEW, RowAction.CHANGED):
+        return {}
+    if action == RowAction.NEW:
+        if outcome.action == RowAction.NEW:
+            return {}
+        return {field: ["", _text(old), _text(new)] for field, (old, new) in outcome.changes.items()}
+    moved = {}
+    for field, (old, new) in outcome.changes.items():
+        at_preview = changes[field][0] if field in changes else _text(new)
+        if at_preview != _text(old):
+            moved[field] = [at_preview, _text(old), _text(new)]
+    return moved
+
+
 def apply(job: ImportJob, *, actor, valid_only: bool = False, pause_until=None, pause_kinds=(), finish=None) -> dict:
     """Apply a reviewed change set in one transaction. Returns counts; raises StaleChangeSet (nothing
     written) when a row is no longer valid and valid_only is off, and InvalidRows (nothing written) when
@@ -417,19 +437,39 @@ def apply(job: ImportJob, *, actor, valid_only: bool = False, pause_until=None, 
     if hasattr(plan, "excluded_keys") and valid_only:
         plan.excluded_keys = set(
             ImportRow.objects.filter(job=job, action=RowAction.INVALID).exclude(key="").values_list("key", flat=True))
-    reason = _("import #%(id)d (%(file)s)") % {"id": job.pk, "file": job.file_name}
+    if job.reverts_id:
+        reason = _("import #%(id)d, the revert of import #%(original)d") % {"id": job.pk, "original": job.reverts_id}
+    else:
+        reason = _("import #%(id)d (%(file)s)") % {"id": job.pk, "file": job.file_name}
     applied = skipped = done = 0
     touched = {"stock": set(), "price": set()}
     restorers = _restorers(job.kind)
+    moved_rows = 0
     with transaction.atomic():
-        for chunk in _chunks(rows.values_list("row_number", "data").iterator(chunk_size=CHUNK), CHUNK):
-            items = [Item(number, _reparse(restorers, data)) for number, data in chunk]
+        stored = rows.values_list("row_number", "data", "action", "changes").iterator(chunk_size=CHUNK)
+        for chunk in _chunks(stored, CHUNK):
+            items = [Item(number, _reparse(restorers, data)) for number, data, _action, _changes in chunk]
+            previews = {number: (action, changes) for number, _data, action, changes in chunk}
             outcomes = plan.plan(items, lock=True)
             refused = [outcome for outcome in outcomes if not outcome.valid]
             if refused and not valid_only:
                 raise StaleChangeSet(refused)
             skipped += len(refused)
-            valid = [outcome for outcome in outcomes if outcome.valid]
+            valid, moved = [], {}
+            for outcome in outcomes:
+                if outcome.valid:
+                    since = moved_since_preview(*previews[outcome.ref], outcome)
+                    if since:
+                        moved[outcome.ref] = since
+                    else:
+                        valid.append(outcome)
+            # Rows whose target changed after the preview are left out: the merchant sees them and checks the
+            # file again to include them, rather than the file overwriting newer data.
+            for number, since in moved.items():
+                ImportRow.objects.filter(job=job, row_number=number).update(stale=since)
+            moved_rows += len(moved)
+            ImportRow.objects.filter(job=job, row_number__any=[
+                o.ref for o in valid if o.action in (RowAction.NEW, RowAction.CHANGED)]).update(applied=True)
             # Before plan.apply, which gives the products it creates their ids: the pause covers the SKUs the
             # preview counted (existing ones), not new products.
             for outcome in valid:
@@ -450,7 +490,8 @@ def apply(job: ImportJob, *, actor, valid_only: bool = False, pause_until=None, 
                 sku_switch_set(products=Product.objects.filter(pk__in=ids), kind=kind, enabled=False,
                                until=pause_until, actor=actor, reason=reason)
                 paused += len(ids)
-        result = {"applied": applied, "skipped": skipped + (job.invalid_count if valid_only else 0), "paused": paused}
+        result = {"applied": applied, "skipped": skipped + (job.invalid_count if valid_only else 0), "paused": paused,
+                  "stale": moved_rows}
         if finish is not None:
             finish(result)
     return result

@@ -7,6 +7,7 @@ import io
 import unicodedata
 from functools import lru_cache
 
+from django.utils import translation
 from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -16,7 +17,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from merchant.models import Carrier, CustomerGroup, RegionGroup
 
 from . import cells
-from .columns import KIND_COLUMNS, Column, header_label
+from .columns import KIND_COLUMNS, PRICE_TYPES, Column, header_label
 
 DATA_SHEET = "导入 Import"
 NOTES_SHEET = "说明 Notes"
@@ -130,10 +131,17 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _group_codes() -> list[str]:
-    codes = list(RegionGroup.objects.values_list("code", flat=True))
-    codes += CustomerGroup.objects.exclude(code__in=codes).values_list("code", flat=True)
-    return codes
+def _group_names() -> list[str]:
+    """The groups as merchants know them, by name (the importer reads a name back to its group, or a code)."""
+    names = list(RegionGroup.objects.values_list("name", flat=True))
+    names += [name for name in CustomerGroup.objects.values_list("name", flat=True) if name not in names]
+    return names
+
+
+def _choice_words(column: Column) -> list[str]:
+    """A fixed-value column's dropdown in the words of the merchant's language, never its internal values."""
+    english = not (translation.get_language() or "zh").startswith("zh")
+    return [PRICE_TYPES[value][1 if english else 0] for value in column.choices]
 
 
 def _data_sheet(workbook: Workbook, kind: str) -> None:
@@ -193,17 +201,17 @@ def _dropdowns(workbook: Workbook, kind: str) -> None:
                 # The codes: unique, where two carriers could share a name; the importer takes either.
                 _dropdown(sheet, index, f"{quote_sheetname(CARRIERS_SHEET)}!$A$2:$A${count + 1}", column.en)
         elif column.choices:
-            _dropdown(sheet, index, '"' + ",".join(column.choices) + '"', column.en)
+            _dropdown(sheet, index, '"' + ",".join(_choice_words(column)) + '"', column.en)
         elif kind == "prices" and column.key == "group_code":
-            codes = _group_codes()
-            if not codes:  # an empty list range would be an invalid reference
+            names = _group_names()
+            if not names:  # an empty list range would be an invalid reference
                 continue
             lists = workbook.create_sheet(LISTS_SHEET)
             lists.sheet_state = "hidden"
-            lists.append(["分组编码 Group code"])
-            for code in codes:
-                lists.append([code])
-            _dropdown(sheet, index, f"{quote_sheetname(LISTS_SHEET)}!$A$2:$A${len(codes) + 1}", column.en)
+            lists.append(["分组 Group"])
+            for name in names:
+                lists.append([name])
+            _dropdown(sheet, index, f"{quote_sheetname(LISTS_SHEET)}!$A$2:$A${len(names) + 1}", column.en)
 
 
 def _notes_sheet(workbook: Workbook, kind: str) -> None:
