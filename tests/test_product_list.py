@@ -28,6 +28,7 @@ def shelf(merchant_a, outsider_product):
     ProductFactory(merchant=merchant_a, erp_product_id="P10017", name="复方感冒灵片", barcode="6901234500001")
     ProductFactory(merchant=merchant_a, erp_product_id="P20001", name="阿莫西林胶囊", barcode="6922222222222")
     ProductFactory(merchant=merchant_a, erp_product_id="X-9", name="Vitamin C", barcode="4000000000001")
+    ProductFactory(merchant=merchant_a, erp_product_id="H-1", name="红霉素软膏", barcode="4000000000002")
 
 
 @pytest.mark.parametrize("q, expected", [
@@ -47,6 +48,11 @@ def shelf(merchant_a, outsider_product):
     ("amoxilin", ["P20001"]),
     ("vitamin", ["X-9"]),                  # a Latin name as it is
     ("mlkl x", []),
+    ("hmsrg", ["H-1"]),
+    ("gm", ["P10016", "P10017"]),          # initials only: not hon-gm-eisu across two syllables
+    ("ongmei", []),                        # full pinyin matches from a syllable's start
+    ("an", []),                            # initials are not matched inside a syllable (g-an)
+    ("hongmeis", ["H-1"]),                 # the last syllable may be typed in part
 ])
 def test_search(client_owner, shelf, q, expected):
     assert listed(client_owner, q=q) == expected
@@ -83,7 +89,8 @@ def test_pinyin_is_written_by_the_import_path_for_new_and_renamed_products(clien
 
 
 def test_name_pinyin_holds_full_pinyin_and_initials():
-    assert name_pinyin("感冒灵颗粒") == "ganmaolingkeli gmlkl"
+    assert name_pinyin("感冒灵颗粒") == " gan mao ling ke li#gmlkl"
+    assert name_pinyin("维生素C片") == " wei sheng su c pian#wsscp"
     assert name_pinyin("Vitamin C") == ""
 
 

@@ -16,17 +16,20 @@ from merchant.models import (
     AuditEntry, Batch, Customer, ErpCustomerCode, GroupPrice, HeldValue, ListingState, ModuleSwitch, Order,
     OrderStatus, Product, RegionGroupProvince, Shipment, SkuSwitch, SwitchKind, TrackingEntry,
 )
-from merchant.pinyin import pinyin_query
+from merchant.pinyin import pinyin_patterns
 
 
 def product_text_filter(q: str) -> Q:
     """The products search box: an ERP product id or barcode starting with the text (any letter case), a
-    name containing it, or, for Latin letters, the pinyin of a Chinese name containing it (full pinyin or
-    initials: `ganmao`, `gml`). Each part has its index on PostgreSQL (migrations 0003 and 0015)."""
+    name containing it, or, for Latin letters, the pinyin of a Chinese name: syllables from a syllable's start
+    (`ganmao`) or initials (`gml`), see merchant/pinyin.py. Each part has its index on PostgreSQL (migrations
+    0003 and 0015)."""
     match = Q(erp_product_id__istartswith=q) | Q(barcode__istartswith=q) | Q(name__icontains=q)
-    pinyin = pinyin_query(q)
-    if pinyin:
-        match |= Q(name_pinyin__contains=pinyin)
+    syllables, initials = pinyin_patterns(q)
+    for text in syllables:
+        match |= Q(name_pinyin__contains=text)
+    if initials:
+        match |= Q(name_pinyin__regex=initials)
     return match
 
 
