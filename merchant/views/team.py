@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from merchant.forms import USERNAME_UNAVAILABLE, MemberForm, MemberPasswordForm, RoleForm
 from merchant.models import Membership, Role
@@ -100,7 +101,7 @@ def member_delete(request, pk):
             request, member, title=_("Remove %(name)s from the team?") % {"name": name},
             explanation=_("%(name)s can no longer log in. The changes they made stay in the history under their "
                           "name; the username cannot be used again.") % {"name": name},
-            button=_("Remove"))
+            button=pgettext("team member", "Remove"))
     return _act(request, lambda: member_remove(member=member, actor=request.actor),
                 _("%(name)s was removed from the team.") % {"name": name})
 
