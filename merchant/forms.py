@@ -196,7 +196,9 @@ class MemberForm(forms.Form):
         return name
 
     def clean_password(self):
-        validate_password(self.cleaned_data["password"])
+        # With the would-be user, so a password close to the username is refused as for a password reset.
+        candidate = get_user_model()(username=self.cleaned_data.get("username", ""))
+        validate_password(self.cleaned_data["password"], candidate)
         return self.cleaned_data["password"]
 
 

@@ -30,6 +30,7 @@ def test_owner_adds_a_user_who_can_then_log_in(client_owner, merchant_a, client)
     ({"username": "owner", "password": STRONG, "role": "viewer"}, "username"),      # taken
     ({"username": "clerk2", "password": "12345678", "role": "viewer"}, "password"),  # too weak
     ({"username": "clerk2", "password": "short", "role": "viewer"}, "password"),
+    ({"username": "pharmacist77", "password": "pharmacist77!", "role": "viewer"}, "password"),  # like the name
     ({"username": "clerk2", "password": STRONG, "role": "superuser"}, "role"),
     ({"username": "", "password": STRONG, "role": "viewer"}, "username"),
 ])
