@@ -263,9 +263,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"expected_refusals": {"()": "config.log_filters.ExpectedRefusalsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # urllib3 logs every request line at DEBUG, query string and path included: a robot's webhook carries its
     # token there (sync/http.py logs its own failures without them).
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "urllib3": {"level": "INFO"}},
+    # django.request: a 403/404 the app gives on purpose is one line, not a traceback (config/log_filters.py).
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "urllib3": {"level": "INFO"},
+                "django.request": {"filters": ["expected_refusals"]}},
 }

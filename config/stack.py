@@ -23,6 +23,7 @@ DEMO_LOGINS = ("admin (platform staff)", "demo_owner", "demo_operator", "demo_vi
 # since an import it took could then hold sync back for up to IMPORT_JOB_TIMEOUT. Each runs RQ's scheduler
 # for its queues, which moves put-back and retried jobs back into them.
 WORKERS = (("default", "sync"), ("imports",))
+WEB_START_SECONDS = 60.0  # runserver runs the system checks first: seconds on a busy machine
 
 
 def _free_port() -> int:
@@ -31,15 +32,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_for_port(port: int, timeout: float = 15.0) -> None:
+def _wait_for_port(port: int, timeout: float = 15.0, *, host: str = "127.0.0.1", what: str = "the embedded Redis server",
+                   process=None) -> None:
+    """Return once something accepts connections on host:port; raise when timeout passes first or when
+    `process` (the one expected to listen) has exited."""
+    # A server bound to every address is reached on the loopback one.
+    host = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what} stopped before listening on {host}:{port}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with socket.create_connection((host, port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"the embedded Redis server did not start on port {port}")
+    raise RuntimeError(f"{what} did not start on {host}:{port}")
 
 
 @contextmanager
@@ -89,15 +97,19 @@ def run_demo() -> int:
         _manage("demo_load", env=env)
         signal.signal(signal.SIGTERM, _raise_interrupt)
         signal.signal(signal.SIGINT, _raise_interrupt)  # even when started with SIGINT ignored (e.g. from a script)
+        web = _start(["manage.py", "runserver", "--noreload", f"{host}:{port}"], env)
         procs = [
-            _start(["manage.py", "runserver", "--noreload", f"{host}:{port}"], env),
+            web,
             *(_start(["manage.py", "rqworker", *queues, "--with-scheduler"], env) for queues in WORKERS),
             _start(["manage.py", "rqcron", "config/cron.py"], env),
-            _start(["manage.py", "messages_consume"], env),
         ]
-        print(f"\nMerchant Hub is running at http://{host}:{port}/  (Ctrl-C stops everything)")
-        print(f"Demo logins, password demo12345: {', '.join(DEMO_LOGINS)}\n", flush=True)
         try:
+            # The consumer's first call goes to the demo marketplace served by this web server: started
+            # earlier, it logs a refused connection (and a traceback) for every poll until the server is up.
+            _wait_for_port(int(port), WEB_START_SECONDS, host=host, what="the web server", process=web)
+            procs.append(_start(["manage.py", "messages_consume"], env))
+            print(f"\nMerchant Hub is running at http://{host}:{port}/  (Ctrl-C stops everything)")
+            print(f"Demo logins, password demo12345: {', '.join(DEMO_LOGINS)}\n", flush=True)
             while all(p.poll() is None for p in procs):
                 time.sleep(0.5)
             print("A process stopped; shutting down the rest.", file=sys.stderr)
@@ -105,6 +117,9 @@ def run_demo() -> int:
         except KeyboardInterrupt:
             print("\nStopping web server, worker, scheduler and Redis ...", flush=True)
             return 0
+        except RuntimeError as error:
+            print(f"{error}; shutting down the rest.", file=sys.stderr)
+            return 1
         finally:
             for p in procs:
                 if p.poll() is None:

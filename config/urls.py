@@ -3,10 +3,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from config.favicon import favicon
 from merchant.views.auth import AdminPasswordChangeView, ThrottledLoginView, ThrottledPasswordChangeView
 from sync.metrics import metrics
 
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", ThrottledPasswordChangeView.as_view(), name="password_change"),

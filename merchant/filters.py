@@ -1,7 +1,11 @@
-"""The orders list filters (SPEC M10), shared by the list page, the export and the CLI."""
+"""The orders list filters (SPEC M10), shared by the list page, the export and the CLI; the products list's
+sort and page size."""
+from dataclasses import dataclass
+
 import django_filters
 from django import forms
 from django.db.models import Q
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from merchant.models import (PLATFORM_STATUS_LABELS, ErpCustomerCode, ErpStatus, Order, OrderFlag, OrderSource,
@@ -100,3 +104,53 @@ class OrderFilter(django_filters.FilterSet):
 
     def filter_unmapped(self, queryset, name, value):
         return queryset.filter(has_unmapped_lines=(value == "yes"))
+
+
+# --- the products list: sortable columns and page size -----------------------------------------------------------
+
+PRODUCT_SORTS = {"erp": "erp_product_id", "name": "name", "price": "default_price", "stock": "stock",
+                 "updated": "updated_at"}
+PRODUCT_PAGE_SIZES = (20, 50, 100, 200)
+
+
+@dataclass(frozen=True)
+class ProductListOptions:
+    """The sort (`sort=name`, `sort=-price`) and page size (`per=100`) of the products list, read from the
+    address; anything unknown falls back to the default rather than failing. Links keep both (the pager and
+    the column headers build on the current query string)."""
+
+    sort: str = "erp"
+    descending: bool = False
+    per_page: int = settings.PAGE_SIZE
+
+    @classmethod
+    def from_query(cls, params) -> "ProductListOptions":
+        raw = params.get("sort", "")
+        key = raw.removeprefix("-")
+        per = params.get("per", "")
+        return cls(
+            sort=key if key in PRODUCT_SORTS else "erp",
+            descending=key in PRODUCT_SORTS and raw.startswith("-"),
+            per_page=int(per) if per.isdigit() and int(per) in PRODUCT_PAGE_SIZES else settings.PAGE_SIZE,
+        )
+
+    def order_by(self) -> tuple[str, ...]:
+        """Ordered by the column, then by ERP product id (unique per merchant) so pages never overlap."""
+        sign = "-" if self.descending else ""
+        fields = [PRODUCT_SORTS[self.sort]]
+        if self.sort != "erp":
+            fields.append("erp_product_id")
+        return tuple(sign + f for f in fields)
+
+    def header_links(self, params) -> dict[str, dict]:
+        """Per column key: the address that sorts by it (ascending first, reversed when already sorted by it,
+        back on the first page) and its current direction ("asc", "desc" or "")."""
+        links = {}
+        for key in PRODUCT_SORTS:
+            current = key == self.sort
+            query = params.copy()
+            query.pop("page", None)
+            query["sort"] = f"-{key}" if current and not self.descending else key
+            links[key] = {"query": query.urlencode(),
+                          "direction": ("desc" if self.descending else "asc") if current else ""}
+        return links

@@ -227,7 +227,8 @@ class MemberForm(forms.Form):
     # The column's length bounds the input (NFKC of a huge value is slow); the validator says what fits.
     username = forms.CharField(label=_("Username"), max_length=150)
     password = forms.CharField(label=_("Initial password"), widget=forms.PasswordInput)
-    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+    # The least a new member can do until an owner decides otherwise.
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.VIEWER)
 
     def clean_username(self):
         name = normalise_username(self.cleaned_data["username"])
@@ -238,12 +239,27 @@ class MemberForm(forms.Form):
         return name
 
     def clean_password(self):
-        validate_password(self.cleaned_data["password"])
+        # With the would-be user, so a password close to the username is refused as for a password reset.
+        candidate = get_user_model()(username=self.cleaned_data.get("username", ""))
+        validate_password(self.cleaned_data["password"], candidate)
         return self.cleaned_data["password"]
 
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+
+
+class MemberPasswordForm(forms.Form):
+    """An owner sets a new password for a member; Django's validators run in the service (they know the user)."""
+
+    password = forms.CharField(label=_("New password"), widget=forms.PasswordInput, strip=False)
+    password_again = forms.CharField(label=_("New password again"), widget=forms.PasswordInput, strip=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") and data.get("password_again") and data["password"] != data["password_again"]:
+            self.add_error("password_again", forms.ValidationError(_("The two passwords differ."), code="mismatch"))
+        return data
 
 
 def login_refusal_text(refusal: LoginThrottled) -> str:

@@ -30,7 +30,7 @@ def test_products_search_by_name_erp_id_or_barcode(merchant_a, outsider_product)
     ProductFactory(merchant=merchant_a, erp_product_id="P-1000", name="Vitamin C", barcode="6903")
 
     assert erp_ids(products_search(merchant_a, q="aspirin")) == ["P-100"]
-    assert erp_ids(products_search(merchant_a, q=" P-100 ")) == ["P-100"]  # exact id, not a prefix
+    assert erp_ids(products_search(merchant_a, q=" P-100 ")) == ["P-100", "P-1000"]  # an id prefix
     assert erp_ids(products_search(merchant_a, q="6902")) == ["P-200"]
     assert erp_ids(products_search(merchant_a, q=outsider_product.name)) == []
 

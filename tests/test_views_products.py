@@ -63,6 +63,27 @@ def test_editor_changes_product_fields_and_the_change_is_audited(editor_client, 
     assert "Product saved." in messages_of(response)
 
 
+def test_a_retail_price_below_the_default_is_saved_with_a_warning(client_operator, product):
+    response = client_operator.post(reverse("product_edit", args=[product.pk]),
+                                    edit_data(product, default_price="15.80", suggested_retail_price="12.00"))
+    assert response.status_code == 302
+    product.refresh_from_db()
+    assert product.suggested_retail_price == Decimal("12.00")  # a warning, not a refusal
+    assert ("The suggested retail price ¥12.00 is below the default price ¥15.80: pharmacies would sell at a "
+            "loss. Saved anyway; check it is what you meant.") in messages_of(response)
+    page = client_operator.get(product.get_absolute_url()).content.decode()
+    assert 'id="retail-below-default"' in page
+    assert "The suggested retail price ¥12.00 is below the default price ¥15.80." in page
+
+
+@pytest.mark.parametrize("retail", ["15.80", "19.90", ""])
+def test_a_retail_price_at_or_above_the_default_or_none_gives_no_warning(client_operator, product, retail):
+    response = client_operator.post(reverse("product_edit", args=[product.pk]),
+                                    edit_data(product, default_price="15.80", suggested_retail_price=retail))
+    assert messages_of(response) == ["Product saved."]
+    assert 'id="retail-below-default"' not in client_operator.get(product.get_absolute_url()).content.decode()
+
+
 @pytest.mark.parametrize("field, value", [
     ("default_price", "0"),
     ("default_price", "-1.00"),

@@ -10,6 +10,7 @@ from merchant.models import (
     AuditEntry, AuditSource, Batch, GroupPrice, HeldValue, ListingState, Merchant, Module, ModuleSwitch, Product,
     SkuSwitch, SwitchKind,
 )
+from merchant.pinyin import with_name_pinyin
 
 from .accounts import MerchantPlan
 from .drugs import DRUGS, UNLISTED_MANUFACTURERS, approval_number
@@ -118,7 +119,7 @@ def build_catalog(rng: random.Random, merchant: Merchant, plan: MerchantPlan, re
 
 
 def save_catalog(plans: list[ProductPlan]) -> None:
-    Product.objects.bulk_create([pp.product for pp in plans])
+    Product.objects.bulk_create(with_name_pinyin(pp.product for pp in plans))
     batches, prices = [], []
     for pp in plans:
         for b in pp.batches:

@@ -6,6 +6,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from merchant.pinyin import name_pinyin
+
 MONEY = {"max_digits": 12, "decimal_places": 2}
 POSITIVE_MONEY = [MinValueValidator(Decimal("0.01"))]
 
@@ -81,6 +83,9 @@ class Product(models.Model):
     merchant = models.ForeignKey("merchant.Merchant", on_delete=models.CASCADE, related_name="products")
     erp_product_id = models.CharField(_("ERP product id"), max_length=64)
     name = models.CharField(_("name"), max_length=200)
+    # "<full pinyin> <initials>" of a Chinese name for the search (merchant/pinyin.py); kept in step with the
+    # name by save() and the bulk writers. Searched through product_pinyin_trgm_idx (PostgreSQL, migration 0015).
+    name_pinyin = models.CharField(max_length=1500, blank=True, default="", editable=False)
     barcode = models.CharField(_("barcode"), max_length=64, blank=True)
     approval_number = models.CharField(_("approval number"), max_length=64, blank=True)
     spec = models.CharField(_("spec"), max_length=100, blank=True)
@@ -118,14 +123,32 @@ class Product(models.Model):
             models.Index(fields=["merchant", "stock"], name="product_stock_idx"),
             models.Index(fields=["merchant", "barcode"], name="product_barcode_idx"),
             models.Index(fields=["merchant", "base_product"], name="product_base_idx"),
+            # The products list sorts by these columns (page by page, never sorting every row).
+            models.Index(fields=["merchant", "name"], name="product_name_sort_idx"),
+            models.Index(fields=["merchant", "default_price"], name="product_price_sort_idx"),
+            models.Index(fields=["merchant", "updated_at"], name="product_updated_sort_idx"),
         ]
-        # Plus product_name_trgm_idx, a PostgreSQL trigram index for the name search (migration 0003).
+        # Plus PostgreSQL-only indexes the ORM cannot declare portably: product_name_trgm_idx (name contains,
+        # migration 0003), product_pinyin_trgm_idx and the case-insensitive prefix indexes on the ERP product id
+        # and the barcode (migration 0015).
 
     def __str__(self):
         return f"{self.erp_product_id} {self.name}"
 
+    def save(self, *args, update_fields=None, **kwargs):
+        if update_fields is None or "name" in update_fields:
+            self.name_pinyin = name_pinyin(self.name)
+            if update_fields is not None:
+                update_fields = {*update_fields, "name_pinyin"}
+        super().save(*args, update_fields=update_fields, **kwargs)
+
     def get_absolute_url(self):
         return reverse("product_detail", args=[self.pk])
+
+    @property
+    def retail_below_default(self) -> bool:
+        """A suggested retail price under the default (wholesale) price: allowed, but likely a typo."""
+        return self.suggested_retail_price is not None and self.suggested_retail_price < self.default_price
 
 
 class GroupPrice(models.Model):

@@ -101,13 +101,14 @@ def product_rows(rows, can_edit):
               "price": format_html('<span class="badge off">{}</span>', _("price paused"))}
     return format_html_join("\n", (
         '<tr>{}<td><a href="{}{}/">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td>'
-        '<td class="num">{}</td><td><span class="badge {}">{}</span></td><td>{}{}</td></tr>'
+        '<td class="num">{}</td><td><span class="badge {}">{}</span></td><td>{}{}</td><td class="nowrap">{}</td></tr>'
     ), (
         (format_html('<td><input type="checkbox" name="ids" value="{}" aria-label="{}"></td>', p.pk,
                      p.erp_product_id) if can_edit else "",
          base, p.pk, p.erp_product_id, p.name, p.spec, matched if p.base_product_id else unmatched,
          money(p.default_price), f"{p.stock:,}", p.listing_state, states.get(p.listing_state, p.listing_state),
-         paused["stock"] if "stock" in kinds else "", paused["price"] if "price" in kinds else "")
+         paused["stock"] if "stock" in kinds else "", paused["price"] if "price" in kinds else "",
+         _minute(p.updated_at))
         for p, kinds in rows
     ))
 

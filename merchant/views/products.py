@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.middleware.csrf import get_token
@@ -12,12 +11,14 @@ from django.utils.translation import ngettext
 from merchant import selectors
 from merchant.batch_expiry import batch_expiry
 from merchant.selectors.held import held_to_apply, value_row
+from merchant.filters import PRODUCT_PAGE_SIZES, ProductListOptions
 from merchant.forms import (
     BatchForm, BulkProductForm, GroupPriceForm, ProductForm, SearchForm, SkuSwitchForm, StockForm, pause_until,
 )
 from merchant.models import ListingState, Module, Product, SwitchKind
 from merchant.permissions import Action, role_allows
 from merchant.services import catalog, stock, switches
+from merchant.templatetags.backoffice import money
 from merchant.views.common import (
     flash_errors, form_error_from, get_batch_for_user, get_group_price_for_user, get_product_for_user,
     merchant_view, querystring_without_page,
@@ -35,13 +36,14 @@ def product_list(request):
     f = request.GET
     search = SearchForm(f)
     q = search.query()
+    options = ProductListOptions.from_query(f)
     qs = selectors.products_search(
         request.merchant, q=q or "", listing_state=f.get("state", ""), matched=f.get("matched", ""),
-        zero_stock=f.get("zero_stock") == "1", paused=f.get("paused", ""),
+        zero_stock=f.get("zero_stock") == "1", paused=f.get("paused", ""), order_by=options.order_by(),
     )
     if q is None:
         qs = qs.none()
-    page = selectors.EstimatedCountPaginator(qs, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+    page = selectors.EstimatedCountPaginator(qs, options.per_page).get_page(request.GET.get("page"))
     paused = selectors.paused_kinds_by_product(page.object_list)
     return render(request, "merchant/products/list.html", {
         "page": page,
@@ -52,6 +54,9 @@ def product_list(request):
         "query": querystring_without_page(request),
         "filters": f,
         "search": search,
+        "options": options,
+        "sort_links": options.header_links(f),
+        "page_sizes": PRODUCT_PAGE_SIZES,
     }, status=200 if q is not None else 400)
 
 
@@ -91,6 +96,12 @@ def _bulk_action(request):
     except ValidationError as e:
         flash_errors(request, e)
     return redirect(request.get_full_path())
+
+
+def retail_below_default_text(product) -> str:
+    return _("The suggested retail price %(retail)s is below the default price %(default)s: pharmacies would "
+             "sell at a loss. Saved anyway; check it is what you meant.") % {
+        "retail": money(product.suggested_retail_price), "default": money(product.default_price)}
 
 
 def _render_detail(request, product, status=200, **forms):
@@ -143,9 +154,11 @@ def product_edit(request, pk):
     form = ProductForm(request.POST, instance=Product.objects.get(pk=product.pk))
     if form.is_valid():
         try:
-            catalog.product_update(product=product, actor=request.actor,
-                                   **{f: form.cleaned_data[f] for f in form.Meta.fields})
+            saved = catalog.product_update(product=product, actor=request.actor,
+                                           **{f: form.cleaned_data[f] for f in form.Meta.fields})
             messages.success(request, _("Product saved."))
+            if saved.retail_below_default:
+                messages.warning(request, retail_below_default_text(saved))
             return redirect(product)
         except ValidationError as e:
             form_error_from(form, e)

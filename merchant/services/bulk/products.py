@@ -4,6 +4,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from merchant.models import BaseProduct, ListingState, Product
+from merchant.pinyin import name_pinyin, with_name_pinyin
 from sync.outbox import kinds_of, outbox_products_changed
 
 from ..catalog import _check_price
@@ -121,10 +122,10 @@ class ProductsPlan:
         """Write the valid outcomes of one plan(lock=True). Returns how many products were written."""
         audit = AuditBuffer(self.merchant.pk, actor, reason)
         now = timezone.now()
-        created = [
+        created = with_name_pinyin(
             Product(merchant=self.merchant, erp_product_id=o.key, created_at=now, updated_at=now, **o.payload)
             for o in outcomes if o.action == NEW
-        ]
+        )
         insert_many(Product, created, with_ids=True)
         for product, outcome in zip(created, (o for o in outcomes if o.action == NEW)):
             outcome.product_id = product.pk
@@ -136,6 +137,8 @@ class ProductsPlan:
             product, values = outcome.payload
             for name in WRITE_FIELDS:
                 setattr(product, name, values[name])
+            if "name" in outcome.changes:
+                product.name_pinyin = name_pinyin(product.name)
             product.updated_at = now
             changed.append(product)
             audit.add("product", product.pk, {name: change for name, change in outcome.changes.items()})
@@ -143,7 +146,7 @@ class ProductsPlan:
         # CASE expression per field and row.
         Product.objects.bulk_create(
             changed, batch_size=WRITE_BATCH, update_conflicts=True, unique_fields=["id"],
-            update_fields=[*WRITE_FIELDS, "updated_at"],
+            update_fields=[*WRITE_FIELDS, "name_pinyin", "updated_at"],
         )
         audit.flush()
         outbox_products_changed(merchant_id=self.merchant.pk, product_ids=[p.pk for p in created],
