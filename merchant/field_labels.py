@@ -24,11 +24,11 @@ _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]
 
 
 def _model_of(entity: str):
-    from merchant.models import Batch, Customer, Merchant, Order, Product
+    from merchant.models import Batch, Customer, Membership, Merchant, Order, Product
     from sync.models import Connection
 
     return {"product": Product, "order": Order, "customer": Customer, "batch": Batch, "merchant": Merchant,
-            "connection": Connection}.get(entity)
+            "connection": Connection, "membership": Membership}.get(entity)
 
 
 def _model_field(entity: str, field: str):
@@ -74,6 +74,8 @@ def field_label(entity: str, field: str) -> str:
         return str(SwitchKind(kind).label) if kind in SwitchKind.values else kind
     if entity == "module_switch" and field in Module.values:
         return _("Automatic sync of %(module)s") % {"module": Module(field).label}
+    if entity == "membership" and field in ("member", "active", "password"):
+        return {"member": _("member"), "active": _("active"), "password": _("password")}[field]
     if field == "enabled":
         return pgettext("switch state", "Automatic sync") if entity == "module_switch" else _("Enabled")
     model_field = _model_field(entity, field)

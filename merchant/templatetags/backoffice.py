@@ -63,11 +63,12 @@ def hbar_chart(points, width=360, row=22, color="#2f6fde"):
 @register.filter
 def audit_sentence(entry):
     """One audit entry as a sentence: "Default price changed from 12.00 to 13.50"."""
+    from django.utils.text import capfirst
     from django.utils.translation import gettext as _
 
     from merchant.field_labels import field_label, value_text
 
-    field = field_label(entry.entity, entry.field)
+    field = capfirst(field_label(entry.entity, entry.field))
     old = value_text(entry.entity, entry.field, entry.old_value)
     new = value_text(entry.entity, entry.field, entry.new_value)
     if not entry.old_value:
