@@ -92,7 +92,8 @@ def dispatch(now=None) -> list[str]:
                 job_id = _enqueue(func, connection.pk, module, every, now)
                 if job_id:
                     enqueued.append(job_id)
-        if items_refresh_due(checkpoints.get(SyncModule.ITEMS), now):
+        # The shop's items are read once the first pull of orders is done (orders come first for the budget).
+        if full and full.completed_at and items_refresh_due(checkpoints.get(SyncModule.ITEMS), now):
             job_id = _enqueue(jobs.sync_items, connection.pk, SyncModule.ITEMS, ITEMS_EVERY, now)
             if job_id:
                 enqueued.append(job_id)
