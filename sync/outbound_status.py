@@ -41,3 +41,14 @@ def connection_push_counts(connection) -> list[PushCounts]:
     }
     return [PushCounts(kind, label, rows.get(kind, {}).get("pending", 0), rows.get(kind, {}).get("failed", 0))
             for kind, label in OutboxKind.choices]
+
+
+def failed_pushes_by_connection(merchant) -> list[tuple]:
+    """[(connection, rows given up on)] for the merchant's connections with any (one query), as the
+    connection page's "Failed" column counts them."""
+    from .models import Connection
+
+    counts = dict(Outbox.objects.filter(connection__merchant=merchant, failed_at__isnull=False)
+                  .values_list("connection_id").annotate(n=Count("pk")).values_list("connection_id", "n").order_by())
+    connections = Connection.objects.filter(pk__in=list(counts)).order_by("name", "pk")
+    return [(connection, counts[connection.pk]) for connection in connections]
