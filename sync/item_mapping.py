@@ -1,8 +1,9 @@
 """Which of our products is which SKU of a marketplace shop (deliverable "item mapping").
 
 A refresh reads the shop's item headers (on sale and in the warehouse, paged), reads again only the items
-whose `modified` moved since the last refresh (one `item.seller.get` each, at most DETAILS_PER_RUN a run:
-the rest wait for the next run, so a large shop never eats the connection's call budget for orders), keeps
+whose `modified` moved since the last refresh (one `item.seller.get` each, at most one minute of the
+connection's call budget a run: the rest wait for the next run, so a large shop never starves the order
+pulls of their calls), keeps
 what it read in MarketplaceListing, and then matches: a SKU whose outer id is a product's ERP id is that
 product's. Links made or removed by hand are kept; a product matched to nothing is "not on this
 marketplace", a neutral state that pushes skip. Products newly found are marked due for a push there.
@@ -20,11 +21,13 @@ from .errors import BusinessError
 from .models import MappingLink, MarketplaceListing, MarketplaceSku
 from .outbox import outbox_products_due
 
+# Items read in full per run: the connection's calls per minute, within these bounds.
+DETAILS_PER_RUN_MIN = 20
 DETAILS_PER_RUN = 300
 CHUNK = 500
 # A complete refresh is repeated this often; one that left items unread runs again after RETRY_PARTIAL.
 ITEMS_EVERY = timedelta(hours=6)
-RETRY_PARTIAL = timedelta(minutes=5)
+RETRY_PARTIAL = timedelta(minutes=2)
 
 
 @dataclass
@@ -52,9 +55,10 @@ def items_refresh(run, client, *, now=None) -> ItemsReport:
                  .values_list("num_iid", "item_modified").distinct())
     stale = [h for h in headers.values() if h.num_iid not in known or h.modified is None
              or known[h.num_iid] != h.modified]
-    report.deferred = max(0, len(stale) - DETAILS_PER_RUN)
+    per_run = max(DETAILS_PER_RUN_MIN, min(DETAILS_PER_RUN, connection.calls_per_minute))
+    report.deferred = max(0, len(stale) - per_run)
     gone = set()
-    for header in stale[:DETAILS_PER_RUN]:
+    for header in stale[:per_run]:
         try:
             item = item_get(client, header.num_iid, onsale=header.onsale)
         except BusinessError:

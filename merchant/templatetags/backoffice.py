@@ -43,7 +43,9 @@ def bar_chart(points, width=720, height=200, color="#2f6fde", label_every=5, mon
     if not points:
         return ""
     top = nice_top(max((float(v) for _l, v in points), default=0), floor)
-    pad_left, pad_bottom, pad_top = 48, 22, 8
+    # Text is sized to the drawing, so it stays readable when a narrow card scales the drawing down.
+    font = max(10, round(width / 40))
+    pad_left, pad_bottom, pad_top = font * (5 if money_values else 4), font + 12, 8
     plot = height - pad_bottom - pad_top
     slot = (width - pad_left) / len(points)
     parts = []
@@ -52,8 +54,8 @@ def bar_chart(points, width=720, height=200, color="#2f6fde", label_every=5, mon
         y = pad_top + plot - plot * i / TICKS
         parts.append(format_html(
             '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}" stroke="#e3e6ea"></line>'
-            '<text class="tick" x="{}" y="{}" font-size="10" fill="#555" text-anchor="end">{}</text>',
-            pad_left, width, f"{y:.1f}", f"{y:.1f}", pad_left - 4, f"{y + 3:.1f}", _tick(value, unit),
+            '<text class="tick" x="{}" y="{}" font-size="{}" fill="#555" text-anchor="end">{}</text>',
+            pad_left, width, f"{y:.1f}", f"{y:.1f}", pad_left - 4, f"{y + font / 3:.1f}", font, _tick(value, unit),
         ))
     for i, (label, value) in enumerate(points):
         h = plot * float(value) / top
@@ -66,7 +68,7 @@ def bar_chart(points, width=720, height=200, color="#2f6fde", label_every=5, mon
         if i % label_every == 0:
             short = label.strftime("%m-%d") if hasattr(label, "strftime") else str(label)
             parts.append(format_html(
-                '<text x="{}" y="{}" font-size="10" fill="#555">{}</text>', f"{x + 1:.1f}", height - 6, short
+                '<text x="{}" y="{}" font-size="{}" fill="#555">{}</text>', f"{x + 1:.1f}", height - 6, font, short
             ))
     parts.append(format_html('<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="#888"></line>',
                              pad_left, pad_left, pad_top, pad_top + plot))

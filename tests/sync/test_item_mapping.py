@@ -119,7 +119,7 @@ def test_items_in_the_warehouse_stay_mapped_and_deleted_ones_are_forgotten(top, 
 
 
 def test_a_large_shop_is_read_over_several_runs(top, catalog, monkeypatch):
-    monkeypatch.setattr(item_mapping, "DETAILS_PER_RUN", 2)
+    monkeypatch.setattr(item_mapping, "DETAILS_PER_RUN", 2)  # the connection's budget would allow more
     recorder = Recorder()
 
     first = refresh(top, recorder)
