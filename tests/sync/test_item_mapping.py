@@ -119,7 +119,9 @@ def test_items_in_the_warehouse_stay_mapped_and_deleted_ones_are_forgotten(top, 
 
 
 def test_a_large_shop_is_read_over_several_runs(top, catalog, monkeypatch):
-    monkeypatch.setattr(item_mapping, "DETAILS_PER_RUN", 2)  # the connection's budget would allow more
+    # At most a minute of the connection's call budget a run, within bounds: here at most 2 items a run.
+    monkeypatch.setattr(item_mapping, "DETAILS_PER_RUN_MIN", 1)
+    monkeypatch.setattr(item_mapping, "DETAILS_PER_RUN", 2)
     recorder = Recorder()
 
     first = refresh(top, recorder)
