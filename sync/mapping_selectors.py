@@ -79,7 +79,8 @@ class MappingSummary:
 def mapping_summary(connection) -> MappingSummary:
     """How many products are on the marketplace and not, how many SKUs the shop has, and when it was last read."""
     total = Product.objects.filter(merchant_id=connection.merchant_id).count()
-    on = MarketplaceSku.objects.filter(connection=connection, found=True, product__merchant_id=connection.merchant_id).count()
+    on = MarketplaceSku.objects.filter(connection=connection, found=True,
+                                       product__merchant_id=connection.merchant_id).count()
     checkpoint = Checkpoint.objects.filter(connection=connection, module=SyncModule.ITEMS).first()
     return MappingSummary(
         on=on, off=total - on, listings=MarketplaceListing.objects.filter(connection=connection).count(),

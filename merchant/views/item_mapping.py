@@ -95,7 +95,8 @@ def item_mapping_by_code(request, pk, product_pk):
     product = _get_product_for_user(request, product_pk)
     link = mapping_services.mapping_match_by_code(connection=connection, product=product, actor=request.actor)
     if link.found:
-        messages.success(request, _("%(code)s is matched by its merchant code again.") % {"code": product.erp_product_id})
+        messages.success(request, _("%(code)s is matched by its merchant code again.") % {
+            "code": product.erp_product_id})
     else:
         messages.info(request, _("%(code)s is matched by its merchant code again; the shop has no SKU with that "
                                  "code, so it is not on this marketplace.") % {"code": product.erp_product_id})
