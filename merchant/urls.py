@@ -1,8 +1,8 @@
 from django.urls import path
 
 from merchant.views import (
-    api_docs, api_keys, connections, customers, dashboard, exports, imports, notifications, order_bulk, order_list,
-    order_print, orders, products, switches, team,
+    api_docs, api_keys, connections, customers, dashboard, exports, imports, item_mapping, notifications, order_bulk,
+    order_list, order_print, orders, products, switches, team,
 )
 
 urlpatterns = [
@@ -65,6 +65,14 @@ urlpatterns = [
     path("connections/<int:pk>/test/status/", connections.connection_test_status, name="connection_test_status"),
     path("connections/<int:pk>/sync/", connections.connection_sync, name="connection_sync"),
     path("connections/<int:pk>/runs/", connections.connection_runs, name="connection_runs"),
+    path("connections/<int:pk>/items/", item_mapping.item_mapping, name="item_mapping"),
+    path("connections/<int:pk>/items/refresh/", item_mapping.item_mapping_refresh, name="item_mapping_refresh"),
+    path("connections/<int:pk>/items/<int:product_pk>/link/", item_mapping.item_mapping_link,
+         name="item_mapping_link"),
+    path("connections/<int:pk>/items/<int:product_pk>/unlink/", item_mapping.item_mapping_unlink,
+         name="item_mapping_unlink"),
+    path("connections/<int:pk>/items/<int:product_pk>/by-code/", item_mapping.item_mapping_by_code,
+         name="item_mapping_by_code"),
     path("notifications/", notifications.notification_list, name="notification_list"),
     path("notifications/read-all/", notifications.notifications_read_all, name="notifications_read_all"),
     path("notifications/<int:pk>/read/", notifications.notification_read, name="notification_read"),

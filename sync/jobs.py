@@ -95,6 +95,13 @@ def sync_reconcile(connection_id: int, *, trigger: str = "schedule", first=None,
     return _guarded(reconcile_sync, connection_id, trigger=trigger, first=first, last=last)
 
 
+def sync_items(connection_id: int, *, trigger: str = "schedule") -> dict | None:
+    """Read the shop's items and match them to our products (sync.item_mapping)."""
+    from sync.pipelines import items_sync
+
+    return _guarded(items_sync, connection_id, trigger=trigger)
+
+
 def sync_push(connection_id: int, *, kind: str, trigger: str = "schedule"):
     """Push the outbox rows of one kind (stock, price, listing, logistics) for a connection."""
     connection = _active(connection_id)

@@ -39,6 +39,7 @@ class SyncModule(models.TextChoices):
     LOGISTICS = "logistics", _("Logistics push")
     ERP_PULL = "erp_pull", _("ERP pull")
     ERP_ORDERS = "erp_orders", _("Orders to the ERP")
+    ITEMS = "items", _("Marketplace items")
 
 
 class Connection(models.Model):
@@ -395,14 +396,23 @@ class Outbox(models.Model):
         return str(LISTING_VALUE_LABELS.get(self.pushed_value, self.pushed_value))
 
 
+class MappingLink(models.TextChoices):
+    AUTO = "auto", _("Matched by merchant code")
+    MANUAL = "manual", _("Linked by hand")
+    UNLINKED = "unlinked", _("Unlinked by hand")
+
+
 class MarketplaceSku(models.Model):
     """Where a product lives on one marketplace: every item call needs the item's num_iid (and price calls the
-    SKU's property string), which the marketplace gives for our outer id (ERP product id). Looked up once and
-    kept; `found=False` remembers an unknown outer id for a while instead of asking on every push."""
+    SKU's property string). Found by reading the shop's items (sync.item_mapping, matching the SKU's outer id
+    to our ERP product id) or by asking for one outer id at push time; `found=False` means the product is not
+    on that marketplace, which is not a failure: pushes skip it. A link made or removed by hand (`link`) is
+    kept by every refresh."""
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
     product = models.ForeignKey("merchant.Product", on_delete=models.CASCADE, related_name="+")
     found = models.BooleanField(default=False)
+    link = models.CharField(_("link"), max_length=10, choices=MappingLink.choices, default=MappingLink.AUTO)
     num_iid = models.BigIntegerField(null=True, blank=True)
     sku_id = models.BigIntegerField(null=True, blank=True)
     properties = models.CharField(max_length=200, blank=True)
@@ -414,3 +424,34 @@ class MarketplaceSku(models.Model):
 
     def __str__(self):
         return f"{self.connection_id}/{self.product_id} -> {self.num_iid}:{self.sku_id}"
+
+
+class MarketplaceListing(models.Model):
+    """One SKU of the shop as the last items refresh read it (items.onsale/inventory.get, item.seller.get):
+    what a product can be linked to, and what the mapping page names."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    num_iid = models.BigIntegerField(_("item id"))
+    sku_id = models.BigIntegerField(_("SKU id"))
+    title = models.CharField(_("item title"), max_length=200)
+    sku_name = models.CharField(_("SKU"), max_length=200, blank=True)
+    outer_id = models.CharField(_("merchant code"), max_length=64, blank=True)
+    properties = models.CharField(max_length=200, blank=True)
+    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2, null=True, blank=True)
+    quantity = models.IntegerField(_("quantity"), null=True, blank=True)
+    onsale = models.BooleanField(_("on sale"), default=True)
+    # The item's modified time on the marketplace: an unchanged item is not read again.
+    item_modified = models.DateTimeField(null=True, blank=True)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("marketplace SKU")
+        verbose_name_plural = _("marketplace SKUs")
+        constraints = [models.UniqueConstraint(fields=["connection", "sku_id"], name="uniq_marketplace_listing")]
+        indexes = [
+            models.Index(fields=["connection", "outer_id"], name="marketplace_listing_outer_idx"),
+            models.Index(fields=["connection", "num_iid"], name="marketplace_listing_item_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.title} {self.sku_name}".strip()

@@ -3,8 +3,10 @@
 Each pass claims the due rows of one kind (sync.outbox), pushes the value in force *now* (sellable stock,
 the default price, listed -> onsale else instock, the order's carrier and tracking number) and records the
 outcome on every row: acknowledged with the value, retried later after a failed call, or given up with the
-reason (a business error such as an unknown SKU, or too many attempts). Every item call needs the item's
-num_iid, which the marketplace gives for our outer id (= ERP product id) and MarketplaceSku keeps.
+reason (a business error, or too many attempts). Every item call needs the item's num_iid, which
+MarketplaceSku keeps: found by the items refresh (sync.item_mapping), linked by hand, or asked for our outer
+id (= ERP product id) at push time. A product that is not on the marketplace, or was unlinked there by hand,
+is skipped: its row is settled without a call and without a failure.
 
 `taobao.skus.quantity.update` changes up to 20 SKUs of one item per call, so stock goes out one call per
 item and 20 SKUs; prices (`taobao.item.sku.price.update`) and listing (`taobao.item.update.listing` /
@@ -21,8 +23,8 @@ from merchant.models import ListingState, Merchant
 
 from .connectors.top import mapping
 from .errors import BusinessError, MalformedAnswer, Permanent
-from .models import MarketplaceSku, Outbox, OutboxKind
-from .outbox import MAX_ATTEMPTS, outbox_acked, outbox_claim, outbox_failed, outbox_release
+from .models import MappingLink, MarketplaceSku, Outbox, OutboxKind
+from .outbox import MAX_ATTEMPTS, outbox_acked, outbox_claim, outbox_failed, outbox_release, outbox_skipped
 from .sellable import sellable_stock
 
 QUANTITY = "taobao.skus.quantity.update"
@@ -52,6 +54,8 @@ SHIPPED_ON_MARKETPLACE = {"WAIT_BUYER_CONFIRM_GOODS", "TRADE_BUYER_SIGNED", "TRA
 class Tally:
     pushed: int = 0
     failed: int = 0
+    # Rows of products that are not on the marketplace: settled without a call, not a failure.
+    skipped: int = 0
     # Rows given up on (a business error, or the last attempt), "target: reason", for the notification.
     gave_up: list = field(default_factory=list)
 
@@ -86,6 +90,10 @@ class Pass:
         self.run.error(f"{_target(row)}: {error}")
         if permanent or row.attempts >= MAX_ATTEMPTS:
             self.tally.gave_up.append(f"{_target(row)}: {error}")
+
+    def skip(self, row: Outbox) -> None:
+        if self.open.pop(row.pk, None) is not None and outbox_skipped(row, now=self.now):
+            self.tally.skipped += 1
 
     def defer(self, row: Outbox) -> None:
         """Leave the row for a later run without counting an attempt (it was not tried)."""
@@ -154,6 +162,7 @@ def _push_passes(run, client, kind: str, now, total: Tally) -> None:
         finally:
             total.pushed += work.tally.pushed
             total.failed += work.tally.failed
+            total.skipped += work.tally.skipped
             total.gave_up += work.tally.gave_up
         # A pusher settles every row it claimed; one it skipped by mistake must not wait for IN_FLIGHT.
         outbox_release(work.open.values(), "not pushed", now=moment)
@@ -175,23 +184,30 @@ def _resolve(work: Pass, product) -> MarketplaceSku:
         skus = work.call(SKUS_BY_OUTER_ID, {"outer_id": product.erp_product_id, "fields": SKU_FIELDS}, read=_skus_of)
     except BusinessError:
         skus = []
-    first = skus[0] if skus else {}
+    # A SKU linked by hand to another product is that product's, whatever its outer id says.
+    taken = set(MarketplaceSku.objects.filter(connection=work.run.connection, link=MappingLink.MANUAL,
+                                              sku_id__in=[s["sku_id"] for s in skus]).values_list("sku_id", flat=True))
+    first = next((s for s in skus if s["sku_id"] not in taken), {})
     link, _created = MarketplaceSku.objects.update_or_create(
         connection=work.run.connection, product=product,
-        defaults={"found": bool(first), "num_iid": first.get("num_iid"), "sku_id": first.get("sku_id"),
-                  "properties": first.get("properties", "")[:200], "checked_at": work.now},
+        defaults={"found": bool(first), "link": MappingLink.AUTO, "num_iid": first.get("num_iid"),
+                  "sku_id": first.get("sku_id"), "properties": first.get("properties", "")[:200],
+                  "checked_at": work.now},
     )
     return link
 
 
 def _links(work: Pass, rows: list[Outbox]) -> dict[int, MarketplaceSku]:
-    """{product id: where it is} for the rows whose product the marketplace has; the others are given up."""
+    """{product id: where it is} for the rows whose product is on the marketplace; the rows of the others are
+    settled as skipped (not on this marketplace, or unlinked by hand), never as failures."""
     links = {link.product_id: link for link in MarketplaceSku.objects.filter(
         connection=work.run.connection, product_id__in=[row.product_id for row in rows])}
     found = {}
     for row in rows:
         link = links.get(row.product_id)
-        if link is None or (not link.found and work.now - link.checked_at >= RECHECK_MISSING):
+        recheck = link is not None and not link.found and link.link == MappingLink.AUTO \
+            and work.now - link.checked_at >= RECHECK_MISSING
+        if link is None or recheck:
             if work.lookups[0] <= 0:
                 work.defer(row)
                 continue
@@ -200,8 +216,7 @@ def _links(work: Pass, rows: list[Outbox]) -> dict[int, MarketplaceSku]:
         if link.found:
             found[row.product_id] = link
         else:
-            work.fail(row, _("the marketplace has no SKU with outer id %(id)s") % {"id": row.product.erp_product_id},
-                      permanent=True)
+            work.skip(row)
     return found
 
 

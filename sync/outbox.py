@@ -107,6 +107,30 @@ def outbox_products_changed(*, merchant_id: int, product_ids: Iterable[int] | No
     return marked
 
 
+def outbox_products_due(*, connection_id: int, product_ids: Iterable[int]) -> int:
+    """These products were just found on (or linked to) one connection's marketplace: mark their stock, price
+    and listing due there, so the marketplace gets the values in force. Call it inside the write's
+    transaction; returns how many rows it marked."""
+    product_ids = sorted({pk for pk in product_ids if pk})
+    connection = Connection.objects.filter(pk=connection_id, kind=ConnectionKind.TOP, is_enabled=True).first()
+    if connection is None or not product_ids:
+        return 0
+    now = timezone.now()
+    marked = 0
+    with transaction.atomic():
+        for start in range(0, len(product_ids), CHUNK):
+            chunk = product_ids[start:start + CHUNK]
+            Outbox.objects.bulk_create([
+                Outbox(connection_id=connection_id, kind=kind, product_id=pk, due_at=now)
+                for kind in PRODUCT_KINDS for pk in chunk
+            ], ignore_conflicts=True, batch_size=CHUNK)
+            marked += _bump(Q(connection_id=connection_id, kind__in=PRODUCT_KINDS, product_id__in=chunk), now)
+    if connection.is_active:
+        for kind in PRODUCT_KINDS:
+            transaction.on_commit(partial(push_enqueue, connection_id=connection_id, kind=kind))
+    return marked
+
+
 def _bump(where: Q, now) -> int:
     """A new generation for the rows in `where`. A row that was settled becomes due now with a fresh count of
     attempts; one already pending keeps its schedule (a backoff is not cut short by a burst of changes)."""
@@ -292,6 +316,16 @@ def outbox_failed(row: Outbox, error: str, *, now, permanent: bool) -> bool:
         ))
     return bool(Outbox.objects.filter(pk=row.pk, claim_token=row.claim_token).update(
         last_error=error[:500], last_error_at=now, due_at=now + backoff(row.attempts), claim_token="",
+    ))
+
+
+def outbox_skipped(row: Outbox, *, now) -> bool:
+    """The product is not on the row's marketplace (or was unlinked there by hand): settle the claimed
+    generation without a push and without a failure; the last pushed value stays as it was. False when the
+    claim was lost."""
+    return bool(Outbox.objects.filter(pk=row.pk, claim_token=row.claim_token).update(
+        done_generation=row.claimed_generation, pending=_still_pending(row.claimed_generation), attempts=0,
+        last_error="", failed_at=None, due_at=now, claim_token="",
     ))
 
 

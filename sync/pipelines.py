@@ -8,6 +8,7 @@ from .breaker import DEGRADED_EVERY
 from .connectors.top.client import TopClient
 from .connectors.top.times import TOP_TZ
 from .models import PUSH_MODULES, BreakerState, Connection, SyncModule
+from .item_mapping import items_refresh
 from .orders import orders_pull_full, orders_pull_incremental, orders_pull_range, refunds_pull
 from .outbound import Tally, outbox_push
 from .reconcile import reconcile_days
@@ -66,8 +67,18 @@ def reconcile_sync(connection: Connection, *, first: date | None = None, last: d
 def push_sync(connection: Connection, *, module: str, trigger: str = "schedule", now: datetime | None = None,
               client_factory=TopClient) -> dict:
     """Push what the outbox holds for one module (stock, prices, listing, logistics) to the marketplace.
-    The summary adds how many rows were acknowledged (`pushed`) and given up or put off (`failed`)."""
+    The summary adds how many rows were acknowledged (`pushed`), given up or put off (`failed`), and settled
+    without a call because the product is not on that marketplace (`skipped`)."""
     kind, tally = PUSH_KINDS[module], Tally()
     with run_of(connection, module, mode="push", trigger=trigger) as run:
         outbox_push(run, client_factory(connection, counter=run.counter), kind, now=now, tally=tally)
-    return {**run.summary(), "pushed": tally.pushed, "failed": tally.failed}
+    return {**run.summary(), "pushed": tally.pushed, "failed": tally.failed, "skipped": tally.skipped}
+
+
+def items_sync(connection: Connection, *, trigger: str = "schedule", client_factory=TopClient) -> dict:
+    """Read the shop's items and match them to our products (sync.item_mapping). The summary adds how many
+    products are on the marketplace (`matched`) and how many are not (`not_on_marketplace`)."""
+    with run_of(connection, SyncModule.ITEMS, mode="items", trigger=trigger) as run:
+        report = items_refresh(run, client_factory(connection, counter=run.counter))
+    return {**run.summary(), "matched": report.matched, "not_on_marketplace": report.missing,
+            "items_left": report.deferred}

@@ -16,6 +16,7 @@ from rq.job import Job, JobStatus
 
 from .breaker import DEGRADED_EVERY, breaker_probe_if_due
 from .connectors.top.times import TOP_TZ
+from .item_mapping import ITEMS_EVERY, items_refresh_due
 from .models import PUSH_MODULES, BreakerState, Connection, ConnectionKind, SyncModule
 from .outbox import outbox_due
 from .runs import runs_close_interrupted
@@ -91,6 +92,11 @@ def dispatch(now=None) -> list[str]:
                 job_id = _enqueue(func, connection.pk, module, every, now)
                 if job_id:
                     enqueued.append(job_id)
+        # The shop's items are read once the first pull of orders is done (orders come first for the budget).
+        if full and full.completed_at and items_refresh_due(checkpoints.get(SyncModule.ITEMS), now):
+            job_id = _enqueue(jobs.sync_items, connection.pk, SyncModule.ITEMS, ITEMS_EVERY, now)
+            if job_id:
+                enqueued.append(job_id)
         for kind, module in PUSH_MODULES.items():
             checkpoint = checkpoints.get(module)
             running = checkpoint and checkpoint.lease_until and checkpoint.lease_until > now

@@ -21,7 +21,7 @@ from merchant.models import Delivery, NotificationEvent, NotificationRead, Robot
 from merchant.services.api_credentials import api_credential_create
 from merchant.services.notifications import notify
 
-from sync.models import Connection
+from sync.models import Connection, MarketplaceSku
 
 from .factories import BatchFactory, ConnectionFactory, GroupPriceFactory, RegionGroupFactory, RobotChannelFactory
 
@@ -50,7 +50,7 @@ PK_OWNER_BY_PREFIX = [
     ("notifications/channels/", "robot_channel"),
     ("notifications/", "notification"),
 ]
-OTHER_KWARGS = {"price_pk": "group_price", "batch_pk": "batch"}
+OTHER_KWARGS = {"price_pk": "group_price", "batch_pk": "batch", "product_pk": "product"}
 
 
 @pytest.fixture
@@ -160,6 +160,8 @@ def merchant_a_state(merchant_a) -> dict:
             "pk", "name", "webhook_url_encrypted", "secret_encrypted", "events", "is_enabled")),
         "robot_tests": Delivery.objects.filter(channel__merchant=merchant_a).count(),
         "notification_reads": NotificationRead.objects.filter(notification__merchant=merchant_a).count(),
+        "item_links": sorted(MarketplaceSku.objects.filter(connection__merchant=merchant_a).values_list(
+            "pk", "product_id", "found", "link", "sku_id")),
     }
 
 
@@ -168,7 +170,8 @@ def test_every_back_office_url_with_an_id_is_covered():
     # A sanity check that the URL list is really read: these exist today.
     assert {"product_detail", "order_detail", "customer_detail", "batch_delete", "group_price_delete",
             "member_role", "sku_switch_resume", "connection_detail", "connection_edit", "connection_sync",
-            "connection_test", "connection_enable", "connection_disable", "connection_runs"} <= names
+            "connection_test", "connection_enable", "connection_disable", "connection_runs", "item_mapping",
+            "item_mapping_link", "item_mapping_unlink", "item_mapping_by_code", "item_mapping_refresh"} <= names
 
 
 @pytest.mark.parametrize("pattern", ID_PATTERNS, ids=[p.name for p in ID_PATTERNS])

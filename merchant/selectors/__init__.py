@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from merchant.models import (
-    AuditEntry, Batch, Customer, ErpCustomerCode, GroupPrice, HeldValue, ListingState, ModuleSwitch, Order,
+    AuditEntry, Batch, Customer, ErpCustomerCode, GroupPrice, HeldItem, HeldValue, ListingState, ModuleSwitch, Order,
     OrderStatus, Product, RegionGroupProvince, Shipment, SkuSwitch, SwitchKind, TrackingEntry,
 )
 from merchant.pinyin import pinyin_patterns
@@ -265,7 +265,9 @@ def dashboard_stats(merchant) -> dict:
         "stalled_shipments": orders.filter(status=OrderStatus.SHIPPED, shipped_at__lt=stalled_before)
         .exclude(Exists(TrackingEntry.objects.filter(order=OuterRef("pk"), at__gte=stalled_before)))
         .order_by("shipped_at")[:10],
-        "held_count": HeldValue.objects.filter(merchant=merchant).count(),
+        # The switches page lists held values and held records alike.
+        "held_count": HeldValue.objects.filter(merchant=merchant).count()
+        + HeldItem.objects.filter(merchant=merchant).count(),
     }
 
 

@@ -18,7 +18,7 @@ from merchant.permissions import Action
 from merchant.views.common import (
     confirm_first, form_error_from, merchant_view, paginate, querystring_without_page,
 )
-from sync import connection_tests, outbound_status, selectors, services
+from sync import connection_tests, mapping_selectors, outbound_status, selectors, services
 from sync.erp import selectors as erp_selectors
 from sync.erp import services as erp_services
 from sync.models import Connection, ConnectionKind, RunOutcome, SyncModule
@@ -91,6 +91,7 @@ def connection_detail(request, pk):
         "erp": erp_selectors.erp_state(connection) if connection.kind == ConnectionKind.ERP else None,
         "failed_outcomes": selectors.FAILED_RUNS,
         "push_counts": outbound_status.connection_push_counts(connection),
+        "mapping": mapping_selectors.mapping_summary(connection) if connection.kind == ConnectionKind.TOP else None,
         **_test_context(connection),
     })
 

@@ -3,6 +3,7 @@ from django.shortcuts import render
 from merchant import selectors
 from merchant.views.common import merchant_view
 from merchant.views.connections import hourly_points
+from sync import outbound_status
 from sync import selectors as sync_selectors
 
 
@@ -12,6 +13,7 @@ def dashboard(request):
     daily = stats["daily"]
     connections = list(sync_selectors.connections_for_merchant(request.merchant))
     series = sync_selectors.connections_series(connections)
+    paused_modules, paused_skus = selectors.paused_switches(request.merchant)
     return render(request, "merchant/dashboard.html", {
         "stats": stats,
         "orders_chart": [(d, n) for d, n, _sales in daily],
@@ -23,5 +25,8 @@ def dashboard(request):
             for health in sync_selectors.connections_health(connections)
         ],
         "stopped_connections": [c for c in connections if c.stopped_reason],
+        "paused_modules": list(paused_modules.order_by("module")),
+        "paused_sku_count": paused_skus.count(),
+        "failed_pushes": outbound_status.failed_pushes_by_connection(request.merchant),
         "recent_failures": sync_selectors.recent_failed_runs(request.merchant),
     })

@@ -22,7 +22,8 @@ from sync.connectors.top.times import from_top, to_top
 
 from . import faults, marketplace
 from .models import (
-    FINAL_TRADE_STATUSES, CallOutcome, RefundStatus, SandboxRefund, SandboxShop, SandboxTrade, TradeStatus,
+    FINAL_TRADE_STATUSES, ApproveStatus, CallOutcome, RefundStatus, SandboxItem, SandboxRefund, SandboxShop,
+    SandboxTrade, TradeStatus,
 )
 
 TIMESTAMP_SKEW = timedelta(minutes=10)
@@ -422,6 +423,78 @@ def _logistics_offline_send(shop: SandboxShop, params: dict, now: datetime) -> d
     return {"shipping": {"is_success": True}}
 
 
+# The shop's items, as a seller's program reads them (taobao.items.onsale.get / items.inventory.get list the
+# item headers, taobao.item.seller.get gives one item with its SKUs).
+
+ITEM_LIST_FIELDS = frozenset({
+    "approve_status", "num_iid", "title", "nick", "type", "cid", "num", "price", "modified", "list_time",
+    "delist_time", "outer_id", "sold_quantity",
+})
+ITEM_PAGE_SIZE_MAX = 200
+ITEM_ORDER_BY = {"list_time": "num_iid", "delist_time": "num_iid", "num": "quantity", "modified": "modified"}
+
+
+def _items_onsale_get(shop: SandboxShop, params: dict, now: datetime) -> dict:
+    return _item_list(shop, params, ApproveStatus.ONSALE)
+
+
+def _items_inventory_get(shop: SandboxShop, params: dict, now: datetime) -> dict:
+    return _item_list(shop, params, ApproveStatus.INSTOCK)
+
+
+def _item_list(shop: SandboxShop, params: dict, status: str) -> dict:
+    fields = [name for name in _fields(params) if name in ITEM_LIST_FIELDS]
+    items = SandboxItem.objects.filter(shop=shop, approve_status=status)
+    if q := params.get("q", "").strip():
+        items = items.filter(title__contains=q)
+    start, end = _time(params, "start_modified"), _time(params, "end_modified")
+    if start:
+        items = items.filter(modified__gte=start)
+    if end:
+        items = items.filter(modified__lte=end)
+    column, _sep, direction = (params.get("order_by") or "list_time:desc").partition(":")
+    if column not in ITEM_ORDER_BY or direction not in ("asc", "desc", ""):
+        raise _invalid("order_by", "order_by must be list_time, delist_time, num or modified with :asc or :desc")
+    order = ITEM_ORDER_BY[column]
+    items = items.order_by(order if direction == "asc" else f"-{order}", "num_iid")
+    number = _int(params, "page_no", default=1, low=1)
+    size = _int(params, "page_size", default=40, low=1, high=ITEM_PAGE_SIZE_MAX)
+    rows, answer = _paged(items, Page(number=number, size=size, use_has_next=False))
+    answer.pop("has_next")  # the item lists answer total_results only
+    if rows:
+        answer["items"] = {"item": [_pick(_item_shape(shop, item), fields) for item in rows]}
+    return answer
+
+
+def _item_seller_get(shop: SandboxShop, params: dict, now: datetime) -> dict:
+    fields = _fields(params)
+    num_iid = _int(params, "num_iid")
+    item = SandboxItem.objects.filter(shop=shop, num_iid=num_iid).first()
+    if item is None:
+        raise TopError(15, "Remote service error", "isv.item-is-delete:invalid-numIid",
+                       f"item {num_iid} does not exist in this shop")
+    shape = _item_shape(shop, item)
+    # "sku" (or "skus") brings whole SKUs, "sku.x" only those SKU fields, as TOP reads the fields list.
+    sku_fields = {name.split(".", 1)[1] for name in fields if name.startswith("sku.")}
+    whole = "sku" in fields or "skus" in fields
+    picked = _pick(shape, fields)
+    if whole or sku_fields:
+        skus = [_sku_shape(sku) for sku in item.skus.select_related("item").order_by("sku_id")]
+        if not whole:
+            skus = [{key: value for key, value in sku.items() if key in sku_fields} for sku in skus]
+        picked["skus"] = {"sku": skus}
+    return {"item": picked}
+
+
+def _item_shape(shop: SandboxShop, item: SandboxItem) -> dict:
+    return {
+        "num_iid": item.num_iid, "title": item.title, "nick": shop.nick, "type": "fixed", "cid": 50023722,
+        "num": item.quantity, "price": marketplace.money(item.price), "approve_status": item.approve_status,
+        "outer_id": item.outer_id, "modified": to_top(item.modified), "list_time": to_top(item.modified),
+        "delist_time": to_top(item.modified + timedelta(days=7)), "sold_quantity": 0,
+    }
+
+
 def _sku_shape(sku) -> dict:
     return {
         "sku_id": sku.sku_id, "num_iid": sku.item.num_iid, "outer_id": sku.outer_sku_id,
@@ -478,6 +551,9 @@ METHODS: dict[str, Method] = {
     "taobao.logistics.companies.get": Method(_logistics_companies_get, needs_session=False),
     # Not in reference/top-api (TOP's outer id -> SKU lookup); the connector needs the item's num_iid.
     "taobao.skus.custom.get": Method(_skus_custom_get),
+    "taobao.items.onsale.get": Method(_items_onsale_get),
+    "taobao.items.inventory.get": Method(_items_inventory_get),
+    "taobao.item.seller.get": Method(_item_seller_get),
     "taobao.skus.quantity.update": Method(_skus_quantity_update),
     "taobao.item.sku.price.update": Method(_item_sku_price_update),
     "taobao.item.update.listing": Method(_item_update_listing),

@@ -152,23 +152,22 @@ def test_a_first_push_of_many_products_spreads_its_lookups_over_runs(top, shop, 
     assert set(SandboxSku.objects.filter(outer_sku_id__startswith="NEW-").values_list("quantity", flat=True)) == {4}
 
 
-def test_each_sku_is_acknowledged_on_its_own_and_an_unknown_one_fails_with_the_reason(top, catalog, merchant_a):
+def test_each_sku_is_acknowledged_on_its_own_and_an_unknown_one_is_skipped_without_a_failure(top, catalog, merchant_a):
     stranger = ProductFactory(merchant=merchant_a, erp_product_id="NOT-THERE")
     for product, quantity in ((catalog[0], 21), (catalog[1], 22), (stranger, 23)):
         stock_set(product=product, quantity=quantity, actor=SYSTEM)
 
     summary = push(top)
 
-    assert summary["outcome"] == "ok" and summary["pushed"] == 2 and summary["failed"] == 1
+    assert summary["outcome"] == "ok" and summary["pushed"] == 2 and summary["failed"] == 0
+    assert summary["skipped"] == 1 and summary["errors"] == []
     assert (row(catalog[0]).pushed_value, row(catalog[1]).pushed_value) == ("21", "22")
-    failed = row(stranger)
-    assert failed.failed_at and not failed.pending and failed.pushed_value == ""
-    assert "no SKU with outer id NOT-THERE" in failed.last_error
-    assert any("NOT-THERE" in error for error in summary["errors"])
-    from merchant.models import Notification, NotificationEvent
+    skipped = row(stranger)
+    assert not skipped.failed_at and not skipped.pending and skipped.pushed_value == "" and skipped.last_error == ""
+    assert not MarketplaceSku.objects.get(product=stranger).found
+    from merchant.models import Notification
 
-    notice = Notification.objects.get(event=NotificationEvent.PUSH_FAILED)  # one for the run, naming the SKU
-    assert "NOT-THERE" in notice.body and notice.subject_key == f"push:{top.pk}:stock"
+    assert not Notification.objects.exists()
 
 
 def test_a_sku_refused_inside_a_batch_is_singled_out_and_the_others_still_go(top, shop, merchant_a):

@@ -115,19 +115,32 @@ def test_a_carrier_the_marketplace_does_not_know_fails_and_says_why(top, sold, c
     assert "Failed" in page and "NOPE" in page
 
 
-def test_a_permanent_failure_is_shown_on_the_product_page(top, merchant_a, client_owner, catalog):
-    stranger = ProductFactory(merchant=merchant_a, erp_product_id="NOT-THERE")
-    stock_set(product=stranger, quantity=5, actor=SYSTEM)
+def test_a_permanent_failure_is_shown_on_the_product_page(top, shop, merchant_a, client_owner, catalog):
+    stock_set(product=catalog[1], quantity=5, actor=SYSTEM)
+    push(top)
+    # The seller deletes the SKU the product was found at: the marketplace refuses the next push.
+    SandboxSku.objects.filter(outer_sku_id=catalog[1].erp_product_id).delete()
+    stock_set(product=catalog[1], quantity=8, actor=SYSTEM)
     stock_set(product=catalog[0], quantity=6, actor=SYSTEM)
     push(top)
 
-    page = client_owner.get(reverse("product_detail", args=[stranger.pk])).content.decode()
+    page = client_owner.get(reverse("product_detail", args=[catalog[1].pk])).content.decode()
     assert "Marketplace push" in page and "Failed permanently" in page
-    assert "no SKU with outer id NOT-THERE" in page
     fine = client_owner.get(reverse("product_detail", args=[catalog[0].pk])).content.decode()
     assert "Up to date" in fine and "Failed permanently" not in fine
     counts = client_owner.get(reverse("connection_detail", args=[top.pk])).context["push_counts"]
     assert {(c.kind, c.pending, c.failed) for c in counts if c.kind == "stock"} == {("stock", 0, 1)}
+
+
+def test_a_product_not_on_the_marketplace_is_shown_as_such_not_as_a_failure(top, merchant_a, client_owner, catalog):
+    stranger = ProductFactory(merchant=merchant_a, erp_product_id="NOT-THERE")
+    stock_set(product=stranger, quantity=5, actor=SYSTEM)
+    push(top)
+
+    page = client_owner.get(reverse("product_detail", args=[stranger.pk])).content.decode()
+    assert "Not on this marketplace" in page and "Failed permanently" not in page
+    counts = client_owner.get(reverse("connection_detail", args=[top.pk])).context["push_counts"]
+    assert {(c.kind, c.failed) for c in counts if c.kind == "stock"} == {("stock", 0)}
 
 
 def test_the_cli_runs_one_push_and_prints_one_json_line(top, shop, catalog):

@@ -55,9 +55,28 @@ def test_after_the_full_pull_orders_and_refunds_are_due_on_their_intervals(conne
     Checkpoint.objects.create(connection=connection, module=SyncModule.ORDERS, position=now,
                               last_run_at=now - timedelta(seconds=30))
     Checkpoint.objects.create(connection=connection, module=SyncModule.RECONCILE, last_run_at=now)
+    Checkpoint.objects.create(connection=connection, module=SyncModule.ITEMS, position=now, last_run_at=now)
     assert dispatch(now) == [f"sync-{connection.pk}-refunds"]
     later = now + timedelta(seconds=40)
     assert [j.split("-")[2] for j in dispatch(later)] == ["orders"]
+
+
+def test_the_shops_items_are_read_after_the_first_pull_then_every_six_hours(connection, queue, dispatch):
+    now = timezone.now()
+    full = Checkpoint.objects.create(connection=connection, module=SyncModule.ORDERS_FULL, last_run_at=now)
+    assert not any(j.endswith("-items") for j in dispatch(now))
+    Checkpoint.objects.filter(pk=full.pk).update(completed_at=now)
+    assert f"sync-{connection.pk}-items" in dispatch(now)
+    queue.empty()
+    # A complete refresh moves the position past its start; the next is due six hours later.
+    Checkpoint.objects.create(connection=connection, module=SyncModule.ITEMS, last_run_at=now, position=now)
+    assert not any(j.endswith("-items") for j in dispatch(now + timedelta(hours=5)))
+    assert any(j.endswith("-items") for j in dispatch(now + timedelta(hours=6)))
+    queue.empty()
+    # One that left items unread (position behind its start) runs again within minutes.
+    Checkpoint.objects.filter(connection=connection, module=SyncModule.ITEMS).update(
+        last_run_at=now, position=now - timedelta(hours=1))
+    assert any(j.endswith("-items") for j in dispatch(now + timedelta(minutes=5)))
 
 
 def test_reconciliation_is_queued_nightly_after_3_am_once_a_day(connection, queue, dispatch):
