@@ -179,7 +179,7 @@ class RunOutcome(models.TextChoices):
 # How a run went about its work and what started it, in the merchant's words.
 RUN_MODE_LABELS = {
     "full": _("full pull"), "incremental": _("new changes"), "days": _("day by day"), "push": _("push"),
-    "handoff": _("hand-over to the ERP"), "consume": _("message channel"),
+    "handoff": _("hand-over to the ERP"), "consume": _("message channel"), "items": _("reading the shop's items"),
 }
 RUN_TRIGGER_LABELS = {
     "schedule": _("on schedule"), "manual": _("started by hand"), "cli": _("command line"),
