@@ -3,6 +3,7 @@ merchant has all its job slots busy is put back (merchant.job_slots), so imports
 hold every worker."""
 import logging
 
+from django.conf import settings
 from django.utils import translation
 from django.utils.dateparse import parse_datetime
 
@@ -20,7 +21,8 @@ def import_validate(job_id: int, language: str | None = None):
     with merchant_slot(job.merchant_id) as held:
         if not held:
             return deferred()
-        with translation.override(language):
+        # No language given (a recovered or re-queued step): the site's, never the bare English source text.
+        with translation.override(language or settings.LANGUAGE_CODE):
             pipeline.validate(job)
     return {"status": job.status, "rows": job.rows_total, "invalid": job.invalid_count}
 
@@ -31,7 +33,7 @@ def import_apply(job_id: int, valid_only: bool = False, pause_kinds=(), pause_un
     with merchant_slot(merchant_id) as held:
         if not held:
             return deferred()
-        with translation.override(language):
+        with translation.override(language or settings.LANGUAGE_CODE):
             return _apply(job_id, valid_only, pause_kinds, pause_until)
 
 

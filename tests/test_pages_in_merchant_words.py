@@ -14,12 +14,16 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from merchant.models import Membership, Merchant, Product, Role
+from django.db import transaction
+
+from merchant import jobs
+from merchant.models import ImportJob, Membership, Merchant, Product, Role
 from merchant.permissions import Actor
-from merchant.services import catalog, inbound, stock, switches
+from merchant.services import catalog, imports, inbound, stock, switches
 from merchant.services.inbound_fields import Item
 from sync.models import Connection
 
+from .import_files import csv_bytes, make_job
 from .raw_values import findings
 
 # Pages that are not the merchant's to read in their words: the Open API reference documents field names
@@ -50,12 +54,27 @@ def _held_and_paused_states(merchant):
     switches.sku_switch_set(products=[products[3]], kind="price", enabled=False, actor=actor)
     catalog.product_update(product=products[3], actor=actor, default_price=Decimal("50.00"))
     switches.module_switch_set(merchant=merchant, module="listing", enabled=True, actor=actor)
+    _imports(merchant, owner, actor)
     return products
 
 
+def _imports(merchant, owner, actor):
+    """A price import waiting for confirmation, and one applied over a later hand edit (a left-out row)."""
+    priced = list(Product.objects.filter(merchant=merchant).order_by("-pk")[:3])
+    rows = [["erp_product_id", "price_type", "price"]] + [[p.erp_product_id, "default", "9.99"] for p in priced]
+    jobs.import_validate(make_job(merchant, "prices", csv_bytes(rows[:2]), name="调价.csv", uploaded_by=owner).pk)
+    applied = make_job(merchant, "prices", csv_bytes([rows[0]] + rows[2:]), name="prices.csv", uploaded_by=owner)
+    jobs.import_validate(applied.pk)
+    Product.objects.filter(pk=priced[1].pk).update(default_price=Decimal("77.00"))  # after the preview
+    with transaction.atomic():
+        imports.import_confirm(job=ImportJob.objects.get(pk=applied.pk), actor=actor)
+    jobs.import_apply(applied.pk)
+
+
 @pytest.fixture
-def demo(settings, db):
+def demo(settings, db, tmp_path):
     settings.DEBUG = True
+    settings.MEDIA_ROOT = tmp_path
     call_command("demo_load", stdout=open("/dev/null", "w"))
     merchant = Merchant.objects.get(code="demo")
     _held_and_paused_states(merchant)
@@ -102,7 +121,7 @@ def test_no_page_of_the_demo_shows_an_internal_value(demo, language):
     kinds, problems = _crawl(client, chinese=language == "zh-hans", allowed=ALLOWED | _names_of(demo))
     # The crawl reached the back office, the pages with held values and history among them.
     assert {"/", "/switches/", "/products/N/", "/orders/N/", "/customers/N/", "/connections/N/", "/team/",
-            "/imports/", "/connections/N/runs/"} <= kinds
+            "/imports/", "/imports/N/", "/connections/N/runs/", "/connections/N/items/"} <= kinds
     assert problems == {}
 
 
