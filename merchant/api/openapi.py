@@ -30,6 +30,11 @@ FIELD_TEXT = {
     ("listing", "erp_product_id"): ("ERP product id", "The product's id in your ERP.", "SKU-0001"),
     ("listing", "listed"): ("Listed", "true lists the product, false delists it. Listing is refused, with the "
                                       "reason, for a product pending review or without stock.", True),
+    # Programs send the codes; the words of the Excel template are for people (and are read as well).
+    ("prices", "price_type"): ("Price type", "default, suggested_retail, region_group or customer_group (the words "
+                                             "of the Excel template are read too).", "region_group"),
+    ("prices", "group_code"): ("Group code", "For group prices: the group's code, as the platform defines it (its "
+                                             "name is read too).", "south"),
 }
 # Whole numbers that count things may be 0; ids start at 1.
 NON_NEGATIVE = {"stock", "quantity"}
