@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from .breaker import breaker_after_run
 from .connectors.top.client import CallCounter, TopClient
-from .errors import Permanent, SyncError
+from .errors import Permanent, SyncError, failure_text
 from .messages import messages_consume_once, messages_permit
 from .models import Connection, ConnectionKind, RunOutcome, SyncModule, SyncRun
 from .runs import MESSAGE_RUN_SPAN, connection_stop, stop_reason
@@ -83,7 +83,7 @@ class Consumer:
                 log.warning("message channel of connection %s: %s", connection.pk, exc)
             else:
                 log.exception("message channel of connection %s failed", connection.pk)
-            text = str(exc) if isinstance(exc, SyncError) else f"{type(exc).__name__}: {exc}"
+            text = failure_text(exc)
             self._count(state, errors=[text])
             return {"received": 0, "error": text}
         if summary["received"]:

@@ -62,3 +62,19 @@ class BusinessError(SyncError):
 class AddressRefused(Permanent):
     """The destination is not allowed (a local or private network address not on OUTBOUND_ALLOWED_HOSTS,
     or a URL with a bad scheme or a user name): nothing was sent, and retrying cannot help."""
+
+
+def failure_text(exc: BaseException) -> str:
+    """What a run or the message channel records about an error: our own errors as they say it; anything
+    else named in words (the job queue, the database) with the detail an operator needs after it."""
+    from django.db import DatabaseError
+    from django.utils.translation import gettext as _
+    from redis.exceptions import RedisError
+
+    if isinstance(exc, SyncError):
+        return str(exc)
+    if isinstance(exc, RedisError):
+        return _("The job queue (Redis) could not be reached: %(detail)s") % {"detail": exc}
+    if isinstance(exc, DatabaseError):
+        return _("The database refused or did not answer: %(detail)s") % {"detail": exc}
+    return _("Unexpected error (%(kind)s): %(detail)s") % {"kind": type(exc).__name__, "detail": exc}

@@ -19,7 +19,7 @@ from merchant.services.notifications import notify
 
 from .breaker import breaker_after_run
 from .connectors.top.client import CallCounter
-from .errors import Permanent, SessionExpired, SyncError
+from .errors import Permanent, SessionExpired, failure_text
 from .models import Checkpoint, Connection, ConnectionKind, RunOutcome, SyncModule, SyncRun
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ def run_of(connection: Connection, module: str, *, mode: str = "", trigger: str 
         log.warning("connection %s stopped: %s", connection.pk, exc)
     except BaseException as exc:
         record.outcome = RunOutcome.FAILED
-        run.error(str(exc) if isinstance(exc, SyncError) else f"{type(exc).__name__}: {exc}")
+        run.error(failure_text(exc))
         Connection.objects.filter(pk=connection.pk).update(last_error=str(exc)[:500], last_error_at=timezone.now())
         raise
     finally:
