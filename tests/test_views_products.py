@@ -529,3 +529,18 @@ def test_the_search_form_refuses_unpaired_surrogates(english):
     assert SearchForm({"q": "A\ud800"}).query() is None
     assert SearchForm({"q": "  阿莫西林 "}).query() == "阿莫西林"
     assert SearchForm({}).query() == ""
+
+
+def test_bulk_resume_lists_the_held_values_first_and_applies_them_on_confirm(client_operator, shelf):
+    chosen = [shelf["listed"], shelf["ready"]]
+    for product in chosen:
+        SkuSwitchFactory(product=product, kind="stock", enabled=False)
+    HeldValueFactory(product=shelf["ready"], field="stock", value=61)
+    preview = bulk(client_operator, "resume_stock", chosen)
+    assert preview.status_code == 200
+    assert [(r.product, r.held) for r in preview.context["rows"]] == [(shelf["ready"], "61")]
+    assert SkuSwitch.objects.filter(enabled=False).count() == 2
+    response = bulk(client_operator, "resume_stock", chosen, confirmed="1")
+    assert response.status_code == 302
+    assert not SkuSwitch.objects.filter(enabled=False).exists()
+    assert Product.objects.get(pk=shelf["ready"].pk).stock == 61
