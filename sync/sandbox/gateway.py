@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 from django.db.models import QuerySet
@@ -135,9 +136,10 @@ def _authenticate(params: dict, shop: SandboxShop | None, now: datetime) -> Meth
     if shop is None:
         raise TopError(29, "Invalid app Key")
     try:
-        stamp = from_top(params.get("timestamp", ""))
-    except ValueError:
-        raise TopError(31, "Invalid Timestamp", sub_msg="timestamp must be yyyy-MM-dd HH:mm:ss (GMT+8)") from None
+        stamp = _timestamp(params.get("timestamp", ""))
+    except (ValueError, OverflowError, OSError):
+        raise TopError(31, "Invalid Timestamp", sub_msg="timestamp must be yyyy-MM-dd HH:mm:ss (GMT+8) "
+                                                        "or milliseconds since the epoch") from None
     if abs(now - stamp) > TIMESTAMP_SKEW:
         raise TopError(31, "Invalid Timestamp", sub_msg="timestamp is more than 10 minutes off the server time")
     if (params.get("sign_method") or "md5") not in SIGN_METHODS or not sign_matches(params, shop.app_secret):
@@ -150,6 +152,15 @@ def _authenticate(params: dict, shop: SandboxShop | None, now: datetime) -> Meth
         if shop.session_expired:
             raise TopError(27, "Invalid Session", "session-expired", "the session has expired; authorize again")
     return method
+
+
+def _timestamp(text: str) -> datetime:
+    """The call's time: TOP's "yyyy-MM-dd HH:mm:ss" in GMT+8, or epoch milliseconds as the official SDKs send it
+    (str(int(time.time() * 1000)) in top/api/base.py), which the production gateway accepts too."""
+    text = str(text).strip()
+    if text.isdigit() and len(text) >= 12:
+        return datetime.fromtimestamp(int(text) / 1000, tz=dt_timezone.utc)
+    return from_top(text)
 
 
 # Trades and refunds
@@ -210,6 +221,8 @@ def _refunds_receive_get(shop: SandboxShop, params: dict, now: datetime) -> dict
 
 
 def _trade_filter(trades: QuerySet, params: dict) -> QuerySet:
+    if buyer := params.get("buyer_nick", "").strip():
+        trades = trades.filter(data__buyer_nick=buyer)
     types = set()
     for name in (params.get("type") or DEFAULT_TRADE_TYPES).split(","):
         types |= TYPE_ALIASES.get(name.strip(), {name.strip()})
@@ -371,6 +384,28 @@ def _skus_quantity_update(shop: SandboxShop, params: dict, now: datetime) -> dic
             for sku in item.skus.order_by("sku_id")]
     return {"item": {"num_iid": item.num_iid, "iid": str(item.num_iid), "num": item.quantity,
                      "modified": to_top(item.modified), "skus": {"sku": skus}}}
+
+
+def _item_quantity_update(shop: SandboxShop, params: dict, now: datetime) -> dict:
+    """taobao.item.quantity.update: one SKU's stock (by sku_id, else outer_id), full (type 1) or delta (type 2).
+    Every sandbox item has SKUs, so one must be named, as the real gateway asks for items with SKUs."""
+    num_iid = _int(params, "num_iid")
+    quantity = _int(params, "quantity", low=-999999999, high=999999999)
+    update_type = _int(params, "type", default=1, low=1, high=2)
+    if params.get("sku_id"):
+        pair, by = (str(_int(params, "sku_id")), quantity), "sku_id"
+    elif params.get("outer_id"):
+        pair, by = (params["outer_id"], quantity), "outer_id"
+    else:
+        raise _missing("sku_id")
+    try:
+        item = marketplace.sku_quantities_set(shop, num_iid, [pair], by=by, delta=update_type == 2)
+    except marketplace.Refused as refused:
+        raise _refused(refused) from None
+    sku = next(s for s in item.skus.all() if (str(s.sku_id) if by == "sku_id" else s.outer_sku_id) == pair[0])
+    return {"item": {"num_iid": item.num_iid, "num": item.quantity, "modified": to_top(item.modified),
+                     "skus": {"sku": [{"sku_id": sku.sku_id, "quantity": sku.quantity,
+                                       "modified": to_top(sku.modified)}]}}}
 
 
 def _item_sku_price_update(shop: SandboxShop, params: dict, now: datetime) -> dict:
@@ -555,6 +590,7 @@ METHODS: dict[str, Method] = {
     "taobao.items.inventory.get": Method(_items_inventory_get),
     "taobao.item.seller.get": Method(_item_seller_get),
     "taobao.skus.quantity.update": Method(_skus_quantity_update),
+    "taobao.item.quantity.update": Method(_item_quantity_update),
     "taobao.item.sku.price.update": Method(_item_sku_price_update),
     "taobao.item.update.listing": Method(_item_update_listing),
     "taobao.item.update.delisting": Method(_item_update_delisting),
