@@ -8,6 +8,7 @@ transaction, so what is written is checked against the database as it is then.
 import logging
 import time
 import uuid
+from contextlib import closing
 from datetime import date, timedelta
 from decimal import Decimal
 from itertools import islice
@@ -445,8 +446,10 @@ def apply(job: ImportJob, *, actor, valid_only: bool = False, pause_until=None, 
     touched = {"stock": set(), "price": set()}
     restorers = _restorers(job.kind)
     moved_rows = 0
-    with transaction.atomic():
-        stored = rows.values_list("row_number", "data", "action", "changes").iterator(chunk_size=CHUNK)
+    # The rows are read through a server-side cursor on PostgreSQL: closing it before the transaction ends (even
+    # when a chunk fails) keeps a failure from leaving a cursor to close after the rollback, which would fail.
+    with transaction.atomic(), closing(
+            rows.values_list("row_number", "data", "action", "changes").iterator(chunk_size=CHUNK)) as stored:
         for chunk in _chunks(stored, CHUNK):
             items = [Item(number, _reparse(restorers, data)) for number, data, _action, _changes in chunk]
             previews = {number: (action, changes) for number, _data, action, changes in chunk}
