@@ -11,6 +11,7 @@ from merchant.models import OrderSource, OrderStatus, RefundStatus
 from merchant.services.orders import ERP_FLOW
 
 from .order_query import DEFAULT_LIMIT, MAX_LIMIT
+from .order_takes import TAKE_KEEP
 from .orders import FUTURE_SLACK, MAX_LINES
 
 PREFIX = "/api/v1"
@@ -124,6 +125,10 @@ ORDERS_PAGE = _object({
     "newly_marked": {"type": "integer", "minimum": 0,
                      "description": "How many of them this request marked (the others were taken already)."},
     "reason": {"type": "string", "nullable": True, "description": "Why they were not marked (null when they were)."},
+    "take_id": {"type": "string", "nullable": True, "maxLength": 40,
+                "description": f"When the orders were marked: the id that fetches this page again with GET "
+                               f"{PREFIX}/orders/takes/{{take_id}} (kept {TAKE_KEEP.days} days); null when nothing "
+                               f"was marked."},
 })
 
 _STATUS_ONE = "|".join(OrderStatus.values)
@@ -232,7 +237,7 @@ def _upload(operation_id: str, summary: str, description: str, item: str) -> dic
                                    "path, nothing of this item written).",
                     "headers": {"Idempotent-Replayed": {"$ref": "#/components/headers/IdempotentReplayed"}},
                     "content": {"application/json": {"schema": _ref("OrderBatchResult")}}},
-            **_errors(400, 401, 405, 413, 422),
+            **_errors(400, 401, 405, 413, 422, 429),
         },
     }}
 
@@ -243,7 +248,7 @@ def _doc(*documented) -> str:
 
 def openapi_paths() -> tuple[dict, dict]:
     """(paths, component schemas) of the order endpoints for the OpenAPI document."""
-    from . import order_query, orders
+    from . import order_query, order_takes, orders
 
     paths = {
         f"{PREFIX}/orders": {"get": {
@@ -251,7 +256,17 @@ def openapi_paths() -> tuple[dict, dict]:
             "description": _doc(order_query.orders_query, order_query),
             "parameters": ORDERS_QUERY_PARAMS,
             "responses": {"200": {"description": "One page of orders.", "content": {"application/json": {
-                "schema": _ref("OrdersPage")}}}, **_errors(400, 401, 405, 413)},
+                "schema": _ref("OrdersPage")}}}, **_errors(400, 401, 405, 413, 429)},
+        }},
+        f"{PREFIX}/orders/takes/{{take_id}}": {"get": {
+            "operationId": "orders_take", "tags": ["orders"], "summary": "A marking query's page again, by its take id",
+            "description": _doc(order_query.order_take, order_takes),
+            "parameters": [{"name": "take_id", "in": "path", "required": True,
+                            "schema": {"type": "string", "maxLength": 40},
+                            "description": "`take_id` of the answer to a marking GET /api/v1/orders."}],
+            "responses": {"200": {"description": "The page as it was taken (the orders as they are now).",
+                                  "content": {"application/json": {"schema": _ref("OrdersPage")}}},
+                          **_errors(400, 401, 404, 405, 413, 429)},
         }},
         f"{PREFIX}/orders/logistics": _upload(
             "orders_logistics", "Upload logistics (the order becomes shipped)", _doc(orders.logistics_upload),
@@ -266,7 +281,7 @@ def openapi_paths() -> tuple[dict, dict]:
             "operationId": "carriers", "tags": ["orders"], "summary": "The carrier code list",
             "description": _doc(order_query.carriers),
             "responses": {"200": {"description": "The active carriers.", "content": {"application/json": {
-                "schema": _ref("Carriers")}}}, **_errors(400, 401, 405, 413)},
+                "schema": _ref("Carriers")}}}, **_errors(400, 401, 405, 413, 429)},
         }},
     }
     return paths, SCHEMAS
