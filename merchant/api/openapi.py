@@ -4,6 +4,7 @@ from settings and the auth module, error codes from the ApiError raised in this 
 schemas from merchant/api/order_schemas.py when that module is there.
 """
 import ast
+import copy
 import importlib
 import re
 from functools import cache
@@ -519,7 +520,8 @@ def document() -> dict:
         **order_paths,
         f"{PREFIX}/openapi.json": _document_operation(),
     }
-    return nullable_enums_list_null({
+    # A copy: the order schemas are module constants, and the null is added to the document, not to them.
+    return nullable_enums_list_null(copy.deepcopy({
         "openapi": OPENAPI_VERSION,
         "info": {"title": "Merchant Hub Open API", "version": "1", "description": overview_text(),
                  "license": {"name": "Proprietary: for integrations with a Merchant Hub merchant account"}},
@@ -534,7 +536,7 @@ def document() -> dict:
         "security": [{"ApiKey": [], "ApiTimestamp": [], "ApiNonce": [], "ApiSignature": []}],
         "paths": paths,
         "components": _components(order_schemas),
-    })
+    }))
 
 
 def nullable_enums_list_null(node):
