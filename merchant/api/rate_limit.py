@@ -17,7 +17,7 @@ def rate_limit_check(credential, now: float | None = None) -> None:
         return
     now = time.time() if now is None else now
     slot = int(now // window)
-    key = f"api-rate:{credential.pk}:{slot}"
+    key = f"api-rate:{credential.key}:{slot}"  # the key, not the row id: ids are reused, keys never
     cache.add(key, 0, window + 5)
     try:
         count = cache.incr(key)
