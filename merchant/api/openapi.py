@@ -505,9 +505,13 @@ def overview_text() -> str:
         f"turned back on. Money is a number with at most 2 decimal places (never rounded: 12.345 is "
         f"refused); dates are YYYY-MM-DD.\n"
         "\n"
-        "Errors of the request as a whole are {\"error\": {\"code\", \"message\"}} with a stable code; "
-        "messages are in English unless Accept-Language asks for Chinese (zh-hans). Send an Idempotency-Key "
-        "with every write and reuse it when retrying, so a retry after a timeout never applies twice."
+        "Errors of the request as a whole are {\"error\": {\"code\", \"message\"}} with a stable code, for "
+        "every /api/ path (404 `not_found` for a path no endpoint serves). Every message, of the request and of "
+        "each item, is in English unless Accept-Language prefers Chinese by q-value (zh, zh-hans, zh-cn; `*` "
+        "means English). Query parameters other than an endpoint's own are refused (400 `unknown_parameter`). "
+        f"At most {settings.API_RATE_LIMIT or 'unlimited'} requests per key every {settings.API_RATE_WINDOW} s: "
+        "past that, 429 `rate_limited` with Retry-After. Send an Idempotency-Key with every write and reuse it "
+        "when retrying, so a retry after a timeout never applies twice."
     )
 
 
