@@ -5,9 +5,9 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.utils.translation import gettext as _
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from merchant.models import ApiCredential, ApiNonce
 
@@ -45,7 +45,8 @@ def authenticate(request) -> ApiCredential:
     if credential.revoked_at is not None:
         raise ApiError(401, "key_revoked", _("this API key was revoked; ask the merchant's owner for a new one"))
     if not STAMP.fullmatch(stamp):  # not str.isdigit(): it takes "²" and other digits int() refuses
-        raise ApiError(401, "bad_timestamp", _("%(header)s must be Unix time in seconds") % {"header": signing.HEADER_TIMESTAMP})
+        raise ApiError(401, "bad_timestamp", _("%(header)s must be Unix time in seconds") % {
+            "header": signing.HEADER_TIMESTAMP})
     now = timezone.now()
     skew = abs(now.timestamp() - int(stamp))
     if skew > WINDOW.total_seconds():

@@ -54,7 +54,8 @@ def _rules(schema: dict) -> str:
                      else f"at least {schema['minLength']} character(s)")
     if "minimum" in schema or "maximum" in schema:
         low = schema.get("minimum")
-        low_text = "" if low is None else (f"> {_value(low)}" if schema.get("exclusiveMinimum") else f">= {_value(low)}")
+        sign = ">" if schema.get("exclusiveMinimum") else ">="
+        low_text = "" if low is None else f"{sign} {_value(low)}"
         high = schema.get("maximum")
         rules.append(", ".join(filter(None, [low_text, None if high is None else f"<= {_value(high)}"])))
     if "minItems" in schema or "maxItems" in schema:

@@ -10,10 +10,10 @@ import re
 from datetime import timedelta
 from functools import wraps
 
-from django.utils.translation import gettext as _
 from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from merchant.models import IdempotencyRecord
 
@@ -54,7 +54,8 @@ def idempotent(view):
         if key is None:
             return view(request, *args, **kwargs)
         if not KEY.match(key):
-            raise ApiError(400, "bad_idempotency_key", _("%(header)s must be 1-100 printable ASCII characters") % {"header": HEADER})
+            raise ApiError(400, "bad_idempotency_key", _("%(header)s must be 1-100 printable ASCII characters") % {
+                "header": HEADER})
         merchant = request.api_credential.merchant
         request_hash = _request_hash(request)
         stored = IdempotencyRecord.objects.filter(merchant=merchant, key=key).first()

@@ -2,8 +2,8 @@
 import json
 from decimal import Decimal
 
-from django.utils.translation import gettext as _
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from merchant.services.inbound_fields import storable_text
 
