@@ -25,7 +25,7 @@ urlpatterns = [
     path("api/v1/", include("merchant.api.urls")),
     path("", include("merchant.urls")),
     # After the back office (its reference page is /api/docs/): any other /api/ path answers JSON, not HTML.
-    re_path(r"^api/", api_not_found),
+    re_path(r"^api/(?!docs$)", api_not_found),  # /api/docs still redirects to /api/docs/ (APPEND_SLASH)
 ]
 
 if settings.SANDBOX_ENABLED:

@@ -58,6 +58,9 @@ def test_whole_request_and_item_messages_are_chinese_when_asked(erp, header):
 
     assert whole["error"] == {"code": "items_required", "message": '"items" 为空'}
     assert item["results"][0]["errors"][0]["message"] == "新建商品时必填"
+    unknown = _json(erp.post("stock", {"items": [{"erp_product_id": "NOPE", "stock": 1}]},
+                             headers={"Accept-Language": header}))
+    assert unknown["results"][0]["errors"][0]["message"] == "没有这个 ERP 商品编码的商品"
     assert order_item["results"][0]["errors"][0]["message"] == "没有这个单号的订单"
     assert query["error"]["code"] == "bad_parameter" and query["error"]["message"].startswith("limit：应为")
 
@@ -209,3 +212,9 @@ def test_changed_is_true_for_a_brand_new_product_and_false_when_sent_again(erp):
 
     assert (first["results"][0]["status"], first["results"][0]["changed"]) == ("ok", True)
     assert second["results"][0]["changed"] is False
+
+
+def test_the_back_office_reference_page_without_its_slash_still_redirects(client):
+    response = client.get("/api/docs")
+
+    assert response.status_code == 301 and response["Location"] == "/api/docs/"
