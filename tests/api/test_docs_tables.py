@@ -55,3 +55,12 @@ def test_the_order_example_of_docs_api_md_is_an_answer_the_schema_accepts():
 
     assert errors == []
     assert set(example["orders"][0]) == {"order_no", "source", "basic", "amounts", "shipping", "invoice", "items"}
+
+
+def test_the_stated_rate_limit_is_the_default_setting():
+    from config import settings as defaults
+
+    text = DOC_PATH.read_text(encoding="utf-8")
+
+    assert defaults.API_RATE_WINDOW == 60
+    assert f"at most {defaults.API_RATE_LIMIT} requests per key per minute" in text
