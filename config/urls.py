@@ -1,9 +1,10 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from config.favicon import favicon
+from merchant.api.views import not_found as api_not_found
 from merchant.views.auth import AdminPasswordChangeView, ThrottledLoginView, ThrottledPasswordChangeView
 from sync.metrics import metrics
 
@@ -23,6 +24,8 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("api/v1/", include("merchant.api.urls")),
     path("", include("merchant.urls")),
+    # After the back office (its reference page is /api/docs/): any other /api/ path answers JSON, not HTML.
+    re_path(r"^api/(?!docs$)", api_not_found),  # /api/docs still redirects to /api/docs/ (APPEND_SLASH)
 ]
 
 if settings.SANDBOX_ENABLED:

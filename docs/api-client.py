@@ -129,6 +129,8 @@ def new_orders(client: Client, page_size: int = 50):
         if cursor:
             params["cursor"] = cursor
         page = client.get("orders", **params)
+        # Keep the take id until the page is processed: GET orders/takes/{take_id} answers it again if lost.
+        print(f"take {page['take_id']}: {len(page['orders'])} orders")
         yield from page["orders"]
         cursor = page["next_cursor"]
         if not cursor:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from merchant.models import ApiCredential, ApiNonce
 
@@ -24,6 +25,7 @@ class ApiError(Exception):
     status: int
     code: str
     message: str
+    retry_after: int | None = None  # seconds, sent as Retry-After (429)
 
 
 def authenticate(request) -> ApiCredential:
@@ -36,32 +38,34 @@ def authenticate(request) -> ApiCredential:
     missing = [name for name, value in ((signing.HEADER_KEY, key), (signing.HEADER_TIMESTAMP, stamp),
                                         (signing.HEADER_NONCE, nonce), (signing.HEADER_SIGNATURE, given)) if not value]
     if missing:
-        raise ApiError(401, "missing_auth", f"missing header(s): {', '.join(missing)}")
+        raise ApiError(401, "missing_auth", _("missing header(s): %(names)s") % {"names": ", ".join(missing)})
     credential = ApiCredential.objects.select_related("merchant").filter(key=key).first()
     if credential is None or not credential.merchant.is_active:
-        raise ApiError(401, "unknown_key", "unknown API key")
+        raise ApiError(401, "unknown_key", _("unknown API key"))
     if credential.revoked_at is not None:
-        raise ApiError(401, "key_revoked", "this API key was revoked; ask the merchant's owner for a new one")
+        raise ApiError(401, "key_revoked", _("this API key was revoked; ask the merchant's owner for a new one"))
     if not STAMP.fullmatch(stamp):  # not str.isdigit(): it takes "²" and other digits int() refuses
-        raise ApiError(401, "bad_timestamp", f"{signing.HEADER_TIMESTAMP} must be Unix time in seconds")
+        raise ApiError(401, "bad_timestamp", _("%(header)s must be Unix time in seconds") % {
+            "header": signing.HEADER_TIMESTAMP})
     now = timezone.now()
     skew = abs(now.timestamp() - int(stamp))
     if skew > WINDOW.total_seconds():
         raise ApiError(401, "stale_timestamp",
-                       f"timestamp is {skew:.0f} s from the server's clock (at most {WINDOW.total_seconds():.0f} s)")
+                       _("timestamp is %(skew)s s from the server's clock (at most %(window)s s)") % {
+                           "skew": f"{skew:.0f}", "window": f"{WINDOW.total_seconds():.0f}"})
     if not NONCE.match(nonce):
-        raise ApiError(401, "bad_nonce", "nonce must be 8-64 letters, digits, '-' or '_'")
+        raise ApiError(401, "bad_nonce", _("nonce must be 8-64 letters, digits, '-' or '_'"))
     canonical = signing.canonical_string(
         method=request.method, path=request.path, query_pairs=_pairs(request.GET),
         timestamp=stamp, nonce=nonce, body=request.body,
     )
     if not hmac.compare_digest(given.lower(), signing.signature(credential.secret, canonical)):
-        raise ApiError(401, "bad_signature", "signature does not match (see the canonical string in the API docs)")
+        raise ApiError(401, "bad_signature", _("signature does not match (see the canonical string in the API docs)"))
     try:
         with transaction.atomic():
             ApiNonce.objects.create(credential=credential, nonce=nonce, seen_at=now)
     except IntegrityError:
-        raise ApiError(401, "replayed_nonce", "this nonce was already used with this key") from None
+        raise ApiError(401, "replayed_nonce", _("this nonce was already used with this key")) from None
     ApiCredential.objects.filter(pk=credential.pk).update(last_used_at=now)
     return credential
 

@@ -6,6 +6,7 @@ writes nothing.
 """
 from django.db import transaction
 from django.http import JsonResponse
+from django.utils.translation import gettext_noop
 
 from merchant.models import AuditSource
 from merchant.permissions import Actor
@@ -22,6 +23,9 @@ ENDPOINT_KINDS = {
     "customers": "customer_codes",
 }
 UNMATCHED_USCC = "no platform customer with this USCC"
+# merchant/services/bulk/stock.py translates its UNKNOWN_PRODUCT constant when it answers; makemessages cannot
+# see a constant, so the words are marked here, where the API answers them to ERPs asking in Chinese.
+gettext_noop("no product with this ERP product id")
 
 
 def result_json(result: ItemResult) -> dict:

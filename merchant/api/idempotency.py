@@ -13,6 +13,7 @@ from functools import wraps
 from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from merchant.models import IdempotencyRecord
 
@@ -39,7 +40,7 @@ def _request_hash(request) -> str:
 def _replay(record: IdempotencyRecord, request_hash: str) -> JsonResponse:
     if record.request_hash != request_hash:
         raise ApiError(422, "idempotency_key_reused",
-                       "this Idempotency-Key was already used for a different request")
+                       _("this Idempotency-Key was already used for a different request"))
     response = JsonResponse(record.response, status=record.status)
     response["Idempotent-Replayed"] = "true"
     return response
@@ -53,7 +54,8 @@ def idempotent(view):
         if key is None:
             return view(request, *args, **kwargs)
         if not KEY.match(key):
-            raise ApiError(400, "bad_idempotency_key", f"{HEADER} must be 1-100 printable ASCII characters")
+            raise ApiError(400, "bad_idempotency_key", _("%(header)s must be 1-100 printable ASCII characters") % {
+                "header": HEADER})
         merchant = request.api_credential.merchant
         request_hash = _request_hash(request)
         stored = IdempotencyRecord.objects.filter(merchant=merchant, key=key).first()

@@ -4,19 +4,26 @@ from settings and the auth module, error codes from the ApiError raised in this 
 schemas from merchant/api/order_schemas.py when that module is there.
 """
 import ast
+import copy
 import importlib
+import re
 from functools import cache
 from pathlib import Path
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from merchant.models.catalog import MONEY
 from merchant.services.inbound_fields import KIND_FIELDS, json_type
 
 from . import auth, idempotency, signing
+from .auth import ApiError
 from .catalog import ENDPOINT_KINDS
+from .language import api_language
+from .views import error_response, unknown_parameters_check
 
 OPENAPI_VERSION = "3.0.3"
 PREFIX = "/api/v1"
@@ -81,11 +88,13 @@ STATUS_TEXT = {
     400: "The request as a whole is malformed; nothing was written.",
     401: "The request is not correctly signed; nothing was written.",
     403: "This key may not do that; nothing was written.",
-    404: "Not found.",
+    404: "No such endpoint, or no such record of this merchant.",
     405: "Wrong HTTP method.",
     409: "Conflict with the stored state; nothing was written.",
     413: "The request is too large; nothing was written.",
     422: "The request cannot be processed as sent; nothing was written.",
+    429: "Too many requests with this key in the current window; nothing was written. Wait the seconds "
+         "Retry-After gives.",
 }
 
 
@@ -184,7 +193,16 @@ def _constant(module, node):
 
 
 def _message_template(module, node) -> str:
-    """A message as written, with the parts only known at run time shown as "…"."""
+    """A message as written (in English), with the parts only known at run time shown as "…"."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):  # _("... %(name)s ...") % {...}
+        known = {}
+        if isinstance(node.right, ast.Dict):
+            known = {key.value: _constant(module, value) for key, value in zip(node.right.keys, node.right.values)
+                     if isinstance(key, ast.Constant)}
+        return re.sub(r"%\(([a-z_]+)\)s", lambda m: "…" if known.get(m[1]) is None else str(known[m[1]]),
+                      _message_template(module, node.left))
+    if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("_", "gettext") and node.args:
+        return _message_template(module, node.args[0])
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr):
@@ -277,7 +295,7 @@ def _write_operation(name: str, kind: str) -> dict:
                 "headers": {"Idempotent-Replayed": {"$ref": "#/components/headers/IdempotentReplayed"}},
                 "content": {"application/json": {"schema": _ref(result)}},
             },
-            **_error_responses((400, 401, 403, 405, 413, 422)),
+            **_error_responses((400, 401, 403, 405, 413, 422, 429)),
         },
     }}
 
@@ -296,7 +314,7 @@ def _whoami_operation() -> dict:
                 "required": ["merchant", "key"],
                 "additionalProperties": False,
             }}}},
-            **_error_responses((400, 401, 403, 405, 413)),
+            **_error_responses((400, 401, 403, 405, 413, 429)),
         },
     }}
 
@@ -309,7 +327,7 @@ def _document_operation() -> dict:
         "description": "The OpenAPI 3 document of the API. Public: no signature needed.",
         "security": [],
         "responses": {"200": {"description": "The document.", "content": {"application/json": {
-            "schema": {"type": "object"}}}}},
+            "schema": {"type": "object"}}}}, **_error_responses((400, 405))},
     }}
 
 
@@ -487,9 +505,13 @@ def overview_text() -> str:
         f"turned back on. Money is a number with at most 2 decimal places (never rounded: 12.345 is "
         f"refused); dates are YYYY-MM-DD.\n"
         "\n"
-        "Errors of the request as a whole are {\"error\": {\"code\", \"message\"}} with a stable code; "
-        "messages are in English unless Accept-Language asks for Chinese (zh-hans). Send an Idempotency-Key "
-        "with every write and reuse it when retrying, so a retry after a timeout never applies twice."
+        "Errors of the request as a whole are {\"error\": {\"code\", \"message\"}} with a stable code, for "
+        "every /api/ path (404 `not_found` for a path no endpoint serves). Every message, of the request and of "
+        "each item, is in English unless Accept-Language prefers Chinese by q-value (zh, zh-hans, zh-cn; `*` "
+        "means English). Query parameters other than an endpoint's own are refused (400 `unknown_parameter`). "
+        f"At most {settings.API_RATE_LIMIT or 'unlimited'} requests per key every {settings.API_RATE_WINDOW} s: "
+        "past that, 429 `rate_limited` with Retry-After. Send an Idempotency-Key with every write and reuse it "
+        "when retrying, so a retry after a timeout never applies twice."
     )
 
 
@@ -502,9 +524,13 @@ def document() -> dict:
         **order_paths,
         f"{PREFIX}/openapi.json": _document_operation(),
     }
-    return {
+    # A copy: the order schemas are module constants, and the null is added to the document, not to them.
+    return nullable_enums_list_null(copy.deepcopy({
         "openapi": OPENAPI_VERSION,
-        "info": {"title": "Merchant Hub Open API", "version": "1", "description": overview_text()},
+        "info": {"title": "Merchant Hub Open API", "version": "1", "description": overview_text(),
+                 "license": {"name": "Proprietary: for integrations with a Merchant Hub merchant account"}},
+        # Relative: the server that serves this document (OpenAPI resolves it against the document's URL).
+        "servers": [{"url": "/", "description": "The Merchant Hub server that serves this document."}],
         "tags": [
             {"name": "account", "description": "Keys and this document."},
             {"name": "catalog", "description": "Batched catalog and customer-code writes."},
@@ -514,12 +540,33 @@ def document() -> dict:
         "security": [{"ApiKey": [], "ApiTimestamp": [], "ApiNonce": [], "ApiSignature": []}],
         "paths": paths,
         "components": _components(order_schemas),
-    }
+    }))
+
+
+def nullable_enums_list_null(node):
+    """Every `nullable: true` schema with an `enum` lists null in it (in place; returns `node`). OpenAPI 3.0.3
+    says an enum restricts null too, so strict generators (openapi-python-client) refuse a null the enum does
+    not list; the schemas say nullable once, and this keeps the enums from contradicting it."""
+    stack = [node]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if value.get("nullable") is True and "enum" in value and None not in value["enum"]:
+                value["enum"] = [*value["enum"], None]
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return node
 
 
 @csrf_exempt  # a public read; no session is involved
 def openapi_view(request):
     """GET /api/v1/openapi.json: public, unsigned."""
-    if request.method not in ("GET", "HEAD"):
-        return JsonResponse({"error": {"code": "method_not_allowed", "message": "use GET"}}, status=405)
+    with translation.override(api_language(request)):
+        try:
+            if request.method not in ("GET", "HEAD"):
+                raise ApiError(405, "method_not_allowed", _("use %(methods)s") % {"methods": "GET"})
+            unknown_parameters_check(request, ())
+        except ApiError as error:
+            return error_response(error)
     return JsonResponse(document(), json_dumps_params={"ensure_ascii": False, "indent": 1})

@@ -4,7 +4,9 @@ field is an error, so a misspelt name is not silently ignored."""
 import re
 from datetime import UTC, date, datetime
 
-WITH_OFFSET = "an ISO 8601 time with a UTC offset, such as 2026-03-01T08:00:00+08:00"
+from django.utils.translation import gettext as _
+
+EXAMPLE_MOMENT = "2026-03-01T08:00:00+08:00"
 # A "+" left unencoded in a query string arrives as a space: "...T08:00:00 08:00" means "+08:00".
 _SPACED_OFFSET = re.compile(r"(\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
 
@@ -12,20 +14,23 @@ _SPACED_OFFSET = re.compile(r"(\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
 def parse_moment(text: str) -> datetime:
     """An aware datetime from ISO 8601 text; raises ValueError with the reason."""
     if not isinstance(text, str):
-        raise ValueError(f"expected {WITH_OFFSET}")
+        raise ValueError(_("expected an ISO 8601 time with a UTC offset, such as %(example)s") % {
+            "example": EXAMPLE_MOMENT})
     try:
         moment = datetime.fromisoformat(_SPACED_OFFSET.sub(r"\1+\2", text.strip().upper()))  # RFC 3339 allows t, z
     except ValueError:
-        raise ValueError(f"not {WITH_OFFSET}") from None
+        raise ValueError(_("not an ISO 8601 time with a UTC offset, such as %(example)s") % {
+            "example": EXAMPLE_MOMENT}) from None
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"the time has no UTC offset; give {WITH_OFFSET}")
+        raise ValueError(_("the time has no UTC offset; give an ISO 8601 time with a UTC offset, such as "
+                           "%(example)s") % {"example": EXAMPLE_MOMENT})
     try:
         # Stored and compared in UTC, and shown in Asia/Shanghai: both must exist (year 1 to 9999).
         moment.astimezone(UTC)
         if not 2 <= moment.year <= 9998:
             raise OverflowError
     except OverflowError:
-        raise ValueError("the time is out of range") from None
+        raise ValueError(_("the time is out of range")) from None
     # The same instant in UTC: ISO 8601 allows offsets up to 23:59, PostgreSQL only up to 15:59.
     return moment.astimezone(UTC)
 
@@ -39,11 +44,11 @@ class Fields:
         self.errors = {} if errors is None else errors
         self.is_object = isinstance(raw, dict)
         if not self.is_object:
-            self.errors[path] = "expected an object"
+            self.errors[path] = _("expected an object")
             raw = {}
         for name in raw:
             if name not in known:
-                self.errors[self.at(name)] = "unknown field"
+                self.errors[self.at(name)] = _("unknown field")
         self.raw = raw
 
     def at(self, name: str) -> str:
@@ -61,7 +66,7 @@ class Fields:
         if self.given(name):
             return False
         if required:
-            self.error(name, "required")
+            self.error(name, _("required"))
         return True
 
     def text(self, name: str, max_length: int, required: bool = False) -> str:
@@ -69,23 +74,23 @@ class Fields:
             return ""
         value = self.raw[name]
         if not isinstance(value, str):
-            self.error(name, "expected a string")
+            self.error(name, _("expected a string"))
             return ""
         value = value.strip()
         if "\x00" in value:  # PostgreSQL text cannot hold it
-            self.error(name, "contains a NUL character")
+            self.error(name, _("contains a NUL character"))
             return ""
         if not value and required:
-            self.error(name, "required")
+            self.error(name, _("required"))
         if len(value) > max_length:
-            self.error(name, f"longer than {max_length} characters")
+            self.error(name, _("longer than %(max)s characters") % {"max": max_length})
             return ""
         return value
 
     def choice(self, name: str, choices, required: bool = False) -> str:
         value = self.text(name, 40, required)
         if value and value not in choices:
-            self.error(name, f"expected one of: {', '.join(choices)}")
+            self.error(name, _("expected one of: %(values)s") % {"values": ", ".join(choices)})
             return ""
         return value
 
@@ -94,10 +99,10 @@ class Fields:
             return None
         value = self.raw[name]
         if isinstance(value, bool) or not isinstance(value, int):
-            self.error(name, "expected a whole number")
+            self.error(name, _("expected a whole number"))
             return None
         if not minimum <= value <= maximum:
-            self.error(name, f"expected a whole number from {minimum} to {maximum}")
+            self.error(name, _("expected a whole number from %(min)s to %(max)s") % {"min": minimum, "max": maximum})
             return None
         return value
 
@@ -110,7 +115,7 @@ class Fields:
                 raise ValueError
             return date.fromisoformat(value)
         except ValueError:
-            self.error(name, "not a date (use YYYY-MM-DD)")
+            self.error(name, _("not a date (use YYYY-MM-DD)"))
             return None
 
     def moment(self, name: str) -> datetime | None:
@@ -128,10 +133,10 @@ class Fields:
             return []
         value = self.raw[name]
         if not isinstance(value, list) or not value:
-            self.error(name, "expected a non-empty list of objects")
+            self.error(name, _("expected a non-empty list of objects"))
             return []
         if len(value) > max_items:
-            self.error(name, f"at most {max_items} entries")
+            self.error(name, _("at most %(max)s entries") % {"max": max_items})
             return []
         return value
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
 
 from merchant.models import AuditSource, Carrier, Order, OrderSource, OrderStatus
 from merchant.permissions import Actor
@@ -22,6 +23,7 @@ from merchant.services.order_exchange import orders_mark_taken, orders_marking_p
 from .auth import ApiError
 from .order_fields import parse_moment
 from .order_json import orders_json, orders_with_parts
+from .order_takes import TAKE_KEEP, order_take_find, order_take_record
 from .views import api_view
 
 MAX_LIMIT, DEFAULT_LIMIT = 100, 50
@@ -32,7 +34,7 @@ PARAMETERS = ("created_from", "created_to", "status", "sync_status", "order_no",
 
 
 def _bad(name: str, message: str) -> ApiError:
-    return ApiError(400, "bad_parameter", f"{name}: {message}")
+    return ApiError(400, "bad_parameter", _("%(name)s: %(message)s") % {"name": name, "message": message})
 
 
 @dataclass
@@ -51,16 +53,13 @@ class OrdersQuery:
     @classmethod
     def from_params(cls, params) -> "OrdersQuery":
         """The query the parameters ask for; raises ApiError (400) naming the parameter that is wrong."""
-        unknown = sorted(set(params) - set(PARAMETERS))
-        if unknown:
-            raise ApiError(400, "unknown_parameter", f"unknown parameter(s): {', '.join(unknown)}")
         values = {}
         for name in params:
             given = params.getlist(name)
             if len(given) > 1:
-                raise _bad(name, "give it once (several statuses go comma-separated in one status)")
+                raise _bad(name, _("give it once (several statuses go comma-separated in one status)"))
             if "\x00" in given[0]:
-                raise _bad(name, "contains a NUL character")
+                raise _bad(name, _("contains a NUL character"))
             values[name] = given[0].strip()
         query = cls()
         for name in ("created_from", "created_to"):
@@ -70,21 +69,22 @@ class OrdersQuery:
                 except ValueError as error:
                     raise _bad(name, str(error)) from None
         if query.created_from and query.created_to and query.created_from >= query.created_to:
-            raise _bad("created_to", "must be after created_from")
+            raise _bad("created_to", _("must be after created_from"))
         if values.get("status"):
             query.statuses = tuple(dict.fromkeys(s.strip() for s in values["status"].split(",")))
             if not set(query.statuses) <= set(OrderStatus.values):
-                raise _bad("status", f"expected one or more (comma-separated) of: {', '.join(OrderStatus.values)}")
+                raise _bad("status", _("expected one or more (comma-separated) of: %(values)s") % {
+                    "values": ", ".join(OrderStatus.values)})
         query.taken = _choice(values, "sync_status", SYNC_STATUSES)
         query.order_no = values.get("order_no", "")
         if len(query.order_no) > 64:
-            raise _bad("order_no", "longer than 64 characters")
+            raise _bad("order_no", _("longer than 64 characters"))
         query.source = values.get("source", "")
         if query.source and query.source not in OrderSource.values:
-            raise _bad("source", f"expected one of: {', '.join(OrderSource.values)}")
+            raise _bad("source", _("expected one of: %(values)s") % {"values": ", ".join(OrderSource.values)})
         if values.get("limit"):
             if not re.fullmatch(r"[0-9]{1,3}", values["limit"]) or not 1 <= int(values["limit"]) <= MAX_LIMIT:
-                raise _bad("limit", f"expected a whole number from 1 to {MAX_LIMIT}")
+                raise _bad("limit", _("expected a whole number from 1 to %(max)s") % {"max": MAX_LIMIT})
             query.limit = int(values["limit"])
         query.newest_first = _choice(values, "order", {"oldest": False, "newest": True}) or False
         mark = _choice(values, "mark", {"true": True, "false": False})
@@ -125,7 +125,7 @@ def _choice(values: dict, name: str, choices: dict):
     if not values.get(name):
         return None
     if values[name] not in choices:
-        raise _bad(name, f"expected one of: {', '.join(choices)}")
+        raise _bad(name, _("expected one of: %(values)s") % {"values": ", ".join(choices)})
     return choices[values[name]]
 
 
@@ -141,35 +141,54 @@ def _cursor_read(cursor: str, newest_first: bool) -> tuple[datetime, int]:
         if not isinstance(pk, int) or isinstance(pk, bool) or not 0 <= pk < 2**63 or ordering not in ORDERINGS:
             raise ValueError
     except (binascii.Error, ValueError, TypeError, RecursionError):
-        raise _bad("cursor", "not a cursor this API gave out (pass next_cursor as it came)") from None
+        raise _bad("cursor", _("not a cursor this API gave out (pass next_cursor as it came)")) from None
     if ordering != ORDERINGS[newest_first]:
-        raise _bad("cursor", f"this cursor pages {ordering} first; ask with order={ordering}")
+        raise _bad("cursor", _("this cursor pages %(order)s first; ask with order=%(order)s") % {"order": ordering})
     return created_at, pk
 
 
-@api_view(("GET",))
+@api_view(("GET",), params=PARAMETERS)
 def orders_query(request):
     """The merchant's orders, filtered and paged; the ones returned are marked as taken by the ERP.
 
     A GET that writes, deliberately: the source's contract is that the orders an ERP receives count as
     taken (sellable stock stops holding their quantity) unless it asks `mark=false`. They are not marked
     while the merchant's "orders" auto-sync is off; the answer then says so (`marked`: false, `reason`).
-    An ERP that lost an answer asks again without `sync_status=not_taken` (or by `order_no`): marking
-    twice changes nothing.
+    Every marking answer carries a `take_id`: an ERP that lost the answer fetches the same page again with
+    GET /api/v1/orders/takes/{take_id} (or asks again without `sync_status=not_taken`, or by `order_no`:
+    marking twice changes nothing).
     """
     query = OrdersQuery.from_params(request.GET)
     credential = request.api_credential
     merchant = credential.merchant
     with transaction.atomic():
         orders, next_cursor = query.page(merchant)
-        reason = "mark=false was asked" if not query.mark else orders_marking_paused_reason(merchant)
-        newly_marked = 0
+        reason = _("mark=false was asked") if not query.mark else orders_marking_paused_reason(merchant)
+        newly_marked, take = 0, None
         if reason is None:
             newly_marked = orders_mark_taken(merchant=merchant, orders=orders, reason=f"Open API {credential.key}",
                                              actor=Actor.system(source=AuditSource.API))
+            take = order_take_record(credential=credential, orders=orders, next_cursor=next_cursor)
         answer = {"orders": orders_json(merchant, orders), "next_cursor": next_cursor, "marked": reason is None,
-                  "newly_marked": newly_marked, "reason": reason}
+                  "newly_marked": newly_marked, "reason": reason, "take_id": take.public_id if take else None}
     return JsonResponse(answer)
+
+
+@api_view(("GET",))
+def order_take(request, take_id: str):
+    """A marking query's page again, by the `take_id` it answered with: the same orders in the same order (as
+    they are now), with the same `next_cursor`, so an ERP that lost the answer carries on where it was. Marks
+    nothing (the orders were marked by the first answer)."""
+    take = order_take_find(merchant=request.api_credential.merchant, public_id=take_id)
+    if take is None:
+        raise ApiError(404, "unknown_take", _("no take with this id (takes are kept for %(days)s days)") % {
+            "days": TAKE_KEEP.days})
+    merchant = take.merchant
+    found = {order.pk: order for order in orders_with_parts(Order.objects.filter(merchant=merchant,
+                                                                                 pk__in=take.order_ids))}
+    orders = [found[pk] for pk in take.order_ids if pk in found]
+    return JsonResponse({"orders": orders_json(merchant, orders), "next_cursor": take.next_cursor or None,
+                         "marked": True, "newly_marked": 0, "reason": None, "take_id": take.public_id})
 
 
 @api_view(("GET",))

@@ -11,11 +11,15 @@ from merchant.models import OrderSource, OrderStatus, RefundStatus
 from merchant.services.orders import ERP_FLOW
 
 from .order_query import DEFAULT_LIMIT, MAX_LIMIT
+from .order_takes import TAKE_KEEP
 from .orders import FUTURE_SLACK, MAX_LINES
 
 PREFIX = "/api/v1"
 INT_MAX = 2**31 - 1
 ERP_STATUSES = [str(status) for status in ERP_FLOW]
+# A nullable enum lists null itself (OpenAPI 3.0.3: an enum restricts null too), so every document that uses
+# these schemas (this API's and the ERP bridge contract's) is right for strict client generators.
+REFUND_STATUSES = [*(s for s in RefundStatus.values if s), None]
 SLACK = f"{int(FUTURE_SLACK.total_seconds() // 60)} minutes"
 
 
@@ -41,7 +45,7 @@ MONEY = {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$", "example": "12.50
 MOMENT = {"type": "string", "format": "date-time", "example": "2026-03-01T08:00:00+08:00"}
 NULLABLE_MOMENT = {**MOMENT, "nullable": True}
 DAY = {"type": "string", "format": "date", "nullable": True, "example": "2026-03-01"}
-SOURCE = {"type": "string", "enum": list(OrderSource.values), "nullable": True,
+SOURCE = {"type": "string", "enum": [*OrderSource.values, None], "nullable": True,
           "description": "Only needed when an own-storefront and a marketplace order share the number."}
 ORDER_NO = _required_text(64, "The order number, as in the order query.")
 
@@ -66,21 +70,27 @@ ORDER_LINE = _object({
     "quantity": {"type": "integer", "minimum": 1},
     "unit_price": MONEY,
     "amount": MONEY,
-    "refund_status": {"type": "string", "enum": [s for s in RefundStatus.values if s], "nullable": True},
+    "refund_status": {"type": "string", "enum": REFUND_STATUSES, "nullable": True,
+                      "description": "The line's refund; null when none was asked for."},
     "batch_numbers": {"type": "array", "items": {"type": "string"},
                       "description": "The batch numbers shown to the buyer."},
-    "shipped_quantity": {"type": "integer", "minimum": 0},
+    "shipped_quantity": {"type": "integer", "minimum": 0, "description": "Shipped so far, over all shipments."},
     "shipments": {"type": "array", "items": SHIPMENT_BATCH, "description": "What each shipment of the line carried."},
 })
 
 ORDER = _object({
-    "order_no": {"type": "string"},
-    "source": {"type": "string", "enum": list(OrderSource.values)},
+    "order_no": {"type": "string", "description": "The order number (top level, outside `basic`); the uploads name "
+                                                  "the order by it."},
+    "source": {"type": "string", "enum": list(OrderSource.values),
+               "description": "Own storefront or marketplace (top level); give it in uploads when both have an "
+                              "order with this number."},
     "basic": _object({
-        "status": {"type": "string", "enum": list(OrderStatus.values)},
+        "status": {"type": "string", "enum": list(OrderStatus.values), "description": "The platform's status."},
         "platform_status": {"type": "string", "description": "The marketplace's own status, if any."},
-        "erp_status": {"type": "string", "enum": ERP_STATUSES, "nullable": True},
-        "refund_status": {"type": "string", "enum": [s for s in RefundStatus.values if s], "nullable": True},
+        "erp_status": {"type": "string", "enum": [*ERP_STATUSES, None], "nullable": True,
+                       "description": "The last status the ERP uploaded; null before the first."},
+        "refund_status": {"type": "string", "enum": REFUND_STATUSES, "nullable": True,
+                          "description": "null when no refund was asked for."},
         "is_presale": {"type": "boolean"},
         "presale_status": {"type": "string"},
         "created_at": MOMENT, "modified_at": MOMENT, "paid_at": NULLABLE_MOMENT,
@@ -93,8 +103,8 @@ ORDER = _object({
             "erp_customer_code": {"type": "string", "nullable": True,
                                   "description": "This merchant's ERP code for the customer, if set."},
         }), "nullable": True},
-        "taken_by_erp": {"type": "boolean"},
-        "taken_at": NULLABLE_MOMENT,
+        "taken_by_erp": {"type": "boolean", "description": "Whether an ERP query has marked it taken."},
+        "taken_at": {**NULLABLE_MOMENT, "description": "When it was first marked taken."},
         "has_unmapped_lines": {"type": "boolean",
                                "description": "Some lines name an ERP product id none of the products has."},
     }),
@@ -103,8 +113,8 @@ ORDER = _object({
     "shipping": _object({
         **{name: {"type": "string"} for name in (
             "receiver_name", "receiver_phone", "province", "city", "district", "address")},
-        "carrier_code": {"type": "string", "nullable": True},
-        "tracking_no": {"type": "string"},
+        "carrier_code": {"type": "string", "nullable": True, "description": "Of the last shipment; null before."},
+        "tracking_no": {"type": "string", "description": "Of the last shipment; empty before."},
         "shipped_at": NULLABLE_MOMENT,
         "completed_at": NULLABLE_MOMENT,
         "shipments": {"type": "array", "items": _object({
@@ -117,13 +127,18 @@ ORDER = _object({
 }, description="An order in the five parts: basic info, amounts, shipping, invoice, items.")
 
 ORDERS_PAGE = _object({
-    "orders": {"type": "array", "items": _ref("Order"), "maxItems": MAX_LIMIT},
+    "orders": {"type": "array", "items": _ref("Order"), "maxItems": MAX_LIMIT,
+               "description": "The page, oldest first (or newest first with `order=newest`)."},
     "next_cursor": {"type": "string", "nullable": True,
                     "description": "Pass as `cursor` for the next page; null on the last page."},
     "marked": {"type": "boolean", "description": "Whether the orders returned are now marked taken by the ERP."},
     "newly_marked": {"type": "integer", "minimum": 0,
                      "description": "How many of them this request marked (the others were taken already)."},
     "reason": {"type": "string", "nullable": True, "description": "Why they were not marked (null when they were)."},
+    "take_id": {"type": "string", "nullable": True, "maxLength": 40,
+                "description": f"When the orders were marked: the id that fetches this page again with GET "
+                               f"{PREFIX}/orders/takes/{{take_id}} (kept {TAKE_KEEP.days} days); null when nothing "
+                               f"was marked."},
 })
 
 _STATUS_ONE = "|".join(OrderStatus.values)
@@ -141,9 +156,10 @@ ORDERS_QUERY_PARAMS = [
     {"name": "order_no", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 64},
      "description": "Exactly this order number."},
     {"name": "source", "in": "query", "required": False,
-     "schema": {"type": "string", "enum": list(OrderSource.values)}},
+     "schema": {"type": "string", "enum": list(OrderSource.values)}, "description": "Only orders of this source."},
     {"name": "limit", "in": "query", "required": False,
-     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+     "description": "Orders per page."},
     {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
      "description": "`next_cursor` of the previous page, as it came (with the same `order`)."},
     {"name": "order", "in": "query", "required": False,
@@ -232,7 +248,7 @@ def _upload(operation_id: str, summary: str, description: str, item: str) -> dic
                                    "path, nothing of this item written).",
                     "headers": {"Idempotent-Replayed": {"$ref": "#/components/headers/IdempotentReplayed"}},
                     "content": {"application/json": {"schema": _ref("OrderBatchResult")}}},
-            **_errors(400, 401, 405, 413, 422),
+            **_errors(400, 401, 405, 413, 422, 429),
         },
     }}
 
@@ -243,7 +259,7 @@ def _doc(*documented) -> str:
 
 def openapi_paths() -> tuple[dict, dict]:
     """(paths, component schemas) of the order endpoints for the OpenAPI document."""
-    from . import order_query, orders
+    from . import order_query, order_takes, orders
 
     paths = {
         f"{PREFIX}/orders": {"get": {
@@ -251,7 +267,17 @@ def openapi_paths() -> tuple[dict, dict]:
             "description": _doc(order_query.orders_query, order_query),
             "parameters": ORDERS_QUERY_PARAMS,
             "responses": {"200": {"description": "One page of orders.", "content": {"application/json": {
-                "schema": _ref("OrdersPage")}}}, **_errors(400, 401, 405, 413)},
+                "schema": _ref("OrdersPage")}}}, **_errors(400, 401, 405, 413, 429)},
+        }},
+        f"{PREFIX}/orders/takes/{{take_id}}": {"get": {
+            "operationId": "orders_take", "tags": ["orders"], "summary": "A marking query's page again, by its take id",
+            "description": _doc(order_query.order_take, order_takes),
+            "parameters": [{"name": "take_id", "in": "path", "required": True,
+                            "schema": {"type": "string", "maxLength": 40},
+                            "description": "`take_id` of the answer to a marking GET /api/v1/orders."}],
+            "responses": {"200": {"description": "The page as it was taken (the orders as they are now).",
+                                  "content": {"application/json": {"schema": _ref("OrdersPage")}}},
+                          **_errors(400, 401, 404, 405, 413, 429)},
         }},
         f"{PREFIX}/orders/logistics": _upload(
             "orders_logistics", "Upload logistics (the order becomes shipped)", _doc(orders.logistics_upload),
@@ -266,7 +292,7 @@ def openapi_paths() -> tuple[dict, dict]:
             "operationId": "carriers", "tags": ["orders"], "summary": "The carrier code list",
             "description": _doc(order_query.carriers),
             "responses": {"200": {"description": "The active carriers.", "content": {"application/json": {
-                "schema": _ref("Carriers")}}}, **_errors(400, 401, 405, 413)},
+                "schema": _ref("Carriers")}}}, **_errors(400, 401, 405, 413, 429)},
         }},
     }
     return paths, SCHEMAS

@@ -17,6 +17,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.http import JsonResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from merchant.models import AuditSource, Carrier, Order, OrderItem, OrderSource
 from merchant.permissions import Actor
@@ -81,7 +82,7 @@ def _apply_one(fields: Fields, index: int, handle, upload: Upload) -> dict:
 
 
 def _service_errors(fields: Fields, error: ValidationError) -> None:
-    """A service's refusal at the upload's field (its messages are the back office's, in English here)."""
+    """A service's refusal at the upload's field (its messages are the back office's, in the API's language)."""
     by_field = error.error_dict if hasattr(error, "error_dict") else {NON_FIELD_ERRORS: error.error_list}
     for name, errors in by_field.items():
         messages = [message for e in errors for message in e.messages]
@@ -102,10 +103,10 @@ def _order(fields: Fields, merchant) -> Order | None:
     found = Order.objects.filter(merchant=merchant, order_no=order_no)
     found = list((found.filter(source=source) if source else found)[:2])
     if not found:
-        fields.error("order_no", "no order with this number")
+        fields.error("order_no", _("no order with this number"))
         return None
     if len(found) > 1:
-        fields.error("source", "an own-storefront and a marketplace order have this number; give source")
+        fields.error("source", _("an own-storefront and a marketplace order have this number; give source"))
         return None
     return found[0]
 
@@ -113,13 +114,13 @@ def _order(fields: Fields, merchant) -> Order | None:
 def _carrier(fields: Fields, upload: Upload, required: bool) -> Carrier | None:
     code = fields.text("carrier_code", 30, required)
     if code and code not in upload.carriers:
-        fields.error("carrier_code", "unknown carrier (GET /api/v1/carriers lists the codes)")
+        fields.error("carrier_code", _("unknown carrier (GET /api/v1/carriers lists the codes)"))
     return upload.carriers.get(code)
 
 
 def _not_future(fields: Fields, name: str, moment) -> None:
     if moment is not None and moment > timezone.now() + FUTURE_SLACK:
-        fields.error(name, "is in the future")
+        fields.error(name, _("is in the future"))
 
 
 @api_view(("POST",), write=True)
@@ -171,10 +172,10 @@ def _shipment_one(fields: Fields, upload: Upload) -> dict:
              for j, raw in enumerate(fields.objects("lines", MAX_LINES))]
     _check(fields)
     if fields.given("carrier_code") != fields.given("tracking_no"):
-        fields.error("tracking_no" if carrier else "carrier_code", "give carrier_code and tracking_no together")
+        fields.error("tracking_no" if carrier else "carrier_code", _("give carrier_code and tracking_no together"))
     elif carrier is None:
         if order.carrier is None or not order.tracking_no:
-            fields.error("carrier_code", "required: this order has no earlier shipment to go with")
+            fields.error("carrier_code", _("required: this order has no earlier shipment to go with"))
         carrier, tracking_no = order.carrier, order.tracking_no
     items = _lines_resolve(order, lines)
     _check(fields)
@@ -193,9 +194,9 @@ def _line(fields: Fields) -> _Line:
         production_date=fields.day("production_date"), expiry_date=fields.day("expiry_date"),
     )
     if not fields.given("line_no") and not fields.given("erp_product_id"):
-        fields.error("line_no", "give line_no or erp_product_id")
+        fields.error("line_no", _("give line_no or erp_product_id"))
     if line.production_date and line.expiry_date and line.expiry_date <= line.production_date:
-        fields.error("expiry_date", "must be after the production date")
+        fields.error("expiry_date", _("must be after the production date"))
     return line
 
 
@@ -209,17 +210,18 @@ def _lines_resolve(order: Order, lines: list[_Line]) -> list[OrderItem]:
         if line.line_no is not None:
             item = by_no.get(line.line_no)
             if item is None:
-                line.fields.error("line_no", f"this order has no line {line.line_no}")
+                line.fields.error("line_no", _("this order has no line %(line)s") % {"line": line.line_no})
             elif line.erp_product_id and line.erp_product_id != item.erp_product_id:
-                line.fields.error("erp_product_id", f"line {item.line_no} is ERP product id {item.erp_product_id}")
+                line.fields.error("erp_product_id", _("line %(line)s is ERP product id %(id)s") % {
+                    "line": item.line_no, "id": item.erp_product_id})
         else:
             matching = [item for item in items if item.erp_product_id == line.erp_product_id]
             item = matching[0] if len(matching) == 1 else None
             if not matching:
-                line.fields.error("erp_product_id", "no line of this order has this ERP product id")
+                line.fields.error("erp_product_id", _("no line of this order has this ERP product id"))
             elif len(matching) > 1:
-                line.fields.error("erp_product_id", "several lines of this order have this ERP product id; "
-                                                    "give line_no")
+                line.fields.error("erp_product_id", _("several lines of this order have this ERP product id; "
+                                                    "give line_no"))
         resolved.append(item)
     if order.status in SHIPPABLE:  # otherwise the service gives the reason: the order's status
         left = remaining_quantities(order)
@@ -228,8 +230,9 @@ def _lines_resolve(order: Order, lines: list[_Line]) -> list[OrderItem]:
             if item is not None and line.quantity:
                 asked[item.pk] = asked.get(item.pk, 0) + line.quantity
                 if asked[item.pk] > left[item.pk]:
-                    line.fields.error("quantity", f"line {item.line_no} has {left[item.pk]} not yet shipped "
-                                                  f"({asked[item.pk]} asked in this shipment)")
+                    line.fields.error("quantity", _("line %(line)s has %(left)s not yet shipped (%(asked)s asked in "
+                                                    "this shipment)") % {
+                        "line": item.line_no, "left": left[item.pk], "asked": asked[item.pk]})
     return resolved
 
 

@@ -3,6 +3,7 @@ import json
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from merchant.services.inbound_fields import storable_text
 
@@ -14,27 +15,28 @@ def body_size_check(request) -> None:
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        raise ApiError(400, "bad_content_length", "Content-Length is not a number") from None
+        raise ApiError(400, "bad_content_length", _("Content-Length is not a number")) from None
     if length > settings.API_MAX_BODY_BYTES:
         raise ApiError(413, "body_too_large",
-                       f"the body is {length} bytes, more than the {settings.API_MAX_BODY_BYTES} allowed")
+                       _("the body is %(length)s bytes, more than the %(limit)s allowed") % {
+                           "length": length, "limit": settings.API_MAX_BODY_BYTES})
 
 
 def json_body(request) -> dict:
     """The body as a JSON object. Numbers with a fraction are read as Decimal, never float, so a price of
     12.345 is refused for its 3 decimals instead of being rounded on the way in."""
     if not request.body:
-        raise ApiError(400, "malformed_json", "the body is empty; send a JSON object")
+        raise ApiError(400, "malformed_json", _("the body is empty; send a JSON object"))
     try:
         body = json.loads(request.body, parse_float=Decimal, parse_constant=_no_constant)
     except (ValueError, RecursionError) as error:
-        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {error}") from None
+        raise ApiError(400, "malformed_json", _("the body is not valid JSON: %(error)s") % {"error": error}) from None
     if not isinstance(body, dict):
-        raise ApiError(400, "malformed_json", "the body must be a JSON object")
+        raise ApiError(400, "malformed_json", _("the body must be a JSON object"))
     where = _unstorable_text(body)
     if where is not None:
-        raise ApiError(400, "malformed_json", f"the text at {where} holds a NUL (\\u0000) or an unpaired surrogate, "
-                                              "which no field can store")
+        raise ApiError(400, "malformed_json", _("the text at %(where)s holds a NUL (\\u0000) or an unpaired surrogate, "
+                                                "which no field can store") % {"where": where})
     return body
 
 
@@ -79,13 +81,14 @@ def batch_items(body: dict) -> list:
     """The request's "items": a list of 1 to API_MAX_ITEMS entries."""
     unknown = sorted(set(body) - {"items"})
     if unknown:
-        raise ApiError(400, "unknown_field", f"unknown top-level field(s): {', '.join(unknown)}")
+        raise ApiError(400, "unknown_field", _("unknown top-level field(s): %(names)s") % {"names": ", ".join(unknown)})
     items = body.get("items")
     if not isinstance(items, list):
-        raise ApiError(400, "items_required", '"items" must be a list of objects')
+        raise ApiError(400, "items_required", _('"items" must be a list of objects'))
     if not items:
-        raise ApiError(400, "items_required", '"items" is empty')
+        raise ApiError(400, "items_required", _('"items" is empty'))
     if len(items) > settings.API_MAX_ITEMS:
         raise ApiError(413, "too_many_items",
-                       f'"items" has {len(items)} entries, at most {settings.API_MAX_ITEMS} are allowed per request')
+                       _('"items" has %(count)s entries, at most %(limit)s are allowed per request') % {
+                           "count": len(items), "limit": settings.API_MAX_ITEMS})
     return items

@@ -1,5 +1,5 @@
 from .accounts import Membership, Merchant, Role
-from .api import ApiCredential, ApiNonce, IdempotencyRecord
+from .api import ApiCredential, ApiNonce, IdempotencyRecord, OrderTake
 from .audit import AuditEntry, AuditSource
 from .catalog import (
     Batch,
@@ -45,7 +45,7 @@ from .notifications import (
 from .switches import HeldItem, HeldValue, Module, ModuleSwitch, SkuSwitch, SwitchKind
 
 __all__ = [
-    "ApiCredential", "ApiNonce", "AuditEntry", "IdempotencyRecord", "AuditSource", "BaseProduct", "Batch", "Carrier", "Customer", "CustomerGroup",
+    "ApiCredential", "ApiNonce", "AuditEntry", "IdempotencyRecord", "OrderTake", "AuditSource", "BaseProduct", "Batch", "Carrier", "Customer", "CustomerGroup",
     "ErpCustomerCode", "ErpStatus", "ImportInterruption", "ImportJob", "ImportKind", "ImportRow", "ImportStatus", "RowAction", "GroupPrice", "HeldItem", "HeldValue", "ListingState", "Membership", "Merchant",
     "Module", "ModuleSwitch", "Order", "OrderFlag", "OrderItem", "OrderListPreference", "OrderSource", "OrderStatus", "PendingReviewProduct", "Product", "RefundStatus",
     "RegionGroup", "RegionGroupProvince", "Role", "SavedOrderView", "Shipment", "ShipmentItem", "SkuSwitch", "SwitchKind",

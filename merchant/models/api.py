@@ -64,3 +64,20 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return self.key
+
+
+class OrderTake(models.Model):
+    """The orders one marking `GET /api/v1/orders` returned, so an ERP that lost the answer can fetch that
+    page again by its take id (the orders are marked taken by then and no longer come back as not taken)."""
+
+    merchant = models.ForeignKey("merchant.Merchant", on_delete=models.CASCADE, related_name="+")
+    credential = models.ForeignKey(ApiCredential, on_delete=models.CASCADE, related_name="+")
+    # Public and unguessable (a take id is shown in ERP logs); lookups are merchant-scoped as well.
+    public_id = models.CharField(max_length=40, unique=True)
+    # In the order of the page; an order deleted since is left out of the repeat.
+    order_ids = models.JSONField(default=list)
+    next_cursor = models.TextField(blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return self.public_id

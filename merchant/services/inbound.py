@@ -19,7 +19,7 @@ from merchant.models import HeldItem, HeldValue, Module, SwitchKind
 from merchant.permissions import Actor
 
 from .bulk import PLANS
-from .bulk.common import Item, Outcome
+from .bulk.common import NEW, Item, Outcome
 from .inbound_fields import item_from_stored, item_to_json
 from .switches import module_pause, sku_sync_pauses, until_text
 
@@ -113,7 +113,8 @@ def inbound_apply(*, merchant, kind: str, items: list[Item], actor: Actor, reaso
                 plan.finish(actor, reason)
             for outcome in valid:
                 result = results.setdefault(outcome.ref, ItemResult(outcome.ref, str(outcome.key), OK))
-                result.changed = result.changed or bool(outcome.changes)
+                # A record created is a change, whether or not the plan describes its fields.
+                result.changed = result.changed or bool(outcome.changes) or outcome.action == NEW
     return [results[item.ref] for item in items]
 
 

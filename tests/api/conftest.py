@@ -22,9 +22,10 @@ class ErpClient:
         return self.client.post(url, data=data, content_type="application/json",
                                 **signed_headers(self.key, self.secret, "POST", url, data), **extra)
 
-    def get(self, path: str, params: dict | None = None):
+    def get(self, path: str, params: dict | None = None, *, headers: dict | None = None):
         url = f"/api/v1/{path}" + (f"?{urlencode(params, doseq=True)}" if params else "")
-        return self.client.get(url, **signed_headers(self.key, self.secret, "GET", url))
+        extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in (headers or {}).items()}
+        return self.client.get(url, **signed_headers(self.key, self.secret, "GET", url), **extra)
 
     def items(self, path: str, *items, **kwargs):
         """POST a batch; returns (status code, decoded answer)."""

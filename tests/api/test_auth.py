@@ -15,7 +15,9 @@ from merchant.services.api_credentials import api_credential_create, api_credent
 from .signed import signed_headers
 
 pytestmark = pytest.mark.django_db
-URL = "/api/v1/whoami?b=2&a=1&a=%E4%B8%AD"
+URL = "/api/v1/whoami"
+# Repeated and non-ASCII keys and values, out of order: the canonical query string sorts and encodes them.
+QUERY_URL = "/api/v1/whoami?b=2&a=1&a=%E4%B8%AD"
 
 
 @pytest.fixture
@@ -34,6 +36,14 @@ def test_a_signed_request_says_which_merchant_it_is(client, credential, merchant
     assert json.loads(response.content) == {"merchant": merchant_a.code, "key": cred.key}
     cred.refresh_from_db()
     assert cred.last_used_at is not None
+
+
+def test_a_signed_query_string_passes_the_signature_and_unknown_parameters_are_refused_after(client, credential):
+    cred, secret = credential
+    response = client.get(QUERY_URL, **signed_headers(cred.key, secret, "GET", QUERY_URL))
+    assert response.status_code == 400
+    assert json.loads(response.content)["error"] == {"code": "unknown_parameter",
+                                                     "message": "unknown query parameter(s): a, b"}
 
 
 def test_the_secret_is_stored_encrypted_and_shown_only_at_creation(credential):

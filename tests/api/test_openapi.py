@@ -149,3 +149,49 @@ def test_every_catalog_write_names_the_body_limit():
     for name in ENDPOINT_KINDS:
         body = doc["paths"][f"/api/v1/{name}"]["post"]["requestBody"]
         assert body["description"].startswith("At most 4096 bytes"), name
+
+
+def _schemas(node):
+    """Every schema object of the document (any dict), depth first."""
+    stack = [node]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            yield value
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+
+
+def test_every_nullable_enum_lists_null_so_strict_clients_accept_a_null():
+    doc = document()
+    nullable_enums = [schema for schema in _schemas(doc) if schema.get("nullable") is True and "enum" in schema]
+
+    assert nullable_enums and all(None in schema["enum"] for schema in nullable_enums)
+    basic = doc["components"]["schemas"]["Order"]["properties"]["basic"]["properties"]
+    line = doc["components"]["schemas"]["Order"]["properties"]["items"]["items"]["properties"]
+    assert None in basic["erp_status"]["enum"] and None in basic["refund_status"]["enum"]
+    assert None in line["refund_status"]["enum"]
+    for item in ("LogisticsItem", "ShipmentItem", "ErpStatusItem"):
+        assert None in doc["components"]["schemas"][item]["properties"]["source"]["enum"]
+    assert conforms(doc, "Order", {**_any_order(), "basic": {**_any_order()["basic"], "erp_status": None}}) == []
+
+
+def _any_order():
+    from merchant.api.order_json import order_json
+    from tests.factories import OrderFactory
+
+    return json.loads(json.dumps(order_json(OrderFactory(customer=None), {})))
+
+
+def test_the_document_names_its_server_and_license_and_every_operation_its_4xx_answers():
+    doc = document()
+
+    assert doc["servers"] == [{"url": "/", "description": doc["servers"][0]["description"]}]
+    assert doc["info"]["license"]["name"]
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            client_errors = [status for status in operation["responses"] if status.startswith("4")]
+            assert "400" in client_errors and "405" in client_errors, (method, path)
+            if operation.get("security") != []:
+                assert {"401", "429"} <= set(client_errors), (method, path)
