@@ -9,11 +9,25 @@ import os
 
 import xlrd
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from openpyxl.utils import get_column_letter
 
 from .cells import ErrorValue, digits_format, shown_number
 from .reader import ImportFileError, Source, TEMPLATE_SHEETS, _mb, row_too_large
 from .sheet_xml import RowTooLarge
+
+DAMAGED = gettext_noop("The .xls workbook is damaged or not really an Excel workbook, so it cannot be read. Open it "
+                       "in Excel or LibreOffice, save it as .xlsx and upload that.")
+
+
+class _Quiet:
+    """xlrd prints its remarks on odd files to a log file, by default standard output: they go nowhere."""
+
+    def write(self, text):
+        return len(text)
+
+    def flush(self):
+        pass
 
 
 class XlsSource(Source):
@@ -25,19 +39,15 @@ class XlsSource(Source):
                                     "be. Save it as .xlsx in Excel or LibreOffice and upload that.")
                                   % {"size": _mb(size), "max": _mb(limits.max_xls_bytes)})
         try:
-            with open(os.devnull, "w") as quiet:  # xlrd prints its warnings about odd files to a log
-                self._book = xlrd.open_workbook(path, formatting_info=True, on_demand=True, ragged_rows=True,
-                                                logfile=quiet)
-        except xlrd.biffh.XLRDError as error:
+            self._book = xlrd.open_workbook(path, formatting_info=True, on_demand=True, ragged_rows=True,
+                                            logfile=_Quiet())
+        except xlrd.XLRDError as error:
             if "encrypt" in str(error).lower():
                 raise ImportFileError(_("The workbook is password-protected. Remove the password and upload it "
                                         "again.")) from None
-            raise ImportFileError(_("The .xls workbook cannot be read (%(error)s). Save it as .xlsx in Excel or "
-                                    "LibreOffice and upload that.") % {"error": str(error)[:200]}) from None
-        except Exception as error:  # xlrd raises many kinds for damaged or hostile files
-            raise ImportFileError(_("The .xls workbook cannot be read (%(error)s). Save it as .xlsx in Excel or "
-                                    "LibreOffice and upload that.") % {"error": str(error)[:200] or type(error).__name__}
-                                  ) from None
+            raise ImportFileError(_(DAMAGED)) from None
+        except Exception:  # xlrd raises many kinds for damaged or hostile files; their words are not the merchant's
+            raise ImportFileError(_(DAMAGED)) from None
         book = self._book
         names = book.sheet_names()
         visible, hidden = [], []

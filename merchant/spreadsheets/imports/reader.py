@@ -148,10 +148,14 @@ class Source:
             raise ImportFileError(_("No header row naming the columns was found (row %(row)d was read as the "
                                     "header). Download the template to see the expected headers.")
                                   % {"row": read[0][1]})
-        tried = ", ".join(_("%(sheet)s (from row %(row)d)") % {"sheet": name, "row": row} for name, row in read)
-        raise ImportFileError(_("No sheet has a header row naming the columns; sheets read: %(sheets)s. Put the "
-                                "column names in the first row of the data sheet (download the template to see "
-                                "them) and upload the file again.") % {"sheets": tried})
+        if len(read) == 1:
+            raise ImportFileError(_("No header row naming the columns was found (row %(row)d of sheet %(sheet)s was "
+                                    "read as the header). Download the template to see the expected headers.")
+                                  % {"row": read[0][1], "sheet": read[0][0]})
+        tried = ", ".join(_("%(sheet)s from row %(row)d") % {"sheet": name, "row": row} for name, row in read)
+        raise ImportFileError(_("No header row naming the columns was found on any sheet (read: %(sheets)s). Put "
+                                "the column names above the data (download the template to see them) and upload "
+                                "the file again.") % {"sheets": tried})
 
     @staticmethod
     def _is_header(is_header, values, sheet: str, row: int) -> bool:
@@ -476,8 +480,8 @@ def _workbook_source(path: str, limits: Limits) -> Source:
                                         "Info > Protect Workbook in Excel) and upload it again."))
             return XlsSource(path, limits)
     if not magic.startswith(ZIP_MAGIC):
-        raise ImportFileError(_("The file is not a workbook (.xlsx, .xls or .ods) even though its name says so. "
-                                "Open it in Excel or LibreOffice and save it as .xlsx."))
+        raise ImportFileError(_("The file is not an Excel or LibreOffice workbook (.xlsx, .xls, .ods) even though "
+                                "its name says so. Open it in Excel or LibreOffice and save it as .xlsx."))
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())

@@ -48,7 +48,8 @@ GENERAL_NOTES = (
     ("编码类列（如条形码）已设为文本格式，请保持文本，以免长数字变成 6.9E+12 或丢失开头的 0。",
      "Code columns (such as the barcode) are formatted as text: keep them so, or long numbers turn into 6.9E+12 "
      "and lose leading zeros."),
-    ("只读取第一个工作表；本说明页不会被导入。", "Only the first sheet is read; this notes sheet is not imported."),
+    ("读取第一个带有表头的工作表；本说明页不会被导入。",
+     "The first sheet with a header row is read; this notes sheet is not imported."),
     ("检查后下载的标注错误的工作簿可以直接改正后重新上传，其中的“错误”列会被忽略。",
      "The annotated workbook you can download after the check can be corrected and uploaded again; its Errors "
      "column is ignored."),
