@@ -158,7 +158,7 @@ class OdsRows:
         elif local == "table-row":
             if self._row:
                 if self._row_number + self._row_repeat - 1 > MAX_SHEET_ROW:
-                    raise PastLastRow(self._row_number + self._row_repeat - 1)
+                    raise PastLastRow(self._row_number)
                 self._done.append((self._row_number, self._row, self._row_repeat))
             self._row_number += self._row_repeat - 1
             self._row = {}
@@ -269,8 +269,9 @@ class OdsSource(Source):
         except RowTooLarge as error:
             raise row_too_large(error) from None
         except PastLastRow as error:
-            raise ImportFileError(_("The worksheet is malformed: row %(row)d is beyond the last row a sheet may "
-                                    "have. Save it again in LibreOffice.") % {"row": error.row}) from None
+            raise ImportFileError(_("The worksheet is malformed: row %(row)d repeats beyond the last row a sheet "
+                                    "may have (%(max)s). Save it again in LibreOffice.")
+                                  % {"row": error.row, "max": f"{MAX_SHEET_ROW:,}"}) from None
         except TooManyMerged:
             raise ImportFileError(_("The worksheet has more than %(max)s merged ranges. Unmerge the cells and upload "
                                     "it again.") % {"max": f"{MAX_MERGED_RANGES:,}"}) from None
