@@ -5,11 +5,13 @@ import tracemalloc
 import zipfile
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from merchant.models import ImportStatus, Product
 from merchant.services.imports import import_actor
 from merchant.spreadsheets.imports import pipeline
+from merchant.spreadsheets.imports.annotate import annotated_workbook
 from merchant.spreadsheets.imports.cells import ShownNumber, digits_format, shown_number, to_code, to_int
 from merchant.spreadsheets.imports.reader import sniff_format
 
@@ -257,3 +259,13 @@ def test_an_xls_over_its_size_bound_is_refused_before_it_is_read(merchant_a, set
 def test_the_xls_row_bounds_hold(merchant_a, settings, setting, value, message):
     setattr(settings, setting, value)
     refused(checked(merchant_a, "products", (FIXTURES / "products.xls").read_bytes(), "p.xls"), message)
+
+
+def test_the_checked_workbook_of_an_ods_keeps_zero_padded_codes_as_their_text(merchant_a):
+    content = ods_bytes({"商品": [row(text_cell("erp_product_id"), text_cell("barcode"), text_cell("default_price")),
+                                  row(number_cell(42, "000042"), number_cell(12345678905, "0012345678905"),
+                                      text_cell("free"))]})
+    job = checked(merchant_a, "products", content, "p.ods")
+    assert set(row_errors(job)) == {2}
+    sheet = openpyxl.load_workbook(io.BytesIO(b"".join(annotated_workbook(job)))).worksheets[0]
+    assert (sheet["A2"].value, sheet["B2"].value) == ("000042", "0012345678905")
