@@ -11,7 +11,8 @@ from decimal import Decimal
 NOTES = [["这是说明页：商品在“商品”工作表。"], ["Notes: the products are on the 商品 sheet."]]
 CARRIERS = [["编码", "物流公司"], ["SF", "顺丰速运"], ["YTO", "圆通速递"]]
 
-PRODUCT_HEADER = ["ERP商品编码", "商品名称", "条形码", "批准文号", "规格", "生产厂家", "单位", "默认价", "建议零售价", "库存"]
+PRODUCT_HEADER = ["ERP商品编码", "商品名称", "条形码", "批准文号", "规格", "生产厂家", "单位", "默认价", "建议零售价",
+                  "库存"]
 PRODUCT_ROWS = [
     # An id and a barcode typed as numbers under zero-padding formats, as Excel and LibreOffice users do.
     [(123, "000000"), ("阿莫西林胶囊", None), (12345678905, "0000000000000"), ("国药准字H20003263", None),

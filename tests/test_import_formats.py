@@ -158,7 +158,8 @@ def test_a_csv_file_imports_in_each_encoding_excel_and_wps_save(merchant_a, enco
         content = frame.to_csv(index=False, encoding=encoding).encode(encoding)
         content = (b"\xef\xbb\xbf" if bom else b"") + content
     else:
-        rows = [PRODUCT_HEADER, *([("" if pandas.isna(v) else v) for v in row] for row in frame.itertuples(index=False))]
+        blanked = ([("" if pandas.isna(v) else v) for v in row] for row in frame.itertuples(index=False))
+        rows = [PRODUCT_HEADER, *blanked]
         content = csv_bytes(rows, encoding=encoding, bom=bom)
 
     imported(merchant_a, "products", content, "products.csv")

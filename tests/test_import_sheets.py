@@ -165,8 +165,9 @@ def test_an_xls_under_an_xlsx_name_is_read_for_what_it_is(merchant_a):
 # --- the .ods reader's bounds ------------------------------------------------------------------------------
 
 def test_ods_repeats_of_empty_rows_and_cells_only_move_the_position(merchant_a, stocked):
-    content = ods_bytes({"s": [STOCK_ODS_HEADER, row("<table:table-cell/>", extra=' table:number-rows-repeated="1048000"'),
-                               row(text_cell("P-2"), number_cell(4), '<table:table-cell table:number-columns-repeated="16382"/>')]})
+    empty_rows = row("<table:table-cell/>", extra=' table:number-rows-repeated="1048000"')
+    empty_cells = '<table:table-cell table:number-columns-repeated="16382"/>'
+    content = ods_bytes({"s": [STOCK_ODS_HEADER, empty_rows, row(text_cell("P-2"), number_cell(4), empty_cells)]})
     job = checked(merchant_a, "stock", content, "s.ods")
     assert job.status == ImportStatus.PREVIEW, job.error
     assert job.rows.get().row_number == 1048002
@@ -206,7 +207,8 @@ def test_an_ods_row_past_a_bound_is_refused_naming_it(merchant_a, stocked, setti
 def test_merged_cells_in_an_ods_make_their_rows_invalid(merchant_a, stocked):
     content = ods_bytes({"s": [STOCK_ODS_HEADER,
                                row(text_cell("P-1"), number_cell(2, extra=' table:number-rows-spanned="2"')),
-                               row(text_cell("P-2"), '<table:covered-table-cell/>'), row(text_cell("P-3"), number_cell(3))]})
+                               row(text_cell("P-2"), '<table:covered-table-cell/>'),
+                               row(text_cell("P-3"), number_cell(3))]})
     job = checked(merchant_a, "stock", content, "s.ods")
     assert set(row_errors(job)) == {2, 3}
     assert "merged cells B2:B3" in row_errors(job)[2]["stock"]
@@ -230,7 +232,8 @@ def test_an_ods_zip_bomb_and_an_ods_unpacking_too_large_are_refused(merchant_a, 
 def test_a_password_protected_ods_and_a_too_large_file_are_refused(merchant_a, stocked, settings):
     ods = (FIXTURES / "products.ods").read_bytes()
     manifest = zipfile.ZipFile(io.BytesIO(ods)).read("META-INF/manifest.xml").replace(
-        b"</manifest:manifest>", b'<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml">'
+        b"</manifest:manifest>",
+        b'<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml">'
         b'<manifest:encryption-data manifest:checksum-type="SHA1/1K"/></manifest:file-entry></manifest:manifest>')
     refused(checked(merchant_a, "stock", replace_parts(ods, {"META-INF/manifest.xml": manifest}), "p.ods"),
             "password-protected")

@@ -3,7 +3,8 @@
 xlrd rather than python-calamine: of the two only xlrd gives each cell's number format (calamine returns
 12345678905.0 for a barcode shown as 0012345678905, and no format to pad it with). An .xls holds at most
 65,536 rows of 256 columns, and xlrd keeps a sheet whole in memory while it is read, so the file's size is
-bounded by Limits.max_xls_bytes (IMPORT_MAX_XLS_BYTES), well below the bound for other files; rows and cells are bounded as for xlsx.
+bounded by Limits.max_xls_bytes (IMPORT_MAX_XLS_BYTES), well below the bound for other files; rows and cells
+are bounded as for xlsx.
 """
 import os
 

@@ -279,7 +279,8 @@ class OdsSource(Source):
             raise ImportFileError(_("The worksheet cannot be read (%(error)s).")
                                   % {"error": _("it declares XML entities, which are refused")}) from None
         except Exception as error:
-            raise ImportFileError(_("The worksheet cannot be read (%(error)s).") % {"error": _describe(error)}) from None
+            raise ImportFileError(_("The worksheet cannot be read (%(error)s).")
+                                  % {"error": _describe(error)}) from None
 
     def close(self):
         archive = getattr(self, "_archive", None)
