@@ -89,7 +89,7 @@ STOCK_ODS_HEADER = row(text_cell("erp_product_id"), text_cell("stock"))
 def test_two_columns_with_one_meaning_are_refused_naming_both(merchant_a, stocked):
     header = ["erp_product_id", "库存", "remark", "库存\nStock"]
     job = checked(merchant_a, "stock", xlsx_bytes([header, ["P-1", 5, "", 6]]), "stock.xlsx")
-    refused(job, "Sheet Sheet, row 1: columns B and D are both 库存/Stock. Delete or rename one of them")
+    refused(job, "Row 1: columns B and D are both 库存/Stock. Delete or rename one of them")
     job = checked(merchant_a, "stock", csv_bytes([["title"], header, ["P-1", 5, "", 6]]), "stock.csv")
     refused(job, "Row 2: columns B and D are both 库存/Stock.")
     assert set(stock_of(merchant_a).values()) == {1}
@@ -256,8 +256,8 @@ def test_an_xls_over_its_size_bound_is_refused_before_it_is_read(merchant_a, set
 
 @pytest.mark.parametrize("setting, value, message", [
     ("IMPORT_MAX_ROWS", 2, "more than 2 data rows"),
-    ("IMPORT_MAX_COLUMNS", 4, "Row 1 has more than 4 cells with content"),
-    ("IMPORT_MAX_ROW_CHARS", 20, "Row 2 holds more than 20 characters of text"),  # of the notes sheet
+    ("IMPORT_MAX_COLUMNS", 4, "Sheet 商品: Row 1 has more than 4 cells with content"),
+    ("IMPORT_MAX_ROW_CHARS", 20, "Sheet 说明: Row 2 holds more than 20 characters of text"),
 ])
 def test_the_xls_row_bounds_hold(merchant_a, settings, setting, value, message):
     setattr(settings, setting, value)

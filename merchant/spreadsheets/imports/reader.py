@@ -136,6 +136,9 @@ class Source:
                         return self
                     if number - first >= 20:
                         break
+            except ImportFileError as error:
+                rows.close()
+                raise self._on_sheet(error, name) from None
             except BaseException:
                 rows.close()
                 raise
@@ -162,9 +165,13 @@ class Source:
         try:
             return is_header(values)
         except DuplicateColumns as error:
-            where = (_("Sheet %(sheet)s, row %(row)d: ") % {"sheet": sheet, "row": row} if sheet
-                     else _("Row %(row)d: ") % {"row": row})
-            raise ImportFileError(where + str(error)) from None
+            raise ImportFileError(_("Row %(row)d: ") % {"row": row} + str(error)) from None
+
+    def _on_sheet(self, error: ImportFileError, sheet: str) -> ImportFileError:
+        """The refusal naming the sheet it concerns, when the workbook has more than one to tell apart."""
+        if len(self.sheet_names) < 2:
+            return error
+        return ImportFileError(_("Sheet %(sheet)s: %(reason)s") % {"sheet": sheet, "reason": error})
 
     def _note_sheets(self, chosen: str) -> None:
         """Say which sheet was read when the workbook has others, the template's own sheets aside."""
@@ -176,15 +183,20 @@ class Source:
     def rows(self):
         """Data rows with some content; blank rows anywhere are skipped. Raises ImportFileError past the row
         limit."""
-        count = 0
-        for number, values in self._rows:
-            if not values:
-                continue
-            count += 1
+        count, rows = 0, self._rows
+        try:
+            for number, values in rows:
+                if not values:
+                    continue
+                count += 1
+                if count > self.limits.max_rows:
+                    raise ImportFileError(_("The file has more than %(max)s data rows, the most one import takes. "
+                                            "Split it into several files.") % {"max": f"{self.limits.max_rows:,}"})
+                yield number, values
+        except ImportFileError as error:
             if count > self.limits.max_rows:
-                raise ImportFileError(_("The file has more than %(max)s data rows, the most one import takes. "
-                                        "Split it into several files.") % {"max": f"{self.limits.max_rows:,}"})
-            yield number, values
+                raise
+            raise self._on_sheet(error, self.sheet_name) from None
 
     def close(self):
         pass
