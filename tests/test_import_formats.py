@@ -129,6 +129,7 @@ WORKBOOKS = {
     "xlsxwriter.xlsx": xlsxwriter_workbook,
     "pandas-openpyxl.xlsx": lambda kind: pandas_workbook(kind, "openpyxl"),
     "pandas-xlsxwriter.xlsx": lambda kind: pandas_workbook(kind, "xlsxwriter"),
+    "pandas-odf.ods": lambda kind: pandas_workbook(kind, "odf"),
 }
 
 
