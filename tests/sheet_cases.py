@@ -54,3 +54,11 @@ def workbook_sheets(kind: str):
     header, rows = (PRODUCT_HEADER, PRODUCT_ROWS) if kind == "products" else (BATCH_HEADER, BATCH_ROWS)
     plain = lambda table: [[(value, None) for value in row] for row in table]  # noqa: E731
     return [("说明", plain(NOTES)), ("商品", [[(name, None) for name in header], *rows]), ("物流公司", plain(CARRIERS))]
+
+
+# A stock workbook with a hidden sheet ahead of the data and a merged range in the data (rows 3 and 4), as
+# LibreOffice saves it as .ods and .xls: the hidden sheet is named and skipped, the merged rows are invalid.
+STOCK_HIDDEN = ("旧库存", [[("erp_product_id", None), ("stock", None)], [("P-1", None), (99, None)]])
+STOCK_DATA = ("库存", [[("erp_product_id", None), ("stock", None)], [("P-1", None), (5, None)],
+                       [("P-2", None), (6, None)], [("P-3", None), (None, None)]])
+STOCK_MERGED = "B3:B4"

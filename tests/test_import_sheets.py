@@ -272,3 +272,15 @@ def test_the_checked_workbook_of_an_ods_keeps_zero_padded_codes_as_their_text(me
     assert set(row_errors(job)) == {2}
     sheet = openpyxl.load_workbook(io.BytesIO(b"".join(annotated_workbook(job)))).worksheets[0]
     assert (sheet["A2"].value, sheet["B2"].value) == ("000042", "0012345678905")
+
+
+@pytest.mark.parametrize("name", ["stock.ods", "stock.xls", "stock-libreoffice.xlsx"])
+def test_libreoffice_hidden_sheets_are_named_and_merged_cells_make_their_rows_invalid(merchant_a, stocked, name):
+    job = checked(merchant_a, "stock", (FIXTURES / name).read_bytes(), name)
+
+    assert job.status == ImportStatus.PREVIEW, job.error
+    assert job.warnings == ["Hidden sheets were not read: 旧库存."]
+    assert set(row_errors(job)) == {3, 4}
+    assert "merged cells B3:B4" in row_errors(job)[3]["stock"]
+    pipeline.apply(job, actor=import_actor(None, None), valid_only=True)
+    assert stock_of(merchant_a) == {"P-1": 5, "P-2": 1, "P-3": 1}
