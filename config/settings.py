@@ -169,6 +169,8 @@ IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "1000000"))
 # together they bound what reading one row can hold in memory, whatever the file's size.
 IMPORT_MAX_COLUMNS = int(os.environ.get("IMPORT_MAX_COLUMNS", "200"))
 IMPORT_MAX_ROW_CHARS = int(os.environ.get("IMPORT_MAX_ROW_CHARS", str(1024 * 1024)))
+# A legacy .xls is read whole into memory (xlrd): 32 MB holds its most, 65,536 rows, of ordinary columns.
+IMPORT_MAX_XLS_BYTES = int(os.environ.get("IMPORT_MAX_XLS_BYTES", str(32 * 1024 * 1024)))
 # An upload over IMPORT_MAX_BYTES is refused before its body is read: ahead of CsrfViewMiddleware, which reads
 # the whole form to find its token.
 MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.csrf.CsrfViewMiddleware"),

@@ -328,7 +328,7 @@ class ThrottledAdminPasswordChangeForm(ThrottledPasswordChangeForm, admin_forms.
 
 class ImportUploadForm(forms.Form):
     kind = forms.ChoiceField(label=_("What to import"), choices=ImportKind.choices)
-    file = forms.FileField(label=_("File (.xlsx or .csv)"))
+    file = forms.FileField(label=_("File (.xlsx, .xls, .ods or .csv)"))
 
 
 class ImportConfirmForm(forms.Form):

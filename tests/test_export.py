@@ -206,3 +206,67 @@ def test_xlsx_streams_in_several_chunks_for_many_rows(merchant_a):
     assert sum(1 for c in chunks if c) > 2
     rows = list(openpyxl.load_workbook(io.BytesIO(b"".join(chunks))).worksheets[0].iter_rows(values_only=True))
     assert len(rows) == 601
+
+
+# --- for people and for machines ------------------------------------------------------------------------------
+
+LONG_ORDER_NO = "2150000000000000001"  # 19 digits, as marketplaces number orders
+
+
+@pytest.fixture
+def long_numbers(merchant_a):
+    OrderFactory(merchant=merchant_a, order_no=LONG_ORDER_NO, created_at=CREATED, modified_at=CREATED,
+                 paid_at=None, items=[{"erp_product_id": "000123", "item_name": "Aspirin", "quantity": 12,
+                                       "unit_price": Decimal("1234.50"), "amount": Decimal("14814.00"),
+                                       "batch_no": "20260301"}])
+    return Order.objects.filter(merchant=merchant_a)
+
+
+def test_xlsx_money_has_two_decimals_and_times_are_local_date_cells(long_numbers):
+    sheet, rows = read_xlsx(long_numbers)
+    row = {key: sheet.cell(row=2, column=index) for index, key in enumerate(KEYS, start=1)}
+
+    assert (row["unit_price"].value, row["amount"].value) == (1234.5, 14814)
+    assert row["unit_price"].number_format == row["amount"].number_format == "#,##0.00"
+    assert row["quantity"].number_format == "General"
+    assert row["created_at"].value == datetime(2024, 3, 1, 10, 30, 15)
+    assert row["created_at"].is_date and row["created_at"].number_format == "yyyy-mm-dd hh:mm:ss"
+    assert (row["order_no"].data_type, row["order_no"].value) == ("s", LONG_ORDER_NO)
+    assert row["erp_product_id"].value == "000123"
+
+
+def test_the_machine_csv_keeps_raw_values(long_numbers):
+    row = dict(zip(KEYS, read_csv(long_numbers)[1]))
+
+    assert (row["order_no"], row["erp_product_id"], row["batch_no"]) == (LONG_ORDER_NO, "000123", "20260301")
+    assert (row["created_at"], row["unit_price"], row["quantity"]) == ("2024-03-01T10:30:15+08:00", "1234.50", "12")
+
+
+def read_spreadsheet_csv(orders):
+    text = "".join(csv_chunks(orders, for_spreadsheets=True))
+    assert text.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(text[1:], newline="")))
+
+
+def test_the_spreadsheet_csv_keeps_long_numbers_and_leading_zeros_as_text(long_numbers):
+    rows = read_spreadsheet_csv(long_numbers)
+    row = dict(zip(KEYS, rows[1]))
+
+    assert rows[0] == KEYS
+    # Excel, WPS and LibreOffice show ="..." as the text inside: the 19 digits whole, the zeros kept.
+    assert (row["order_no"], row["erp_product_id"]) == (f'="{LONG_ORDER_NO}"', '="000123"')
+    assert row["batch_no"] == "20260301"  # eight digits survive as a number; it stays as it is
+    assert (row["quantity"], row["unit_price"], row["item_name"]) == ("12", "1234.50", "Aspirin")
+    assert row["created_at"] == "2024-03-01 10:30:15"  # local time they read as a date
+
+
+def test_the_spreadsheet_csv_keeps_the_formula_guards(hostile_orders, merchant_a):
+    OrderFactory(merchant=merchant_a, order_no='0123"&CMD', items=[{"erp_product_id": "=0123"}])
+    rows = {row[0]: dict(zip(KEYS, row)) for row in read_spreadsheet_csv(hostile_orders)[1:]}
+
+    hostile = rows["'" + HOSTILE["order_no"]]
+    for key, value in HOSTILE.items():
+        assert hostile[key] == "'" + value, key
+    # Only codes made of digits alone become ="..."; anything else is never wrapped in a formula.
+    other = rows['0123"&CMD']
+    assert other["erp_product_id"] == "'=0123"

@@ -55,8 +55,8 @@ def stock_of(merchant):
 # --- not a spreadsheet ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("content, name, message", [
-    (os.urandom(4096), "random.xlsx", "not an Excel workbook (.xlsx) even though its name says so"),
-    (png_bytes(), "picture.xlsx", "not an Excel workbook (.xlsx) even though its name says so"),
+    (os.urandom(4096), "random.xlsx", "not an Excel or LibreOffice workbook (.xlsx, .xls, .ods) even though its name says so"),
+    (png_bytes(), "picture.xlsx", "not an Excel or LibreOffice workbook (.xlsx, .xls, .ods) even though its name says so"),
     (plain_zip_bytes(), "archive.xlsx", "a zip archive but not an Excel workbook"),
     (b"PK\x03\x04" + os.urandom(2048), "truncated.xlsx", "damaged (not a readable zip archive)"),
     (png_bytes(), "picture.csv", "not a CSV text file"),
@@ -75,16 +75,19 @@ def test_a_password_protected_workbook_is_refused_with_how_to_remove_the_passwor
     assert_refused(job, "password-protected")
 
 
-def test_a_legacy_xls_workbook_is_refused_with_save_as_xlsx(merchant_a):
-    job = validated(merchant_a, "stock", content=ole_bytes(encrypted=False), name="old.xlsx")
-    assert_refused(job, "old-format .xls", "Save it as .xlsx")
-    with pytest.raises(ImportFileError, match="save it as .xlsx"):
-        sniff_format("old.xls")
+def test_a_damaged_xls_workbook_is_refused_with_save_as_xlsx(merchant_a):
+    """An OLE container that is no readable workbook, under either name: xlrd's own words are not repeated."""
+    for name in ("old.xlsx", "old.xls"):
+        job = validated(merchant_a, "stock", content=ole_bytes(encrypted=False), name=name)
+        assert_refused(job, "The .xls workbook is damaged", "save it as .xlsx")
+        assert "little-endian" not in job.error
+    assert (sniff_format("old.xls"), sniff_format("Book.ODS")) == ("xls", "ods")
 
 
 @pytest.mark.parametrize("name", ["notes.docx", "data.json", "noextension"])
 def test_other_file_names_are_refused_before_reading(name):
-    with pytest.raises(ImportFileError, match=r"Upload an Excel workbook \(.xlsx\) or a CSV file."):
+    with pytest.raises(ImportFileError, match=r"Upload an Excel or LibreOffice workbook \(.xlsx, .xlsm, .xls, "
+                                              r"\.ods\) or a CSV file\."):
         sniff_format(name)
 
 
@@ -417,11 +420,11 @@ def test_a_hidden_first_sheet_is_skipped_with_a_warning(merchant_a, stocked):
     assert job.warnings == ["Hidden sheets were not read: secret."]
 
 
-def test_only_the_first_visible_sheet_is_read_with_a_warning(merchant_a, stocked):
+def test_of_two_sheets_with_headers_the_first_is_read_naming_the_other(merchant_a, stocked):
     content = xlsx_bytes(STOCK + [["P-1", 5]], extra_sheet=STOCK + [["P-2", 9]])
     job = validated(merchant_a, "stock", content=content)
     assert job.changed_count == 1
-    assert job.warnings == ["Only the first sheet, Sheet, was read."]
+    assert job.warnings == ["Read sheet Sheet; skipped other."]
 
 
 def test_blank_rows_are_skipped_and_errors_give_the_spreadsheets_row_numbers(merchant_a, stocked):

@@ -62,8 +62,8 @@ def test_upload_stores_the_file_and_queues_its_check(merchant_a, operator, opera
 
 
 @pytest.mark.parametrize("name, content, message", [
-    ("notes.pdf", b"%PDF-1.4", "Upload an Excel workbook (.xlsx) or a CSV file."),
-    ("old.xls", b"\xd0\xcf\x11\xe0", "save it as .xlsx"),
+    ("notes.pdf", b"%PDF-1.4", "Upload an Excel or LibreOffice workbook (.xlsx, .xlsm, .xls, .ods) or a CSV file."),
+    ("old.doc", b"\xd0\xcf\x11\xe0", "Upload an Excel or LibreOffice workbook"),
     ("empty.csv", b"", "The file is empty."),
 ])
 def test_upload_refuses_other_file_types_and_empty_files(merchant_a, owner_actor, name, content, message):

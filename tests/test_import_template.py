@@ -8,7 +8,7 @@ import pytest
 from django.utils import translation
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import column_index_from_string, get_column_letter
 
 from merchant.spreadsheets.imports.columns import KIND_COLUMNS, match_header
 from merchant.spreadsheets.imports.reader import open_source
@@ -111,7 +111,7 @@ def test_price_type_has_a_dropdown_of_its_values():
     assert validation.type == "list"
     # The words a merchant uses, in the language of the page: never the internal values.
     assert validation.formula1 == '"默认价,建议零售价,区域组价,客户组价"'
-    assert "B1000" in validation.sqref
+    assert "B1048576" in validation.sqref  # to the sheet's last row, like the column formats
     with translation.override("en"):
         [english] = validations_of(load("prices").worksheets[0], column_of("prices", "price_type"))
     assert english.formula1 == '"default price,suggested retail price,region group price,customer group price"'
@@ -167,7 +167,7 @@ def test_logistics_template_keeps_order_and_tracking_numbers_as_text_and_explain
     sheet = workbook.worksheets[0]
 
     for key in ("order_no", "tracking_no", "batch_no"):
-        assert sheet[f"{column_of('logistics', key)}5"].number_format == "@"
+        assert column_format(sheet, column_of("logistics", key)) == "@"
     assert CARRIERS_SHEET not in workbook.sheetnames  # no carriers yet: no list to refer to
     notes = "\n".join(str(v) for row in workbook[NOTES_SHEET].iter_rows(values_only=True) for v in row if v)
     assert "without a line it ships everything of the order not yet shipped" in notes
@@ -176,17 +176,30 @@ def test_logistics_template_keeps_order_and_tracking_numbers_as_text_and_explain
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("kind", KINDS)
-def test_code_columns_are_text_and_date_columns_dates_down_to_row_1000(kind):
+def test_code_columns_are_text_and_date_columns_dates_as_whole_column_styles(kind):
+    """The format is the column's own style, so row 1,001 and row 100,000 keep their zeros too; no cell below the
+    example row is written to carry it."""
     sheet = load(kind).worksheets[0]
 
+    assert sheet.max_row == 2
     for column in KIND_COLUMNS[kind]:
         letter = column_of(kind, column.key)
         if column.key in CODE_COLUMNS:
-            assert {sheet[f"{letter}{row}"].number_format for row in (2, 3, 500, 1000)} == {"@"}, column.key
+            assert (column_format(sheet, letter), sheet[f"{letter}2"].number_format) == ("@", "@"), column.key
         elif column.key.endswith("_date"):
-            assert sheet[f"{letter}3"].number_format == "yyyy-mm-dd"
+            assert column_format(sheet, letter) == "yyyy-mm-dd"
         else:
-            assert sheet[f"{letter}3"].number_format == "General", column.key
+            assert column_format(sheet, letter) == "General", column.key
+        assert sheet[f"{letter}1"].number_format == "General"
+
+
+def column_format(sheet, letter: str) -> str:
+    """The number format of the column style covering letter (openpyxl groups like columns under the first)."""
+    index = column_index_from_string(letter)
+    for dimension in sheet.column_dimensions.values():
+        if dimension.min <= index <= dimension.max:
+            return dimension.number_format
+    return "General"
 
 
 @pytest.mark.django_db

@@ -266,7 +266,7 @@ def test_outsider_cannot_find_orders_by_merchant_a_customer(client_outsider, bot
         assert both_sides["order"].order_no not in response.content.decode()
 
 
-@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+@pytest.mark.parametrize("fmt", ["csv", "csv-spreadsheet", "xlsx"])
 def test_outsider_export_holds_only_merchant_b_orders(client_outsider, both_sides, outsider_order, fmt):
     response = client_outsider.get(reverse("order_export"), {"format": fmt})
     assert response.status_code == 200

@@ -104,7 +104,7 @@ def test_a_file_of_another_type_is_refused_at_upload(client_owner):
     response = client_owner.post(reverse("import_list"), {
         "kind": "products", "file": SimpleUploadedFile("photo.png", b"\x89PNG\r\n", content_type="image/png")})
     assert response.status_code == 400
-    assert "Upload an Excel workbook (.xlsx) or a CSV file." in response.content.decode()
+    assert "Upload an Excel or LibreOffice workbook (.xlsx, .xlsm, .xls, .ods) or a CSV file." in response.content.decode()
     assert not ImportJob.objects.exists()
 
 
@@ -117,7 +117,7 @@ def test_a_file_that_cannot_be_read_fails_with_the_reason(client_owner):
     jobs.import_validate(job.pk)
     job.refresh_from_db()
     assert job.status == ImportStatus.FAILED
-    assert "not an Excel workbook" in client_owner.get(job.get_absolute_url()).content.decode()
+    assert "not an Excel or LibreOffice workbook" in client_owner.get(job.get_absolute_url()).content.decode()
 
 
 def test_viewers_see_imports_but_cannot_upload_or_confirm(client_viewer, merchant_a):

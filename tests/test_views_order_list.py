@@ -198,3 +198,13 @@ def test_export_refuses_an_invalid_filter_instead_of_exporting_everything(client
     response = client_viewer.get(reverse("order_export"), {"format": "csv", "paid_from": "not-a-date"})
     assert response.status_code == 400
     assert b"paid_from" in response.content
+
+
+def test_the_csv_for_spreadsheets_is_a_csv_file_with_codes_kept_as_text(client_viewer, orders):
+    response = client_viewer.get(reverse("order_export"), {"format": "csv-spreadsheet", "order_no": "ORD-0002"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Disposition"].endswith('.csv"')
+    rows = read_csv(response)
+    assert {r["order_no"] for r in rows} == {"ORD-0002"}
+    assert all(" " in r["created_at"] and "+08:00" not in r["created_at"] for r in rows)

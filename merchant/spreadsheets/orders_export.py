@@ -1,5 +1,6 @@
 """Order export, one row per item, streamed as xlsx or csv (SPEC M10), shared by the page and the CLI."""
 import csv
+import re
 from collections import defaultdict
 from itertools import islice
 from zoneinfo import ZoneInfo
@@ -10,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from merchant.models import ErpStatus, Order, OrderItem, OrderSource, OrderStatus, RefundStatus
 
 from .safety import neutralise
-from .xlsx_stream import Cells, number_cell, render_cells, stream_xlsx, text_cell
+from .xlsx_stream import Cells, money_cell, number_cell, render_cells, stream_xlsx, text_cell
 
 COLUMNS = [
     ("order_no", _("Order number")), ("source", _("Source")), ("status", _("Status")),
@@ -65,7 +66,8 @@ def _local(value, tz):
 
 
 def xlsx_chunks(orders, labels=True):
-    """Bytes of the xlsx export: translated headers and value labels, times in the configured zone."""
+    """Bytes of the xlsx export, for people: translated headers and value labels, times as date cells in the
+    configured zone, money as numbers shown with two decimals, codes as text."""
     tz = ZoneInfo(settings.TIME_ZONE)
     index = {key: i for i, key in enumerate(KEYS)}
     time_cols = [index[k] for k in ("created_at", "modified_at", "paid_at")]
@@ -88,7 +90,7 @@ def xlsx_chunks(orders, labels=True):
                 # Written cell by cell with the column's known type: this runs for every item.
                 yield [Cells(
                     head_cells + number_cell(line_no) + text_cell(neutralise(erp_id)) + text_cell(neutralise(name))
-                    + number_cell(quantity) + number_cell(unit_price) + number_cell(amount)
+                    + number_cell(quantity) + money_cell(unit_price) + money_cell(amount)
                     + text_cell(refund_names.get(refund, refund)) + text_cell(neutralise(batch_no))
                 )]
 
@@ -100,15 +102,38 @@ class _Echo:
         return value
 
 
-def csv_chunks(orders, rows_per_chunk=1000):
-    """Text chunks of the csv export: stable keys as header, raw codes, ISO times in the configured zone."""
+# Codes a spreadsheet program would take for numbers when it opens a csv file: digits only, and long enough to
+# lose digits (Excel keeps 15) or starting with a zero it would drop.
+_NUMBER_LIKE_CODE = re.compile(r"0[0-9]*|[0-9]{12,}")
+CODE_KEYS = ("order_no", "erp_product_id", "batch_no")
+
+
+def csv_chunks(orders, rows_per_chunk=1000, *, for_spreadsheets=False):
+    """Text chunks of the csv export.
+
+    By default the machine format: stable keys as header, raw codes, ISO 8601 times with their offset in the
+    configured zone, amounts as plain decimals. for_spreadsheets writes the same columns for a person who opens
+    the file in Excel, WPS or LibreOffice: times as "2026-03-01 10:30:15" (local, which they read as dates),
+    and codes they would turn into numbers (a 19-digit order number into 2.15E+18, 000123 into 123) as ="..."
+    formulas, which they show as the text. That formula holds only the code's digits, checked just before;
+    every other text still goes through neutralise, so nothing from an order can become a formula.
+    """
     tz = ZoneInfo(settings.TIME_ZONE)
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(KEYS)  # the BOM makes Excel read UTF-8 Chinese correctly
+    codes = [KEYS.index(key) for key in CODE_KEYS] if for_spreadsheets else []
     buffer = []
     for raw in item_rows(orders):
-        row = [v.astimezone(tz).isoformat(timespec="seconds") if hasattr(v, "astimezone") else v for v in raw]
-        buffer.append(writer.writerow([neutralise(v) for v in row]))
+        if for_spreadsheets:
+            row = [v.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if hasattr(v, "astimezone") else v for v in raw]
+        else:
+            row = [v.astimezone(tz).isoformat(timespec="seconds") if hasattr(v, "astimezone") else v for v in raw]
+        row = [neutralise(v) for v in row]
+        for index in codes:
+            value = row[index]
+            if isinstance(value, str) and _NUMBER_LIKE_CODE.fullmatch(value):
+                row[index] = f'="{value}"'
+        buffer.append(writer.writerow(row))
         if len(buffer) >= rows_per_chunk:
             yield "".join(buffer)
             buffer.clear()

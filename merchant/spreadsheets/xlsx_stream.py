@@ -44,7 +44,7 @@ _WORKBOOK_RELS = (
 )
 # Cell styles (indexes into cellXfs below). 0-2 are the original ones and keep their ids, since rendered cells
 # of existing callers refer to them; the rest serve the annotated import workbook (error fill, plain dates).
-BOLD, DATETIME, DATE, ERROR_FILL, ERROR_DATE, ERROR_DATETIME, HEADER, ERROR_HEADER = range(1, 9)
+BOLD, DATETIME, DATE, ERROR_FILL, ERROR_DATE, ERROR_DATETIME, HEADER, ERROR_HEADER, MONEY = range(1, 10)
 _STYLES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
     '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
@@ -58,7 +58,7 @@ _STYLES = (
     '</fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="9"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<cellXfs count="10"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
@@ -68,7 +68,9 @@ _STYLES = (
     '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" applyAlignment="1">'
     '<alignment vertical="top" wrapText="1"/></xf>'
     '<xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1" applyAlignment="1">'
-    '<alignment vertical="top" wrapText="1"/></xf></cellXfs>'
+    '<alignment vertical="top" wrapText="1"/></xf>'
+    # Money: the built-in #,##0.00, which every spreadsheet program shows with two decimals in its own locale.
+    '<xf numFmtId="4" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
@@ -101,6 +103,11 @@ def text_cell(value: str | None) -> str:
 def number_cell(value) -> str:
     """A number cell (an empty one for None)."""
     return "<c/>" if value is None else f"<c><v>{value}</v></c>"
+
+
+def money_cell(value) -> str:
+    """A number cell shown with two decimals (an empty one for None)."""
+    return "<c/>" if value is None else f'<c s="{MONEY}"><v>{value}</v></c>'
 
 
 def _text(value: str, style: str = "") -> str:

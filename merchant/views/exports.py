@@ -12,6 +12,7 @@ from merchant.views.orders import order_filter
 CONTENT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv; charset=utf-8",
+    "csv-spreadsheet": "text/csv; charset=utf-8",  # the csv for opening in Excel, WPS or LibreOffice
 }
 
 
@@ -33,8 +34,12 @@ def order_export(request):
         if f.is_bound and not f.is_valid():
             return HttpResponseBadRequest(_("Invalid filter: %(errors)s") % {"errors": f.errors.as_text()})
         orders = f.qs
-    chunks = orders_export.xlsx_chunks(orders) if fmt == "xlsx" else orders_export.csv_chunks(orders)
+    if fmt == "xlsx":
+        chunks = orders_export.xlsx_chunks(orders)
+    else:
+        chunks = orders_export.csv_chunks(orders, for_spreadsheets=fmt == "csv-spreadsheet")
     response = StreamingHttpResponse(chunks, content_type=CONTENT_TYPES[fmt])
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
-    response["Content-Disposition"] = f'attachment; filename="orders-{request.merchant.code}-{stamp}.{fmt}"'
+    extension = "xlsx" if fmt == "xlsx" else "csv"
+    response["Content-Disposition"] = f'attachment; filename="orders-{request.merchant.code}-{stamp}.{extension}"'
     return response

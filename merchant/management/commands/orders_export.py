@@ -54,13 +54,20 @@ class Command(BaseCommand):
                                         "number, receiver, phone or its last 4 digits, tracking number, buyer, "
                                         "item, ERP customer code.")
         parser.add_argument("--tab", choices=[t.key for t in TABS], help="Only the orders of this list tab.")
+        parser.add_argument("--for-spreadsheets", action="store_true",
+                            help="With a .csv: write it for opening in Excel, WPS or LibreOffice (local times they "
+                                 "read as dates, long order numbers and codes kept as text) rather than the "
+                                 "machine format.")
 
     @no_translations  # one language on the terminal: service messages in English like the command's own
-    def handle(self, *args, merchant, out, status=None, since=None, until=None, q=None, tab=None, **options):
+    def handle(self, *args, merchant, out, status=None, since=None, until=None, q=None, tab=None,
+               for_spreadsheets=False, **options):
         path = Path(out)
         fmt = FORMATS.get(path.suffix.lower())
         if fmt is None:
             raise CommandError(f"--out: {out!r} must end in .xlsx or .csv (the format comes from the extension).")
+        if for_spreadsheets and fmt != "csv":
+            raise CommandError("--for-spreadsheets applies to a .csv file; an .xlsx is always for spreadsheets.")
         if not path.parent.is_dir():
             raise CommandError(f"--out: the directory {str(path.parent)!r} does not exist.")
         try:
@@ -104,7 +111,7 @@ class Command(BaseCommand):
             else:
                 # newline="" keeps the csv module's CRLF line ends; the chunks already start with the BOM.
                 with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                    for chunk in orders_export.csv_chunks(orders):
+                    for chunk in orders_export.csv_chunks(orders, for_spreadsheets=for_spreadsheets):
                         fh.write(chunk)
             os.chmod(tmp_name, 0o666 & ~_umask())
             os.replace(tmp_name, path)

@@ -14,7 +14,7 @@ from merchant.models import ImportJob, ImportRow, RowAction
 from merchant.spreadsheets.safety import neutralise
 from merchant.spreadsheets.xlsx_stream import Row, error_cell, header_cell, stream_xlsx, styled_cell
 
-from .cells import NO_CACHED_VALUE, ErrorValue
+from .cells import NO_CACHED_VALUE, ErrorValue, ShownNumber
 from .columns import ERRORS_HEADER, KIND_COLUMNS, match_header
 from .reader import ImportFileError, open_source
 from .template import DATA_SHEET, display_width
@@ -110,6 +110,8 @@ def _cell(value, highlight: bool):
         return error_cell("#N/A", highlight=highlight)
     if type(value) is datetime and value.time() == time(0) and value.tzinfo is None:
         value = value.date()  # openpyxl reads date-formatted cells as datetimes
+    elif type(value) is ShownNumber:
+        value = value.shown  # as text: the checked workbook has no number formats, and 0012345678905 keeps its zeros
     # Inline strings never run, but the merchant may copy cells into another sheet or save the file as CSV:
     # formula-looking text is prefixed like every export's (the reader takes the prefix off again).
     return styled_cell(neutralise(value), highlight=highlight)

@@ -27,6 +27,63 @@ class ErrorValue(str):
     """An Excel error value such as #N/A or #DIV/0!."""
 
 
+class ShownNumber(int):
+    """A whole number a number format shows otherwise, such as 12345678905 under 0000000000000, shown as
+    0012345678905: a number everywhere, and in code columns the text the merchant sees (to_text)."""
+
+    def __new__(cls, value: int, shown: str):
+        number = super().__new__(cls, value)
+        number.shown = shown
+        return number
+
+    def __str__(self):  # also what an error message or the checked workbook repeats of the cell
+        return self.shown
+
+    def __reduce__(self):
+        return ShownNumber, (int(self), self.shown)
+
+
+_SHOWN_LITERAL = re.compile(r'"([^"]*)"|\\(.)')
+
+
+def digits_format(number_format: str):
+    """(prefix, digits, suffix) for a format that shows a whole number padded with zeros, with optional literal
+    text around it ("0000000000000", "000000", "SKU"0000, \\N0000); None for any other format."""
+    section = number_format.split(";", 1)[0]
+    parts, position = [], 0
+    for match in _SHOWN_LITERAL.finditer(section):
+        parts.append(("code", section[position:match.start()]))
+        parts.append(("text", match[1] if match[1] is not None else match[2]))
+        position = match.end()
+    parts.append(("code", section[position:]))
+    codes = [text for kind, text in parts if kind == "code" and text]
+    if len(codes) != 1 or not re.fullmatch(r"0{2,}", codes[0]):
+        return None
+    before, after, seen = [], [], False
+    for kind, text in parts:
+        if kind == "code" and text:
+            seen = True
+        elif kind == "text":
+            (after if seen else before).append(text)
+    prefix, suffix = "".join(before), "".join(after)
+    if re.search(r"[0-9+-]", prefix + suffix):
+        return None
+    return prefix, len(codes[0]), suffix
+
+
+def shown_number(number, shape):
+    """number as digits_format's shape shows it, or number unchanged when the shape changes nothing."""
+    if number.__class__ is float:
+        if not number.is_integer():
+            return number
+        number = int(number)
+    if number < 0:
+        return number
+    prefix, width, suffix = shape
+    shown = f"{prefix}{number:0{width}d}{suffix}"
+    return number if shown == str(number) else ShownNumber(number, shown)
+
+
 NO_CACHED_VALUE = FormulaWithoutValue()
 _EXCEL_EPOCH = date(1899, 12, 30)
 _MAX_SERIAL = 2958465  # 9999-12-31
@@ -53,7 +110,9 @@ def normalise_text(value) -> str:
 def to_text(value, max_length: int, fold: bool = True) -> str:
     """A text cell; numbers typed into code columns (barcodes) come back without a trailing .0."""
     _check_special(value)
-    if isinstance(value, float) and value.is_integer():
+    if value.__class__ is ShownNumber:
+        value = value.shown
+    elif isinstance(value, float) and value.is_integer():
         value = int(value)
     elif isinstance(value, (datetime, date)):
         raise CellError(_("expected text, found a date"))

@@ -7,6 +7,7 @@ from functools import partial
 from typing import Callable
 
 from django.utils.translation import gettext as _
+from openpyxl.utils import get_column_letter
 
 from . import cells
 
@@ -145,6 +146,10 @@ KIND_COLUMNS = {
 ERRORS_HEADER = ("errors", "错误", "错误 errors")
 
 
+class DuplicateColumns(ValueError):
+    """Two header cells name the same column; str() says which, for the merchant."""
+
+
 def _header_text(value) -> str:
     text = unicodedata.normalize("NFKC", str(value)).strip().lower().replace("*", "")
     return re.sub(r"\s+", " ", text)
@@ -158,21 +163,29 @@ def _aliases(column: Column) -> set[str]:
 def match_header(kind: str, header: dict[int, object]) -> tuple[dict[int, str], list[str]]:
     """Map column indexes to keys. Returns (mapping, unrecognised header texts).
 
-    A cell matches a key, a label, both labels together, or any one line of a two-line header.
+    A cell matches a key, a label, both labels together, or any one line of a two-line header. Raises
+    DuplicateColumns when two cells match one column.
     """
-    aliases = {}
+    aliases, labels = {}, {}
     for column in KIND_COLUMNS[kind]:
+        labels[column.key] = f"{column.zh}/{column.en}"
         for alias in _aliases(column):
             aliases[alias] = column.key
-    mapping, unknown = {}, []
+    mapping, unknown, index_of = {}, [], {}
     for index, value in header.items():
         text = _header_text(value)
         if not text:
             continue
         lines = [_header_text(line) for line in str(value).splitlines()]
         key = aliases.get(text) or next((aliases[line] for line in lines if line in aliases), None)
-        if key is not None and key not in mapping.values():
-            mapping[index] = key
+        if key is not None and key in index_of:
+            # Which one the merchant meant cannot be told; reading either would silently drop the other.
+            raise DuplicateColumns(_("columns %(first)s and %(second)s are both %(column)s. Delete or rename one "
+                                     "of them and upload the file again.")
+                                   % {"first": get_column_letter(index_of[key]), "second": get_column_letter(index),
+                                      "column": labels[key]})
+        if key is not None:
+            mapping[index], index_of[key] = key, index
         elif not ({text, *lines} & set(ERRORS_HEADER)):
             unknown.append(str(value).strip())
     return mapping, unknown

@@ -17,19 +17,25 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.translation import gettext as _
 from openpyxl import load_workbook
+from openpyxl.styles.numbers import BUILTIN_FORMATS_MAX_SIZE
 from openpyxl.utils.cell import column_index_from_string
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 from .sheet_xml import (
     MAX_MERGED_RANGES, MAX_ROW_ELEMENTS, DeclarationRefused, RowTooLarge, SheetRows, TooManyMergedRanges,
 )
-from .template import LISTS_SHEET, NOTES_SHEET
+from .cells import digits_format
+from .columns import DuplicateColumns
+from .template import CARRIERS_SHEET, LISTS_SHEET, NOTES_SHEET
 
 _FULL_DIMENSION = re.compile(r'<(?:\w+:)?dimension\s+ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
 MAX_WHOLE_PART = 160 * 1024 * 1024  # keeps a shared-strings table within the import's memory bar
+_WHOLE_PARTS = ("xl/sharedStrings.xml", "xl/styles.xml")  # openpyxl holds these whole even in read-only mode
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 MAX_SHEET_ROW = 1048576  # Excel's last row
+# The template's notes, dropdown-list and carriers sheets are expected beside the data: never worth a warning.
+TEMPLATE_SHEETS = {NOTES_SHEET, LISTS_SHEET, CARRIERS_SHEET}
 
 
 def _head_dimension(worksheet) -> None:
@@ -59,6 +65,7 @@ class Limits:
     max_ratio: int
     max_columns: int = 200  # cells with content in any one row
     max_row_chars: int = 1024 * 1024  # characters of text in any one row
+    max_xls_bytes: int = 32 * 1024 * 1024  # a legacy .xls is read whole into memory
 
     @classmethod
     def from_settings(cls) -> "Limits":
@@ -66,6 +73,7 @@ class Limits:
             max_bytes=settings.IMPORT_MAX_BYTES, max_rows=settings.IMPORT_MAX_ROWS,
             max_uncompressed=settings.IMPORT_MAX_UNCOMPRESSED_BYTES, max_ratio=settings.IMPORT_MAX_COMPRESSION_RATIO,
             max_columns=settings.IMPORT_MAX_COLUMNS, max_row_chars=settings.IMPORT_MAX_ROW_CHARS,
+            max_xls_bytes=settings.IMPORT_MAX_XLS_BYTES,
         )
 
 
@@ -98,41 +106,97 @@ class Source:
         self.warnings: list[str] = []
         self.merged_ranges: list[str] = []
         self.estimate: int | None = None
+        self.sheet_name = ""  # the sheet read
+        self.sheet_names: list[str] = []  # the visible sheets, in order
 
     def _raw_rows(self):
         raise NotImplementedError
 
+    def _sheets(self):
+        """(sheet name, rows, estimated last row) of each sheet that may hold the data, in workbook order; a CSV
+        file is one sheet without a name."""
+        yield "", self._raw_rows(), None
+
     def open(self, is_header=None) -> "Source":
-        """Read up to the header row: the first row with content for which is_header(values) holds, among the
-        first few (a title row above the header is common), else the first row with content."""
-        self._rows = self._raw_rows()
-        first = None
-        for number, values in self._rows:
-            if not values:
-                continue
-            first = first or (number, values)
-            if is_header is None or is_header(values):
-                self.header_row, self.header = number, values
-                return self
-            if number - first[0] >= 20:
-                break
-        if first is None:
+        """Read up to the header row of the first sheet that has one: the first row with content for which
+        is_header(values) holds, among the first few of the sheet (a title row above the header is common). With
+        is_header None the first row with content is the header."""
+        read = []  # (sheet name, first row with content) of the sheets without a header
+        for name, rows, estimate in self._sheets():
+            first = None
+            try:
+                for number, values in rows:
+                    if not values:
+                        continue
+                    first = first or number
+                    if is_header is None or self._is_header(is_header, values, name, number):
+                        self.header_row, self.header, self.sheet_name = number, values, name
+                        self._rows, self.estimate = rows, estimate
+                        self._note_sheets(name)
+                        return self
+                    if number - first >= 20:
+                        break
+            except ImportFileError as error:
+                rows.close()
+                raise self._on_sheet(error, name) from None
+            except BaseException:
+                rows.close()
+                raise
+            rows.close()
+            if first is not None:
+                read.append((name, first))
+        if not read:
             raise ImportFileError(_("The file is empty: no header row was found."))
-        raise ImportFileError(_("No header row naming the columns was found (row %(row)d was read as the header)."
-                                " Download the template to see the expected headers.") % {"row": first[0]})
+        if len(read) == 1 and not read[0][0]:
+            raise ImportFileError(_("No header row naming the columns was found (row %(row)d was read as the "
+                                    "header). Download the template to see the expected headers.")
+                                  % {"row": read[0][1]})
+        if len(read) == 1:
+            raise ImportFileError(_("No header row naming the columns was found (row %(row)d of sheet %(sheet)s was "
+                                    "read as the header). Download the template to see the expected headers.")
+                                  % {"row": read[0][1], "sheet": read[0][0]})
+        tried = ", ".join(_("%(sheet)s from row %(row)d") % {"sheet": name, "row": row} for name, row in read)
+        raise ImportFileError(_("No header row naming the columns was found on any sheet (read: %(sheets)s). Put "
+                                "the column names above the data (download the template to see them) and upload "
+                                "the file again.") % {"sheets": tried})
+
+    @staticmethod
+    def _is_header(is_header, values, sheet: str, row: int) -> bool:
+        try:
+            return is_header(values)
+        except DuplicateColumns as error:
+            raise ImportFileError(_("Row %(row)d: ") % {"row": row} + str(error)) from None
+
+    def _on_sheet(self, error: ImportFileError, sheet: str) -> ImportFileError:
+        """The refusal naming the sheet it concerns, when the workbook has more than one to tell apart."""
+        if len(self.sheet_names) < 2:
+            return error
+        return ImportFileError(_("Sheet %(sheet)s: %(reason)s") % {"sheet": sheet, "reason": error})
+
+    def _note_sheets(self, chosen: str) -> None:
+        """Say which sheet was read when the workbook has others, the template's own sheets aside."""
+        others = [name for name in self.sheet_names if name != chosen and name not in TEMPLATE_SHEETS]
+        if others:
+            self.warnings.append(_("Read sheet %(sheet)s; skipped %(skipped)s.")
+                                 % {"sheet": chosen, "skipped": ", ".join(others)})
 
     def rows(self):
         """Data rows with some content; blank rows anywhere are skipped. Raises ImportFileError past the row
         limit."""
-        count = 0
-        for number, values in self._rows:
-            if not values:
-                continue
-            count += 1
+        count, rows = 0, self._rows
+        try:
+            for number, values in rows:
+                if not values:
+                    continue
+                count += 1
+                if count > self.limits.max_rows:
+                    raise ImportFileError(_("The file has more than %(max)s data rows, the most one import takes. "
+                                            "Split it into several files.") % {"max": f"{self.limits.max_rows:,}"})
+                yield number, values
+        except ImportFileError as error:
             if count > self.limits.max_rows:
-                raise ImportFileError(_("The file has more than %(max)s data rows, the most one import takes. "
-                                        "Split it into several files.") % {"max": f"{self.limits.max_rows:,}"})
-            yield number, values
+                raise
+            raise self._on_sheet(error, self.sheet_name) from None
 
     def close(self):
         pass
@@ -141,7 +205,7 @@ class Source:
 class XlsxSource(Source):
     def __init__(self, path: str, limits: Limits):
         super().__init__(limits)
-        self._check_container(path)
+        check_zip(path, limits, "xl/workbook.xml", (_WHOLE_PARTS))
         try:
             self._workbook = load_workbook(path, read_only=True, data_only=True)
         except Exception as error:  # openpyxl raises many kinds for damaged or hostile files
@@ -151,69 +215,23 @@ class XlsxSource(Source):
         visible = [ws for ws in sheets if ws.sheet_state == "visible"]
         if not visible:
             raise ImportFileError(_("The workbook has no visible worksheet."))
-        self._sheet = visible[0]
-        # The template's own notes and dropdown-list sheets are expected, not worth a warning.
-        ours = {NOTES_SHEET, LISTS_SHEET}
-        hidden = [ws.title for ws in sheets if ws.sheet_state != "visible" and ws.title not in ours]
+        self._visible = visible
+        self.sheet_names = [ws.title for ws in visible]
+        hidden = [ws.title for ws in sheets if ws.sheet_state != "visible" and ws.title not in TEMPLATE_SHEETS]
         if hidden:
             self.warnings.append(_("Hidden sheets were not read: %(names)s.") % {"names": ", ".join(hidden)})
-        if len([ws for ws in visible if ws.title not in ours]) > 1:
-            self.warnings.append(_("Only the first sheet, %(name)s, was read.") % {"name": self._sheet.title})
-        self.estimate = getattr(self._sheet, "_max_row", None)  # from <dimension>, see _head_dimension
+        self._shown = _shown_formats(self._workbook)
 
-    def _check_container(self, path: str) -> None:
-        with open(path, "rb") as handle:
-            magic = handle.read(8)
-            handle.seek(0)
-            if magic.startswith(OLE_MAGIC):
-                content = handle.read(4 * 1024 * 1024)
-                if "EncryptionInfo".encode("utf-16-le") in content:
-                    raise ImportFileError(_("The workbook is password-protected. Remove the password (File > "
-                                            "Info > Protect Workbook in Excel) and upload it again."))
-                raise ImportFileError(_("This is an old-format .xls workbook. Save it as .xlsx and upload it again."))
-        if not magic.startswith(ZIP_MAGIC):
-            raise ImportFileError(_("The file is not an Excel workbook (.xlsx) even though its name says so."))
-        try:
-            with zipfile.ZipFile(path) as archive:
-                infos = archive.infolist()
-        except (zipfile.BadZipFile, OSError, ValueError):
-            raise ImportFileError(_("The workbook is damaged (not a readable zip archive).")) from None
-        names = {info.filename for info in infos}
-        if "xl/workbook.xml" not in names or len(infos) > 10000:
-            raise ImportFileError(_("The file is a zip archive but not an Excel workbook."))
-        total = sum(info.file_size for info in infos)
-        if total > self.limits.max_uncompressed:
-            raise ImportFileError(_("The workbook unpacks to %(size)s, more than the %(max)s allowed.")
-                                  % {"size": _mb(total), "max": _mb(self.limits.max_uncompressed)})
-        for info in infos:
-            # openpyxl holds these parts whole in memory even in read-only mode.
-            if info.filename in ("xl/sharedStrings.xml", "xl/styles.xml") and info.file_size > MAX_WHOLE_PART:
-                raise ImportFileError(_("The workbook's %(name)s part unpacks to %(size)s, more than the %(max)s "
-                                        "that can be read. Save the sheet as CSV and upload that instead.")
-                                      % {"name": info.filename, "size": _mb(info.file_size), "max": _mb(MAX_WHOLE_PART)})
-            if info.file_size > 1024 * 1024 and info.file_size > self.limits.max_ratio * max(info.compress_size, 1):
-                raise ImportFileError(_("The workbook is compressed abnormally (%(name)s unpacks %(ratio)d times "
-                                        "larger): refused as a possible zip bomb.")
-                                      % {"name": info.filename, "ratio": info.file_size // max(info.compress_size, 1)})
-        if any(info.flag_bits & 0x1 for info in infos):
-            raise ImportFileError(_("The workbook is encrypted. Remove the password and upload it again."))
-        try:
-            with zipfile.ZipFile(path) as archive:
-                declares = any(_declares_dtd(archive, info) for info in infos
-                               if info.filename.endswith((".xml", ".rels")))
-        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
-            raise ImportFileError(_("The worksheet cannot be read (%(error)s).") % {"error": error}) from None
-        if declares:
-            raise ImportFileError(_("The workbook cannot be read (%(error)s). Save it again as .xlsx in "
-                                            "Excel or LibreOffice.")
-                                          % {"error": _("it declares XML entities, which are refused")})
+    def _sheets(self):
+        for ws in self._visible:
+            yield ws.title, self._sheet_rows(ws), getattr(ws, "_max_row", None)  # from <dimension>
 
-    def _raw_rows(self):
-        ws, wb = self._sheet, self._workbook
+    def _sheet_rows(self, ws):
+        wb = self._workbook
         source = ws._get_source()
         parser = SheetRows(source, ws._shared_strings, epoch=wb.epoch, date_formats=wb._date_formats,
                            timedelta_formats=wb._timedelta_formats, max_cells=self.limits.max_columns,
-                           max_chars=self.limits.max_row_chars)
+                           max_chars=self.limits.max_row_chars, shown_formats=self._shown)
         last = 0
         try:
             for number, cells in parser:
@@ -242,8 +260,60 @@ class XlsxSource(Source):
             source.close()
         self.merged_ranges = parser.merged
 
+
+def _shown_formats(workbook) -> dict:
+    """Style index -> cells.digits_format shape, for the styles whose number format pads whole numbers with
+    zeros (a barcode 12345678905 under 0000000000000 is shown, and meant, as 0012345678905)."""
+    shown = {}
+    custom = workbook._number_formats
+    for index, style in enumerate(workbook._cell_styles):
+        number_id = style.numFmtId
+        if number_id >= BUILTIN_FORMATS_MAX_SIZE and number_id - BUILTIN_FORMATS_MAX_SIZE < len(custom):
+            shape = digits_format(custom[number_id - BUILTIN_FORMATS_MAX_SIZE])
+            if shape:
+                shown[index] = shape
+    return shown
+
     def close(self):
         self._workbook.close()
+
+
+def check_zip(path: str, limits: Limits, required: str, whole_parts=()) -> None:
+    """Refuse a zip workbook (xlsx or ods) that lacks its required part, unpacks too large or too abnormally
+    compressed, is encrypted or has an XML part declaring a DTD; whole_parts are read whole by the parser and
+    bounded by MAX_WHOLE_PART."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise ImportFileError(_("The workbook is damaged (not a readable zip archive).")) from None
+    names = {info.filename for info in infos}
+    if required not in names or len(infos) > 10000:
+        raise ImportFileError(_("The file is a zip archive but not an Excel workbook."))
+    total = sum(info.file_size for info in infos)
+    if total > limits.max_uncompressed:
+        raise ImportFileError(_("The workbook unpacks to %(size)s, more than the %(max)s allowed.")
+                              % {"size": _mb(total), "max": _mb(limits.max_uncompressed)})
+    for info in infos:
+        if info.filename in whole_parts and info.file_size > MAX_WHOLE_PART:
+            raise ImportFileError(_("The workbook's %(name)s part unpacks to %(size)s, more than the %(max)s "
+                                    "that can be read. Save the sheet as CSV and upload that instead.")
+                                  % {"name": info.filename, "size": _mb(info.file_size), "max": _mb(MAX_WHOLE_PART)})
+        if info.file_size > 1024 * 1024 and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+            raise ImportFileError(_("The workbook is compressed abnormally (%(name)s unpacks %(ratio)d times "
+                                    "larger): refused as a possible zip bomb.")
+                                  % {"name": info.filename, "ratio": info.file_size // max(info.compress_size, 1)})
+    if any(info.flag_bits & 0x1 for info in infos):
+        raise ImportFileError(_("The workbook is encrypted. Remove the password and upload it again."))
+    try:
+        with zipfile.ZipFile(path) as archive:
+            declares = any(_declares_dtd(archive, info) for info in infos
+                           if info.filename.endswith((".xml", ".rels")))
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
+        raise ImportFileError(_("The worksheet cannot be read (%(error)s).") % {"error": error}) from None
+    if declares:
+        raise ImportFileError(_("The workbook cannot be read (%(error)s). Save it again as .xlsx in "
+                                "Excel or LibreOffice.") % {"error": _("it declares XML entities, which are refused")})
 
 
 _PROLOG_ITEM = re.compile(r"\s*(?:<\?.*?\?>|<!--.*?-->)", re.S)
@@ -386,8 +456,12 @@ class _RecordLines:
         self.chars = 0
 
 
+WORKBOOK_FORMATS = ("xlsx", "xls", "ods")
+
+
 def open_source(path: str, file_format: str, limits: Limits | None = None, is_header=None) -> Source:
-    """Open an upload for reading; raises ImportFileError with the reason it cannot be imported."""
+    """Open an upload for reading; raises ImportFileError with the reason it cannot be imported. A workbook is
+    read by what its bytes are rather than by its name: ERPs and WPS often save an .xls under .xlsx or back."""
     limits = limits or Limits.from_settings()
     size = os.path.getsize(path)
     if size > limits.max_bytes:
@@ -395,7 +469,10 @@ def open_source(path: str, file_format: str, limits: Limits | None = None, is_he
                               % {"size": _mb(size), "max": _mb(limits.max_bytes)})
     if size == 0:
         raise ImportFileError(_("The file is empty."))
-    source = XlsxSource(path, limits) if file_format == "xlsx" else CsvSource(path, limits)
+    if file_format in WORKBOOK_FORMATS:
+        source = _workbook_source(path, limits)
+    else:
+        source = CsvSource(path, limits)
     try:
         return source.open(is_header)
     except BaseException:
@@ -403,13 +480,39 @@ def open_source(path: str, file_format: str, limits: Limits | None = None, is_he
         raise
 
 
+def _workbook_source(path: str, limits: Limits) -> Source:
+    from .legacy_xls import XlsSource  # noqa: PLC0415 - these import Source from here
+    from .ods import OdsSource  # noqa: PLC0415
+
+    with open(path, "rb") as handle:
+        magic = handle.read(8)
+        if magic.startswith(OLE_MAGIC):
+            if "EncryptionInfo".encode("utf-16-le") in handle.read(4 * 1024 * 1024):
+                raise ImportFileError(_("The workbook is password-protected. Remove the password (File > "
+                                        "Info > Protect Workbook in Excel) and upload it again."))
+            return XlsSource(path, limits)
+    if not magic.startswith(ZIP_MAGIC):
+        raise ImportFileError(_("The file is not an Excel or LibreOffice workbook (.xlsx, .xls, .ods) even though "
+                                "its name says so. Open it in Excel or LibreOffice and save it as .xlsx."))
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise ImportFileError(_("The workbook is damaged (not a readable zip archive).")) from None
+    if "content.xml" in names and "xl/workbook.xml" not in names:
+        return OdsSource(path, limits)
+    return XlsxSource(path, limits)
+
+
 def sniff_format(file_name: str) -> str:
-    """xlsx or csv, from the name; raises ImportFileError for other kinds of file."""
+    """xlsx, xls, ods or csv, from the name; raises ImportFileError for other kinds of file."""
     lower = file_name.lower()
     if lower.endswith((".xlsx", ".xlsm")):
         return "xlsx"
     if lower.endswith((".csv", ".txt")):
         return "csv"
     if lower.endswith(".xls"):
-        raise ImportFileError(_("Old-format .xls workbooks are not supported: save it as .xlsx."))
-    raise ImportFileError(_("Upload an Excel workbook (.xlsx) or a CSV file."))
+        return "xls"
+    if lower.endswith(".ods"):
+        return "ods"
+    raise ImportFileError(_("Upload an Excel or LibreOffice workbook (.xlsx, .xlsm, .xls, .ods) or a CSV file."))

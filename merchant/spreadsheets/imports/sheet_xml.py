@@ -16,7 +16,7 @@ from xml.parsers import expat
 from openpyxl.utils.cell import column_index_from_string
 from openpyxl.utils.datetime import from_excel, from_ISO8601
 
-from .cells import NO_CACHED_VALUE, ErrorValue
+from .cells import NO_CACHED_VALUE, ErrorValue, shown_number
 
 READ_SIZE = 64 * 1024
 MAX_ROW_ELEMENTS = 16384  # Excel's column count (A..XFD): no sheet Excel writes has more cells in a row
@@ -49,8 +49,9 @@ class SheetRows:
     """Iterate (row number, {column index: value}) over a sheet part; merged ranges are in .merged after."""
 
     def __init__(self, source, shared_strings, epoch, date_formats=(), timedelta_formats=(), *,
-                 max_cells: int, max_chars: int):
+                 max_cells: int, max_chars: int, shown_formats=None):
         self.source, self.shared = source, shared_strings
+        self.shown_formats = shown_formats or {}  # style index -> cells.digits_format shape
         self.epoch, self.date_formats, self.timedelta_formats = epoch, date_formats, timedelta_formats
         self.max_cells, self.max_chars = max_cells, max_chars
         self._elements = 0  # <c> elements in the row so far
@@ -182,6 +183,8 @@ class SheetRows:
                     return from_excel(number, self.epoch, timedelta=style in self.timedelta_formats)
                 except (OverflowError, ValueError):
                     return ErrorValue("#VALUE!")
+            if self.shown_formats and style in self.shown_formats:
+                return shown_number(number, self.shown_formats[style])
             return number
         if isinstance(value, str) and not value.strip():
             return None

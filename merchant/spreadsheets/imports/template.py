@@ -23,7 +23,7 @@ DATA_SHEET = "导入 Import"
 NOTES_SHEET = "说明 Notes"
 LISTS_SHEET = "列表 Lists"  # hidden: long dropdown lists (an inline list is limited to 255 characters)
 CARRIERS_SHEET = "物流公司 Carriers"  # the carrier code list, visible: the merchant looks codes up in it
-LAST_ROW = 1000  # rows given text / date formats and dropdowns
+LAST_ROW = 1048576  # dropdowns reach the sheet's last row, like the columns' text and date formats
 # Code columns hold digits that are not numbers: as numbers, Excel shows 6.9E+12 and drops leading zeros.
 CODE_COLUMNS = {"erp_product_id", "barcode", "approval_number", "batch_no", "uscc", "erp_customer_code", "group_code",
                 "order_no", "tracking_no"}
@@ -48,7 +48,8 @@ GENERAL_NOTES = (
     ("编码类列（如条形码）已设为文本格式，请保持文本，以免长数字变成 6.9E+12 或丢失开头的 0。",
      "Code columns (such as the barcode) are formatted as text: keep them so, or long numbers turn into 6.9E+12 "
      "and lose leading zeros."),
-    ("只读取第一个工作表；本说明页不会被导入。", "Only the first sheet is read; this notes sheet is not imported."),
+    ("读取第一个带有表头的工作表；本说明页不会被导入。",
+     "The first sheet with a header row is read; this notes sheet is not imported."),
     ("检查后下载的标注错误的工作簿可以直接改正后重新上传，其中的“错误”列会被忽略。",
      "The annotated workbook you can download after the check can be corrected and uploaded again; its Errors "
      "column is ignored."),
@@ -156,12 +157,15 @@ def _data_sheet(workbook: Workbook, kind: str) -> None:
             header.comment = Comment(f"{column.note_zh}\n{column.note_en}".strip(), "Merchant Hub", 120, 320)
         example = sheet.cell(row=2, column=index, value=_example(column))
         example.font = _EXAMPLE_FONT
+        widest = max(display_width(column.zh), display_width(column.en), display_width(str(column.example or "")))
+        dimension = sheet.column_dimensions[letter]
+        dimension.width = min(max(widest + 4, 12), 40)
         number_format = "@" if column.key in CODE_COLUMNS else "yyyy-mm-dd" if _is_date(column) else None
         if number_format:
-            for row in range(2, LAST_ROW + 1):
-                sheet.cell(row=row, column=index).number_format = number_format
-        widest = max(display_width(column.zh), display_width(column.en), display_width(str(column.example or "")))
-        sheet.column_dimensions[letter].width = min(max(widest + 4, 12), 40)
+            # A column style, which Excel, WPS and LibreOffice give every cell typed into the column, down to its
+            # last row; the cells already written (the header keeps General) take it one by one.
+            dimension.number_format = number_format
+            example.number_format = number_format
     sheet.row_dimensions[1].height = 32
     sheet.freeze_panes = "A2"
 
