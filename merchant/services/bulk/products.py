@@ -4,17 +4,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from merchant.models import BaseProduct, ListingState, Product
-from merchant.pinyin import name_pinyin, with_name_pinyin
+from merchant.pinyin import name_pinyin
 from sync.outbox import kinds_of, outbox_products_changed
 
 from ..catalog import _check_price
-from .copy import insert_many
+from .copy import insert_rows
 from .common import CHANGED, NEW, UNCHANGED, WRITE_BATCH, AuditBuffer, Item, Outcome, field_error, invalid, money
 
 TEXT_FIELDS = ("name", "barcode", "approval_number", "spec", "manufacturer", "unit")
 PRICE_FIELDS = ("default_price", "suggested_retail_price")
 MATCH_FIELDS = ("barcode", "approval_number", "spec", "manufacturer")
 WRITE_FIELDS = (*TEXT_FIELDS, *PRICE_FIELDS, "stock", "base_product_id", "listing_state")
+CREATE_FIELDS = ["merchant_id", "erp_product_id", *WRITE_FIELDS, "name_pinyin", "created_at", "updated_at"]
 
 
 def listing_after(state: str, matched: bool, stock: int, is_new: bool) -> str:
@@ -122,14 +123,15 @@ class ProductsPlan:
         """Write the valid outcomes of one plan(lock=True). Returns how many products were written."""
         audit = AuditBuffer(self.merchant.pk, actor, reason)
         now = timezone.now()
-        created = with_name_pinyin(
-            Product(merchant=self.merchant, erp_product_id=o.key, created_at=now, updated_at=now, **o.payload)
-            for o in outcomes if o.action == NEW
-        )
-        insert_many(Product, created, with_ids=True)
-        for product, outcome in zip(created, (o for o in outcomes if o.action == NEW)):
-            outcome.product_id = product.pk
-            audit.add("product", product.pk, {"created": (None, _summary(product))})
+        new = [o for o in outcomes if o.action == NEW]
+        merchant_id = self.merchant.pk
+        # Plain rows, not Product instances: with_name_pinyin's work, done here (name_pinyin remembers names).
+        ids = insert_rows(Product, CREATE_FIELDS, (
+            (merchant_id, o.key, *(o.payload[name] for name in WRITE_FIELDS), name_pinyin(o.payload["name"]), now,
+             now) for o in new), with_ids=True)
+        for pk, outcome in zip(ids, new):
+            outcome.product_id = pk
+            audit.add("product", pk, {"created": (None, _summary(outcome.payload))})
         changed = []
         for outcome in outcomes:
             if outcome.action != CHANGED:
@@ -149,12 +151,12 @@ class ProductsPlan:
             update_fields=[*WRITE_FIELDS, "name_pinyin", "updated_at"],
         )
         audit.flush()
-        outbox_products_changed(merchant_id=self.merchant.pk, product_ids=[p.pk for p in created],
+        outbox_products_changed(merchant_id=self.merchant.pk, product_ids=ids,
                                 kinds=("stock", "price", "listing"))
         for kind in ("stock", "price", "listing"):
             outbox_products_changed(merchant_id=self.merchant.pk, kinds=(kind,), product_ids=[
                 o.product_id for o in outcomes if o.action == CHANGED and kind in kinds_of(o.changes)])
-        return len(created) + len(changed)
+        return len(new) + len(changed)
 
 
 def _display(name: str, value):
@@ -163,5 +165,6 @@ def _display(name: str, value):
     return value
 
 
-def _summary(product: Product) -> str:
-    return f"{product.name} / {product.default_price} / stock {product.stock} / {product.listing_state}"
+def _summary(values: dict) -> str:
+    """A new product's audit entry: its values as written."""
+    return f"{values['name']} / {values['default_price']} / stock {values['stock']} / {values['listing_state']}"
