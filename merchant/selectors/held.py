@@ -134,10 +134,11 @@ def held_to_apply(merchant, *, module: str | None = None, products=None, kind: s
     from merchant.services.switches import KIND_FIELDS, KIND_MODULE, MODULE_FIELDS, module_pause
 
     if module is not None:
-        fields = MODULE_FIELDS.get(module, ())
-        values = HeldValue.objects.filter(merchant=merchant, field__in=fields) if fields else HeldValue.objects.none()
-        if module == Module.PRICES:
-            values = HeldValue.objects.filter(merchant=merchant).exclude(field="stock")
+        values = HeldValue.objects.filter(merchant=merchant)
+        if module == Module.PRICES:  # the product prices and every group price (price[...])
+            values = values.exclude(field="stock")
+        else:
+            values = values.filter(field__in=MODULE_FIELDS.get(module, ()))
         paused = set(SkuSwitch.objects.filter(product__merchant=merchant, enabled=False).values_list("product_id", "kind"))
         values = [v for v in values.select_related("product") if (v.product_id, field_kind(v.field)) not in paused]
         record_kind = KINDS_OF_MODULE.get(module)

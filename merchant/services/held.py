@@ -13,12 +13,12 @@ from .switches import held_value_write
 
 
 def _parse(tokens) -> tuple[list[int], list[int]]:
-    values, records = [], []
+    ids = {"value": [], "record": []}
     for token in tokens:
         kind, _sep, pk = str(token).partition(":")
-        if pk.isdigit():
-            (values if kind == "value" else records if kind == "record" else []).append(int(pk))
-    return values, records
+        if kind in ids and pk.isdigit():
+            ids[kind].append(int(pk))
+    return ids["value"], ids["record"]
 
 
 def held_apply(*, merchant, tokens, actor: Actor) -> tuple[int, list[str]]:

@@ -88,7 +88,12 @@ def confirm_first(request, *, title: str, message: str, button: str, back: str, 
 
     if request.POST.get("confirmed") == "1":
         return None
-    fields = [(k, v) for k in request.POST if k not in ("csrfmiddlewaretoken", "confirmed")
-              for v in request.POST.getlist(k)]
     return render(request, "confirm.html", {"title": title, "message": message, "button": button, "back": back,
-                                            "danger": danger, "fields": fields, "action": request.path})
+                                            "danger": danger, "fields": reposted_fields(request),
+                                            "action": request.path})
+
+
+def reposted_fields(request) -> list[tuple[str, str]]:
+    """The POST's own fields, for a confirm page to send the same request again (with confirmed=1)."""
+    return [(k, v) for k in request.POST if k not in ("csrfmiddlewaretoken", "confirmed")
+            for v in request.POST.getlist(k)]

@@ -11,7 +11,7 @@ from merchant.models import Module, ModuleSwitch, SwitchKind
 from merchant.permissions import Action
 from merchant.selectors.held import held_rows, held_to_apply
 from merchant.services import held, switches
-from merchant.views.common import flash_errors, get_product_for_user, merchant_view
+from merchant.views.common import flash_errors, get_product_for_user, merchant_view, reposted_fields
 
 
 @merchant_view()
@@ -32,10 +32,8 @@ def confirm_switch_on(request, rows, *, what: str, back: str):
     same POST again with confirmed=1 applies it. None when nothing is held (nothing to confirm)."""
     if not rows or request.POST.get("confirmed") == "1":
         return None
-    fields = [(k, v) for k in request.POST if k not in ("csrfmiddlewaretoken", "confirmed")
-              for v in request.POST.getlist(k)]
     return render(request, "merchant/switch_on_confirm.html", {
-        "rows": rows, "what": what, "fields": fields, "action": request.path, "back": back,
+        "rows": rows, "what": what, "fields": reposted_fields(request), "action": request.path, "back": back,
     })
 
 
