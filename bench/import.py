@@ -310,6 +310,38 @@ def child_peer(path: str, code: str) -> dict:
     }
 
 
+def server_floor(code: str) -> list[tuple[str, int, float, float]]:
+    """PostgreSQL's own time to write what the fresh import wrote, without Python or the network: the merchant's
+    products, audit entries and change-set rows copied by INSERT ... SELECT into empty copies of their tables, with
+    all their indexes and constraints, then with none. Each copy is rolled back. Returns (table, rows, seconds with
+    indexes, seconds without)."""
+    from merchant.models import AuditEntry, ImportRow
+
+    merchant = Merchant.objects.get(code=code)
+    sources = [
+        (Product._meta.db_table, "merchant_id = %s", [merchant.pk]),
+        (AuditEntry._meta.db_table, "merchant_id = %s", [merchant.pk]),
+        (ImportRow._meta.db_table,
+         "job_id IN (SELECT id FROM merchant_importjob WHERE merchant_id = %s)", [merchant.pk]),
+    ]
+    figures = []
+    with connection.cursor() as cur:
+        for table, where, params in sources:
+            cur.execute(f"CREATE TEMP TABLE floor_src AS SELECT * FROM {table} WHERE {where}", params)
+            rows = cur.rowcount
+            timed = []
+            for including in ("ALL", "DEFAULTS"):
+                with transaction.atomic():
+                    cur.execute(f"CREATE TABLE floor_copy (LIKE {table} INCLUDING {including})")
+                    tick = time.perf_counter()
+                    cur.execute("INSERT INTO floor_copy SELECT * FROM floor_src")
+                    timed.append(time.perf_counter() - tick)
+                    transaction.set_rollback(True)
+            cur.execute("DROP TABLE floor_src")
+            figures.append((table, rows, *timed))
+    return figures
+
+
 def run_child(args: list[str], label: str) -> dict:
     box0 = cpu_times()
     out = subprocess.run([sys.executable, __file__, *args], cwd=REPO, capture_output=True, text=True,
@@ -481,6 +513,13 @@ def main():
                      " (quadratic in rows: the statistics see no products for a fresh merchant). Its time, and the"
                      " ratio, include that." if quadratic else ""))
     print(f"  CPU during our fresh run: {ours['busy']:.0%} busy, {ours['steal']:.0%} stolen by the hypervisor")
+    if vendor == "postgresql":
+        floor = server_floor(OURS_CODE)
+        print("  PostgreSQL's own share of the fresh run (its rows copied by INSERT ... SELECT into empty copies of the"
+              " tables, no Python, no network):")
+        for table, rows, with_indexes, bare in floor:
+            print(f"    {table:<22}{rows:>9,} rows {with_indexes:>7.2f} s with its indexes, {bare:.2f} s without")
+        print(f"    together {sum(f[2] for f in floor):.2f} s with the indexes, of the run's {ours['total_s']:.2f} s")
 
     if args.profile:
         print("\nprofiling one more fresh import of ours (cProfile: slower than the measured run) ...", flush=True)
