@@ -22,9 +22,6 @@ METHOD = "taobao.trades.sold.get"
 @pytest.fixture(autouse=True)
 def short_learning(settings):
     settings.ANOMALY_LEARN_ANSWERS = LEARN
-    anomalies._cache.clear()
-    yield
-    anomalies._cache.clear()
 
 
 def trade(tid: int, **extra) -> dict:

@@ -4,7 +4,6 @@ page is raised without losing an order."""
 import pytest
 
 from merchant.models import Order
-from sync import anomalies
 from sync.models import AnomalyKind, AnswerAnomaly, AnswerShape, Checkpoint, SyncModule
 from sync.sandbox import marketplace
 
@@ -17,9 +16,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def short_learning(settings):
     settings.ANOMALY_LEARN_ANSWERS = 3
-    anomalies._cache.clear()
-    yield
-    anomalies._cache.clear()
 
 
 def test_the_sandboxs_answers_raise_nothing_once_learned(top, shop):
