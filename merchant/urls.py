@@ -65,6 +65,8 @@ urlpatterns = [
     path("connections/<int:pk>/test/status/", connections.connection_test_status, name="connection_test_status"),
     path("connections/<int:pk>/sync/", connections.connection_sync, name="connection_sync"),
     path("connections/<int:pk>/runs/", connections.connection_runs, name="connection_runs"),
+    path("connections/<int:pk>/unusual/<int:anomaly_pk>/accept/", connections.connection_anomaly_accept,
+         name="connection_anomaly_accept"),
     path("connections/<int:pk>/items/", item_mapping.item_mapping, name="item_mapping"),
     path("connections/<int:pk>/items/refresh/", item_mapping.item_mapping_refresh, name="item_mapping_refresh"),
     path("connections/<int:pk>/items/<int:product_pk>/link/", item_mapping.item_mapping_link,

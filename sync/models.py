@@ -455,3 +455,60 @@ class MarketplaceListing(models.Model):
 
     def __str__(self):
         return f"{self.title} {self.sku_name}".strip()
+
+
+class AnswerShape(models.Model):
+    """What the normal answers of one method on one connection look like (SPEC S13), learned from its first
+    ANOMALY_LEARN_ANSWERS successful answers: each field's path, in how many of them it was present, the types
+    it had, and the error codes the method answered meanwhile. Once learned it no longer changes, except where
+    a merchant marks a group of unusual answers as expected."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="answer_shapes")
+    method = models.CharField(max_length=64)
+    answers = models.PositiveIntegerField(default=0)
+    presence = models.JSONField(default=dict)  # path -> answers (of those learned from) that had it
+    types = models.JSONField(default=dict)  # path -> sorted type names seen
+    error_codes = models.JSONField(default=list)
+    learned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "method"], name="uniq_answer_shape")]
+
+    def __str__(self):
+        return f"{self.connection_id} {self.method}: {self.answers} answers"
+
+
+class AnomalyKind(models.TextChoices):
+    FIELD_MISSING = "field_missing", _("A field every earlier answer had is missing")
+    TYPE_CHANGED = "type_changed", _("A field came back as another type")
+    NOT_JSON = "not_json", _("A successful answer that is not JSON")
+    UNKNOWN_ERROR = "unknown_error", _("An error code not seen before")
+
+
+class AnswerAnomaly(models.Model):
+    """A group of unusual answers: one method, one kind, one field or code (`subject`). Counted each time it is
+    seen again; raised once (a notification when the group first appears)."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="anomalies")
+    method = models.CharField(_("call"), max_length=64)
+    kind = models.CharField(_("what"), max_length=16, choices=AnomalyKind.choices)
+    subject = models.CharField(_("field or code"), max_length=120)
+    # What was expected and what came back: type names, field names, codes, a request id; never values from
+    # the answer (they may be buyers' data) nor a body that is not JSON (the remote side's words).
+    example = models.JSONField(default=dict)
+    count = models.PositiveIntegerField(_("times"), default=1)
+    first_at = models.DateTimeField(_("first seen"))
+    last_at = models.DateTimeField(_("last seen"))
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+
+    class Meta:
+        verbose_name = _("unusual answer")
+        verbose_name_plural = _("unusual answers")
+        ordering = ["-last_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["connection", "method", "kind", "subject"],
+                                               name="uniq_answer_anomaly")]
+
+    def __str__(self):
+        return f"{self.method} {self.kind} {self.subject} x{self.count}"

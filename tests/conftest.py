@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import translation
 
-from sync import http
+from sync import anomalies, http
 from tests import outbound_servers
 
 from merchant.models import Role
@@ -19,6 +19,14 @@ from .factories import (
     PASSWORD, CarrierFactory, CustomerFactory, ErpCustomerCodeFactory, MerchantFactory, OrderFactory,
     ProductFactory, member,
 )
+
+
+@pytest.fixture(autouse=True)
+def fresh_answer_shapes():
+    """Learned answer shapes are cached per process by connection id, and ids repeat between tests."""
+    anomalies._cache.clear()
+    yield
+    anomalies._cache.clear()
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ class NotificationEvent(models.TextChoices):
     IMPORT_FINISHED = "import_finished", _("An import was applied")
     IMPORT_FAILED = "import_failed", _("An import failed")
     ORDER_EXCEPTIONS = "order_exceptions", _("New order exceptions")
+    ANSWER_ANOMALY = "answer_anomaly", _("A marketplace or the ERP answered in an unusual way")
 
 
 class Notification(models.Model):

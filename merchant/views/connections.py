@@ -18,10 +18,10 @@ from merchant.permissions import Action
 from merchant.views.common import (
     confirm_first, form_error_from, merchant_view, paginate, querystring_without_page,
 )
-from sync import connection_tests, mapping_selectors, outbound_status, selectors, services
+from sync import anomalies, connection_tests, mapping_selectors, outbound_status, selectors, services
 from sync.erp import selectors as erp_selectors
 from sync.erp import services as erp_services
-from sync.models import Connection, ConnectionKind, RunOutcome, SyncModule
+from sync.models import AnswerAnomaly, Connection, ConnectionKind, RunOutcome, SyncModule
 
 POST = ("POST",)
 
@@ -93,7 +93,24 @@ def connection_detail(request, pk):
         "push_counts": outbound_status.connection_push_counts(connection),
         "mapping": mapping_selectors.mapping_summary(connection) if connection.kind == ConnectionKind.TOP else None,
         **_test_context(connection),
+        "unusual_answers": _unusual_answers(connection),
     })
+
+
+def _unusual_answers(connection) -> list[dict]:
+    """Open groups of unusual answers first, then the ten last accepted, each with its sentence."""
+    groups = list(AnswerAnomaly.objects.filter(connection=connection, accepted_at__isnull=True)[:50]) + list(
+        AnswerAnomaly.objects.filter(connection=connection, accepted_at__isnull=False).order_by("-accepted_at")[:10])
+    return [{"group": g, "sentence": anomalies.anomaly_sentence(g)} for g in groups]
+
+
+@merchant_view(Action.CONNECTIONS, POST)
+def connection_anomaly_accept(request, pk, anomaly_pk):
+    connection = _get_connection_for_user(request, pk)
+    anomaly = get_object_or_404(AnswerAnomaly, connection=connection, pk=anomaly_pk)
+    anomalies.anomaly_accept(anomaly=anomaly, actor=request.user)
+    messages.success(request, _("Marked as expected: answers like this are no longer raised."))
+    return redirect(connection.get_absolute_url() + "#unusual-answers")
 
 
 def _test_context(connection) -> dict:

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from django.conf import settings
 
 from merchant.api import signing
-from sync import http
+from sync import anomalies, http
 from sync.connectors.top.client import CallCounter
 from sync.errors import MalformedAnswer, RateLimited, SyncError
 from sync.models import HEALTHY_CALL_OUTCOMES
@@ -24,7 +24,7 @@ from sync.ratelimit import CallBudget
 from sync.retry import with_retry
 from sync.stats import call_record
 
-from .errors import error_from_answer
+from .errors import KNOWN_CODES, error_code, error_from_answer
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,11 @@ class ErpClient:
             seconds = answer.seconds
             request_id = str(answer.headers.get("X-Request-Id") or "")
             if not 200 <= answer.status < 300:
+                code = error_code(answer.body)
+                anomalies.observe_error_code(connection=self.connection, method=what, code=code,
+                                             known=code in KNOWN_CODES, request_id=request_id)
                 raise error_from_answer(answer.status, answer.body, answer.headers, what)
+            self._observe(what, answer.body, request_id)
             return read(answer.body)
         except SyncError as exc:
             outcome, code, request_id = exc.outcome, exc.code, exc.request_id or request_id
@@ -155,6 +159,14 @@ class ErpClient:
         finally:
             call_record(connection_id=self.connection.pk, method=what, outcome=outcome, seconds=seconds,
                         code=code, request_id=request_id)
+
+    def _observe(self, what: str, body: bytes, request_id: str) -> None:
+        try:
+            payload = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            anomalies.observe_not_json(connection=self.connection, method=what, body=body, request_id=request_id)
+            return
+        anomalies.observe_answer(connection=self.connection, method=what, body=payload, request_id=request_id)
 
     def _with_retry(self, attempt, what: str, *, attempts: int = 6, max_ban_wait: float = 600.0):
         """attempt() until it succeeds: bans are waited out (for up to max_ban_wait seconds in all; they

@@ -61,6 +61,15 @@ def _error_body(body: bytes) -> tuple[str, str]:
     return _token(error.get("code")), _token(error.get("request_id"))
 
 
+# The error codes docs/erp-bridge.md ("Errors") names; a bridge may send others, which are raised as unusual.
+KNOWN_CODES = {"bad_signature", "unknown_key", "key_revoked", "unsupported_kind", "cursor_expired"}
+
+
+def error_code(body: bytes) -> str:
+    """The code of an {"error": {...}} body when it is a plain token, else ""."""
+    return _error_body(body)[0]
+
+
 def error_from_answer(status: int, body: bytes, headers: dict, what: str) -> SyncError:
     """The typed error for a non-2xx answer to `what` (e.g. "GET /changes/stock")."""
     code, request_id = _error_body(body)

@@ -10,14 +10,14 @@ import time
 from django.conf import settings
 from django.utils import timezone
 
-from sync import http
+from sync import anomalies, http
 from sync.errors import MalformedAnswer, RateLimited, Retryable, SyncError
 from sync.models import HEALTHY_CALL_OUTCOMES
 from sync.ratelimit import CallBudget
 from sync.retry import with_retry
 from sync.stats import call_record
 
-from .errors import error_from_envelope
+from .errors import code_known, error_from_envelope
 from .signing import sign
 from .times import to_top
 
@@ -86,6 +86,7 @@ class TopClient:
             seconds = answer.seconds
             body = self._parse(method, answer)
             request_id = str(body.get("request_id") or "")
+            anomalies.observe_answer(connection=self.connection, method=method, body=body, request_id=request_id)
             return read(body) if read else body
         except SyncError as exc:
             outcome, code, request_id = exc.outcome, exc.code, exc.request_id or request_id
@@ -106,12 +107,16 @@ class TopClient:
         try:
             payload = json.loads(answer.body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            anomalies.observe_not_json(connection=self.connection, method=method, body=answer.body)
             raise MalformedAnswer(f"answer to {method} is not JSON; {len(answer.body)} bytes",
                                   code="malformed-json") from exc
         if not isinstance(payload, dict):
             raise MalformedAnswer(f"answer to {method} is not a JSON object", code="malformed-json")
         if isinstance(payload.get("error_response"), dict):
-            raise error_from_envelope(payload["error_response"])
+            error = error_from_envelope(payload["error_response"])
+            anomalies.observe_error_code(connection=self.connection, method=method, code=error.code,
+                                         known=code_known(payload["error_response"]), request_id=error.request_id)
+            raise error
         body = payload.get(response_key(method))
         if not isinstance(body, dict):
             raise MalformedAnswer(f"answer to {method} lacks {response_key(method)}", code="malformed-envelope")

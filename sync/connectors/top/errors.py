@@ -30,6 +30,23 @@ SUB_REASONS = {
 }
 
 
+# Sub-code namespaces of TOP's error table (top-protocol.md): isv = the app's request, isp = the platform,
+# accesscontrol = call limits; another namespace is not one the table knows.
+SUB_CODE_NAMESPACES = ("isv.", "isp.", "accesscontrol.")
+
+
+def code_known(envelope: dict) -> bool:
+    """Is this error envelope's code (and sub-code namespace) one the table above knows?"""
+    try:
+        code = int(envelope.get("code"))
+    except (TypeError, ValueError):
+        return False
+    sub_code = str(envelope.get("sub_code") or "")
+    if sub_code and not sub_code.startswith(SUB_CODE_NAMESPACES):
+        return False
+    return code in REASONS or code in RATE_LIMIT_CODES
+
+
 def ban_seconds(sub_msg: str) -> int:
     """Seconds from "This ban will last for N more seconds"; a minute when the text says nothing."""
     match = _BAN_SECONDS.search(sub_msg or "")
