@@ -18,6 +18,7 @@ _GROUP_PRICE = re.compile(r"^price\[(?:(region_group|customer_group):)?(.+)\]$")
 _BATCH = re.compile(r"^batch\[(.+?)\](?:\.(\w+))?$")
 _SWITCH = re.compile(r"^switch\[(\w+)\]$")
 _HELD = re.compile(r"^held\[(.+)\]$")
+_STOCK_RULE = re.compile(r"^stock_rule\[(\d+)\]$")
 _HELD_RECORD = re.compile(r"^held_record\[(\w+)\]$")
 _SWITCH_STATE = re.compile(r"^off until (\d{4}-\d{2}-\d{2} \d{2}:\d{2})$")
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?$")
@@ -69,6 +70,13 @@ def field_label(entity: str, field: str) -> str:
             inner = _model_field("batch", part)
             return _("Batch %(no)s: %(field)s") % {"no": match.group(1), "field": inner.verbose_name if inner else part}
         return _("Batch %(no)s") % {"no": match.group(1)}
+    if match := _STOCK_RULE.match(field):
+        from sync.models import Connection
+
+        connection = Connection.objects.filter(pk=int(match.group(1))).only("name").first()
+        return _("Stock rule on %(connection)s") % {"connection": connection.name if connection else match.group(1)}
+    if field == "stock_rule":
+        return _("Stock rule")
     if match := _SWITCH.match(field):
         kind = match.group(1)
         return str(SwitchKind(kind).label) if kind in SwitchKind.values else kind

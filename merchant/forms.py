@@ -19,7 +19,7 @@ from merchant.models import (
 )
 from merchant.services.login_throttle import LoginThrottled, login_attempt_begin, login_attempt_end
 from merchant.validators import normalise_username, validate_storable_text, validate_username
-from sync.models import Connection, ConnectionKind
+from sync.models import Connection, ConnectionKind, StockRule
 
 PRICE = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.01")}
 DATE = forms.DateInput(attrs={"type": "date"})
@@ -486,3 +486,13 @@ class RobotChannelForm(forms.Form):
             del self.fields["clear_secret"]
         self.initial.update({"name": channel.name, "kind": channel.kind, "events": channel.events,
                              "is_enabled": channel.is_enabled})
+
+
+class StockRuleForm(forms.ModelForm):
+    """A connection's stock rule, or one SKU's override of it (SPEC S11)."""
+
+    class Meta:
+        model = StockRule
+        fields = ["ratio_percent", "adjust", "minimum", "maximum", "zero_below", "auto_delist"]
+        widgets = {name: forms.NumberInput(attrs={"class": "narrow"})
+                   for name in ("ratio_percent", "adjust", "minimum", "maximum", "zero_below")}

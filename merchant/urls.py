@@ -2,7 +2,7 @@ from django.urls import path
 
 from merchant.views import (
     api_docs, api_keys, connections, customers, dashboard, exports, imports, item_mapping, notifications, order_bulk,
-    order_list, order_print, orders, products, switches, team,
+    order_list, order_print, orders, products, stock_rules, switches, team,
 )
 
 urlpatterns = [
@@ -11,6 +11,10 @@ urlpatterns = [
     path("products/<int:pk>/", products.product_detail, name="product_detail"),
     path("products/<int:pk>/edit/", products.product_edit, name="product_edit"),
     path("products/<int:pk>/stock/", products.product_stock, name="product_stock"),
+    path("products/<int:pk>/stock-rule/<int:connection_pk>/", stock_rules.product_stock_rule,
+         name="product_stock_rule"),
+    path("products/<int:pk>/stock-rule/<int:connection_pk>/clear/", stock_rules.product_stock_rule_clear,
+         name="product_stock_rule_clear"),
     path("products/<int:pk>/stock/undo/", products.product_stock_undo, name="product_stock_undo"),
     path("products/<int:pk>/listing/", products.product_listing, name="product_listing"),
     path("products/<int:pk>/prices/", products.group_price_add, name="group_price_add"),
@@ -65,6 +69,9 @@ urlpatterns = [
     path("connections/<int:pk>/test/status/", connections.connection_test_status, name="connection_test_status"),
     path("connections/<int:pk>/sync/", connections.connection_sync, name="connection_sync"),
     path("connections/<int:pk>/runs/", connections.connection_runs, name="connection_runs"),
+    path("connections/<int:pk>/stock-rule/", stock_rules.connection_stock_rule, name="connection_stock_rule"),
+    path("connections/<int:pk>/stock-rule/clear/", stock_rules.connection_stock_rule_clear,
+         name="connection_stock_rule_clear"),
     path("connections/<int:pk>/unusual/<int:anomaly_pk>/accept/", connections.connection_anomaly_accept,
          name="connection_anomaly_accept"),
     path("connections/<int:pk>/items/", item_mapping.item_mapping, name="item_mapping"),

@@ -2,6 +2,7 @@
 breaker transitions, reconciliation reports and processed messages. Redis only carries work; what must
 survive a flushed Redis or a killed worker lives here."""
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -512,3 +513,36 @@ class AnswerAnomaly(models.Model):
 
     def __str__(self):
         return f"{self.method} {self.kind} {self.subject} x{self.count}"
+
+
+class StockRule(models.Model):
+    """How much of a product's sellable stock one marketplace connection is offered (SPEC S11): the connection's
+    rule (no product) or one SKU's override of it. Applied in this order: the share, the fixed add or subtract,
+    at least / at most, 0 below the threshold; never below 0. See sync/stock_rules.py."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="stock_rules")
+    product = models.ForeignKey("merchant.Product", null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="+")
+    ratio_percent = models.PositiveSmallIntegerField(
+        _("share pushed (%)"), default=100, validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text=_("Of the sellable stock, this share is offered (rounded down)."))
+    adjust = models.IntegerField(_("add or subtract"), default=0,
+                                 help_text=_("Added after the share; negative to keep some back."))
+    minimum = models.PositiveIntegerField(_("at least"), null=True, blank=True,
+                                          help_text=_("Never less than this, but never more than is sellable."))
+    maximum = models.PositiveIntegerField(_("at most"), null=True, blank=True)
+    zero_below = models.PositiveIntegerField(_("push 0 when sellable is below"), null=True, blank=True)
+    auto_delist = models.BooleanField(_("delist at 0, relist when stock is back"), default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("stock rule")
+        verbose_name_plural = _("stock rules")
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "product"], name="uniq_stock_rule_sku"),
+            models.UniqueConstraint(fields=["connection"], condition=Q(product__isnull=True),
+                                    name="uniq_stock_rule_connection"),
+        ]
+
+    def __str__(self):
+        return f"{self.connection_id}/{self.product_id or '*'}: {self.ratio_percent}% {self.adjust:+d}"

@@ -11,7 +11,8 @@ is skipped: its row is settled without a call and without a failure.
 `taobao.skus.quantity.update` changes up to 20 SKUs of one item per call, so stock goes out one call per
 item and 20 SKUs; prices (`taobao.item.sku.price.update`) and listing (`taobao.item.update.listing` /
 `.delisting`) are one call per SKU or item, as TOP offers them. Every value is a full value, never a delta,
-so pushing a row again after a crash is harmless.
+so pushing a row again after a crash is harmless. The quantity is what the connection's stock rule offers of
+the sellable stock (sync.stock_rules); with "delist at 0" an item whose SKUs are all offered 0 is delisted.
 """
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,7 +26,8 @@ from .connectors.top import mapping
 from .errors import BusinessError, MalformedAnswer, Permanent
 from .models import MappingLink, MarketplaceSku, Outbox, OutboxKind
 from .outbox import MAX_ATTEMPTS, outbox_acked, outbox_claim, outbox_failed, outbox_release, outbox_skipped
-from .sellable import sellable_stock
+from .outbox import outbox_products_changed
+from .stock_rules import offered_quantities
 
 QUANTITY = "taobao.skus.quantity.update"
 SKU_PRICE = "taobao.item.sku.price.update"
@@ -247,13 +249,23 @@ def _sku_quantities(body: dict) -> dict[int, int]:
 
 def _push_stock(work: Pass, rows: list[Outbox]) -> None:
     links = _links(work, rows)
-    sellable = sellable_stock([row.product for row in rows if row.product_id in links], work.merchant)
+    offers = offered_quantities(work.run.connection.pk, [row.product for row in rows if row.product_id in links],
+                                work.merchant)
+    sellable = {pk: offer.pushed for pk, offer in offers.items()}
+    before = {row.product_id: row.pushed_value for row in rows}
     for num_iid, item_rows in _by_item(rows, links).items():
         for start in range(0, len(item_rows), SKUS_PER_CALL):
             _quantities_call(work, num_iid, item_rows[start:start + SKUS_PER_CALL], links, sellable)
+    # "Delist at 0": a SKU whose offered quantity went to 0 or came back from 0 changes its item's listing.
+    crossed = [pk for pk, offer in offers.items() if offer.rule is not None and offer.rule.auto_delist
+               and (before.get(pk) == "0") != (offer.pushed == 0)]
+    if crossed:
+        outbox_products_changed(merchant_id=work.merchant.pk, product_ids=crossed, kinds=("listing",),
+                                connection_ids=[work.run.connection.pk])
 
 
 def _quantities_call(work: Pass, num_iid: int, rows: list[Outbox], links: dict, sellable: dict) -> None:
+    """Push `sellable` ({product id: the quantity offered}) for up to SKUS_PER_CALL SKUs of one item."""
     values = {row.pk: sellable[row.product_id] for row in rows}
     params = {"num_iid": num_iid, "type": 1, "skuid_quantities": ";".join(
         f"{links[row.product_id].sku_id}:{values[row.pk]}" for row in rows)}
@@ -318,13 +330,14 @@ def _push_listing(work: Pass, rows: list[Outbox]) -> None:
                                       product__listing_state=ListingState.LISTED)
         .values_list("num_iid", flat=True)
     )
-    sellable = sellable_stock([row.product for row in rows if row.product_id in links], work.merchant)
+    offers = offered_quantities(work.run.connection.pk, [row.product for row in rows if row.product_id in links],
+                                work.merchant)
     for num_iid, item_rows in items.items():
-        onsale = num_iid in listed_items
+        onsale = num_iid in listed_items and not _all_delisted_at_zero([offers.get(row.product_id) for row in item_rows])
         try:
             if onsale:
                 # TOP wants num > 0, and ignores it for an item with SKUs (their sum counts).
-                number = max(1, sum(sellable.get(row.product_id, 0) for row in item_rows))
+                number = max(1, sum(offers[row.product_id].pushed for row in item_rows if row.product_id in offers))
                 work.call(LISTING, {"num_iid": num_iid, "num": number}, read=_item_answer)
             else:
                 work.call(DELISTING, {"num_iid": num_iid}, read=_item_answer)
@@ -335,6 +348,13 @@ def _push_listing(work: Pass, rows: list[Outbox]) -> None:
             continue
         for row in item_rows:
             work.ack(row, "onsale" if onsale else "instock")
+
+
+def _all_delisted_at_zero(offers: list) -> bool:
+    """Every SKU of the item is offered 0 under a rule that delists at 0."""
+    offers = [offer for offer in offers if offer is not None]
+    return bool(offers) and all(offer.rule is not None and offer.rule.auto_delist and offer.pushed == 0
+                                for offer in offers)
 
 
 # Logistics

@@ -50,11 +50,13 @@ def _connections(merchant_id: int) -> list[Connection]:
                 .only("pk", "is_enabled", "stopped_reason"))
 
 
-def outbox_products_changed(*, merchant_id: int, product_ids: Iterable[int] | None, kinds: Iterable[str]) -> int:
+def outbox_products_changed(*, merchant_id: int, product_ids: Iterable[int] | None, kinds: Iterable[str],
+                            connection_ids: Iterable[int] | None = None) -> int:
     """Record that the `kinds` (stock, price, listing) of these products of the merchant changed, for each of
-    its enabled marketplace connections, and ask for a push of each after commit. `product_ids=None` means
-    all the merchant's products (a merchant setting changed). Call it inside the write's transaction.
-    Returns how many rows it marked; a few queries per 500 products."""
+    its enabled marketplace connections (or only those of `connection_ids`: a connection's own stock rule
+    changed), and ask for a push of each after commit. `product_ids=None` means all the merchant's products (a
+    merchant setting changed). Call it inside the write's transaction. Returns how many rows it marked; a few
+    queries per 500 products."""
     kinds = [kind for kind in dict.fromkeys(kinds) if kind in PRODUCT_KINDS]
     if not kinds:
         return 0
@@ -63,6 +65,9 @@ def outbox_products_changed(*, merchant_id: int, product_ids: Iterable[int] | No
         if not product_ids:
             return 0
     connections = _connections(merchant_id)
+    if connection_ids is not None:
+        wanted = set(connection_ids)
+        connections = [c for c in connections if c.pk in wanted]
     if not connections:
         return 0
     connection_ids = [c.pk for c in connections]
@@ -201,6 +206,7 @@ def outbox_expiring_batches_recheck(*, today=None) -> int:
     from merchant.models import Batch, Merchant, Product
 
     from .sellable import sellable_stock
+    from .stock_rules import offered, rules_for
 
     today = today or timezone.localdate()
     marked = 0
@@ -214,12 +220,16 @@ def outbox_expiring_batches_recheck(*, today=None) -> int:
         for start in range(0, len(ids), CHUNK):
             products = Product.objects.filter(pk__in=ids[start:start + CHUNK]).only("pk", "stock", "batch_managed")
             sellable = sellable_stock(products, merchant, today=today)
-            pushed = {}
-            for product_id, value in Outbox.objects.filter(
+            pushed = {}  # connection id -> {product id: the value it acknowledged}
+            for connection_id, product_id, value in Outbox.objects.filter(
                     kind=OutboxKind.STOCK, product_id__in=list(sellable), connection__is_enabled=True,
-            ).values_list("product_id", "pushed_value"):
-                pushed.setdefault(product_id, set()).add(value)
-            stale = [pk for pk, quantity in sellable.items() if pushed.get(pk, set()) != {str(quantity)}]
+            ).values_list("connection_id", "product_id", "pushed_value"):
+                pushed.setdefault(connection_id, {})[product_id] = value
+            stale = {pk for pk in sellable if not any(pk in values for values in pushed.values())}
+            for connection_id, values in pushed.items():
+                rules = rules_for(connection_id, list(values))
+                stale.update(pk for pk, value in values.items()
+                             if value != str(offered(sellable[pk], rules[pk]).pushed))
             marked += outbox_products_changed(merchant_id=merchant.pk, product_ids=stale, kinds=(OutboxKind.STOCK,))
     return marked
 

@@ -13,15 +13,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from merchant.forms import ConnectionForm, SyncNowForm
+from merchant.forms import ConnectionForm, StockRuleForm, SyncNowForm
 from merchant.permissions import Action
 from merchant.views.common import (
     confirm_first, form_error_from, merchant_view, paginate, querystring_without_page,
 )
-from sync import anomalies, connection_tests, mapping_selectors, outbound_status, selectors, services
+from sync import anomalies, connection_tests, mapping_selectors, outbound_status, selectors, services, stock_rules
 from sync.erp import selectors as erp_selectors
 from sync.erp import services as erp_services
-from sync.models import AnswerAnomaly, Connection, ConnectionKind, RunOutcome, SyncModule
+from sync.models import AnswerAnomaly, Connection, ConnectionKind, RunOutcome, StockRule, SyncModule
 
 POST = ("POST",)
 
@@ -94,7 +94,17 @@ def connection_detail(request, pk):
         "mapping": mapping_selectors.mapping_summary(connection) if connection.kind == ConnectionKind.TOP else None,
         **_test_context(connection),
         "unusual_answers": _unusual_answers(connection),
+        **_stock_rule_context(connection),
     })
+
+
+def _stock_rule_context(connection) -> dict:
+    if connection.kind != ConnectionKind.TOP:
+        return {}
+    rule = StockRule.objects.filter(connection=connection, product__isnull=True).first()
+    return {"stock_rule": rule, "stock_rule_text": stock_rules.rule_sentence(rule),
+            "stock_rule_form": StockRuleForm(instance=rule),
+            "stock_rule_overrides": StockRule.objects.filter(connection=connection, product__isnull=False).count()}
 
 
 def _unusual_answers(connection) -> list[dict]:

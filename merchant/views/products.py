@@ -13,7 +13,8 @@ from merchant.batch_expiry import batch_expiry
 from merchant.selectors.held import held_to_apply, value_row
 from merchant.filters import PRODUCT_PAGE_SIZES, ProductListOptions
 from merchant.forms import (
-    BatchForm, BulkProductForm, GroupPriceForm, ProductForm, SearchForm, SkuSwitchForm, StockForm, pause_until,
+    BatchForm, BulkProductForm, GroupPriceForm, ProductForm, SearchForm, SkuSwitchForm, StockForm, StockRuleForm,
+    pause_until,
 )
 from merchant.models import ListingState, Module, Product, SwitchKind
 from merchant.permissions import Action, role_allows
@@ -24,7 +25,7 @@ from merchant.views.common import (
     merchant_view, querystring_without_page,
 )
 from merchant.views.switches import confirm_switch_on, switched_on_message
-from sync import outbound_status
+from sync import outbound_status, stock_rules
 
 POST = ("POST",)
 
@@ -127,6 +128,9 @@ def _render_detail(request, product, status=200, **forms):
         "switch_form": forms.get("switch_form") or SkuSwitchForm(),
         "listing_refusal": catalog.listing_refusal(product, True),
         "pushes": outbound_status.product_pushes(product),
+        "shop_stock": [(row, StockRuleForm(instance=row.override or row.offer.rule,
+                                                auto_id=f"id_rule{row.connection.pk}_%s"))
+                       for row in stock_rules.product_offers(product, request.merchant)],
     }
     return render(request, "merchant/products/detail.html", context, status=status)
 
