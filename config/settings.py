@@ -257,6 +257,9 @@ CONNECTION_TEST_STALE_SECONDS = int(os.environ.get("CONNECTION_TEST_STALE_SECOND
 # Notifications (SPEC M15): the same event about the same thing (a connection, a product, an import) is notified
 # at most once in this many seconds; robot messages link to SITE_URL + the page to act on (no link when unset).
 NOTIFY_COOLDOWN_SECONDS = int(os.environ.get("NOTIFY_COOLDOWN_SECONDS", "3600"))
+# Drift repair (SPEC S12): each marketplace connection's quantities are read back and repaired this often
+# (seconds; 0 turns the periodic check off, `sync_run ID stock_check` still runs one).
+STOCK_CHECK_INTERVAL = int(os.environ.get("STOCK_CHECK_INTERVAL", "3600"))
 # Unusual answers (SPEC S13): successful answers of a method learned before its shape is fixed and compared.
 ANOMALY_LEARN_ANSWERS = int(os.environ.get("ANOMALY_LEARN_ANSWERS", "20"))
 SITE_URL = os.environ.get("SITE_URL", "").rstrip("/")

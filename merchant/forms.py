@@ -419,6 +419,7 @@ class ConnectionForm(forms.ModelForm):
 
 SYNC_JOBS = [("orders", _("Sync orders now")), ("orders_full", _("Full pull (last 90 days)")),
              ("refunds", _("Refunds now")), ("reconcile", _("Check for missed orders")),
+             ("stock_check", _("Check the marketplace's stock and repair it")),
              ("erp_pull", _("Pull from the ERP now")), ("erp_orders", _("Hand orders to the ERP now"))]
 RECONCILE_MAX_DAYS = 31
 

@@ -102,6 +102,13 @@ def sync_items(connection_id: int, *, trigger: str = "schedule") -> dict | None:
     return _guarded(items_sync, connection_id, trigger=trigger)
 
 
+def sync_stock_check(connection_id: int, *, trigger: str = "schedule") -> dict | None:
+    """Read the marketplace's quantities back and repair drift (sync.drift)."""
+    from sync.pipelines import stock_check_sync
+
+    return _guarded(stock_check_sync, connection_id, trigger=trigger)
+
+
 def sync_push(connection_id: int, *, kind: str, trigger: str = "schedule"):
     """Push the outbox rows of one kind (stock, price, listing, logistics) for a connection."""
     connection = _active(connection_id)

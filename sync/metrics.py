@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import django_rq
 from django.conf import settings
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, OuterRef, Q, Subquery, Sum
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from . import redis as sync_redis
-from .models import BreakerState, Checkpoint, Connection, Outbox, SyncModule
+from .models import BreakerState, Checkpoint, Connection, Outbox, StockCheck, SyncModule
 from .stats import CALLS_KEY, LATENCY_BUCKETS, LATENCY_KEY
 
 QUEUES = ("default", "sync", "imports")
@@ -64,6 +64,7 @@ class SyncCollector:
         yield breaker
         yield stopped
         yield from _outbox_gauges(now)
+        yield from _drift_metrics()
         depth = GaugeMetricFamily("mh_queue_depth", "Jobs waiting in each RQ queue.", labels=["queue"])
         for name in QUEUES:
             depth.add_metric([name], django_rq.get_queue(name).count)
@@ -91,6 +92,29 @@ def _outbox_gauges(now):
     yield waiting
     yield failed
     yield oldest
+
+
+def _drift_metrics():
+    """Drift repair (SPEC S12): SKUs found drifted and repaired over all checks, and in each connection's last."""
+    total = CounterMetricFamily("mh_stock_drift", "Marketplace SKUs whose quantity had drifted, over all checks.",
+                                labels=["connection"])
+    repaired = CounterMetricFamily("mh_stock_drift_repaired", "Drifted SKUs pushed again and confirmed.",
+                                   labels=["connection"])
+    for row in StockCheck.objects.values("connection_id").order_by().annotate(d=Sum("drifted"), r=Sum("repaired")):
+        total.add_metric([str(row["connection_id"])], row["d"] or 0)
+        repaired.add_metric([str(row["connection_id"])], row["r"] or 0)
+    yield total
+    yield repaired
+    last = GaugeMetricFamily("mh_stock_check_last_drifted", "SKUs drifted in the connection's last stock check.",
+                             labels=["connection"])
+    for check in _last_checks():
+        last.add_metric([str(check.connection_id)], check.drifted)
+    yield last
+
+
+def _last_checks():
+    latest = StockCheck.objects.filter(connection_id=OuterRef("connection_id")).order_by("-at", "-id").values("pk")[:1]
+    return StockCheck.objects.filter(pk=Subquery(latest))
 
 
 @require_GET

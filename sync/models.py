@@ -41,6 +41,7 @@ class SyncModule(models.TextChoices):
     ERP_PULL = "erp_pull", _("ERP pull")
     ERP_ORDERS = "erp_orders", _("Orders to the ERP")
     ITEMS = "items", _("Marketplace items")
+    STOCK_CHECK = "stock_check", _("Stock check (read back and repair)")
 
 
 class Connection(models.Model):
@@ -546,3 +547,31 @@ class StockRule(models.Model):
 
     def __str__(self):
         return f"{self.connection_id}/{self.product_id or '*'}: {self.ratio_percent}% {self.adjust:+d}"
+
+
+class StockCheck(models.Model):
+    """One read-back of a marketplace's quantities (SPEC S12): how many SKUs were compared with what their stock
+    rule offers, how many had drifted (a quantity changed on the marketplace, or a write that did not stick), how
+    many were pushed again and confirmed, with a few examples."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="stock_checks")
+    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(_("checked at"))
+    items = models.PositiveIntegerField(_("items read"), default=0)
+    skus = models.PositiveIntegerField(_("SKUs compared"), default=0)
+    drifted = models.PositiveIntegerField(_("drifted"), default=0)
+    repaired = models.PositiveIntegerField(_("repaired"), default=0)
+    # SKUs lower on the marketplace while our orders lag behind: possibly sold there already, left alone.
+    held_back = models.PositiveIntegerField(_("left for the order pull"), default=0)
+    items_left = models.PositiveIntegerField(_("items left for the next check"), default=0)
+    # [{"erp_product_id", "theirs", "ours", "acknowledged"}], the first few drifts.
+    examples = models.JSONField(default=list)
+    # The last item read when the check stopped for the call budget; the next check goes on after it.
+    resume_after = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["connection", "-at"], name="stock_check_recent_idx")]
+
+    def __str__(self):
+        return f"{self.connection_id} {self.at:%Y-%m-%d %H:%M}: {self.drifted}/{self.skus} drifted"

@@ -8,6 +8,7 @@ from .breaker import DEGRADED_EVERY
 from .connectors.top.client import TopClient
 from .connectors.top.times import TOP_TZ
 from .models import PUSH_MODULES, BreakerState, Connection, SyncModule
+from .drift import stock_check
 from .item_mapping import items_refresh
 from .orders import orders_pull_full, orders_pull_incremental, orders_pull_range, refunds_pull
 from .outbound import Tally, outbox_push
@@ -82,3 +83,12 @@ def items_sync(connection: Connection, *, trigger: str = "schedule", client_fact
         report = items_refresh(run, client_factory(connection, counter=run.counter))
     return {**run.summary(), "matched": report.matched, "not_on_marketplace": report.missing,
             "items_left": report.deferred}
+
+
+def stock_check_sync(connection: Connection, *, trigger: str = "schedule", client_factory=TopClient) -> dict:
+    """Read the marketplace's quantities back and repair drift (sync.drift). The summary adds the SKUs compared,
+    how many had drifted, how many were repaired, and those left for the order pull."""
+    with run_of(connection, SyncModule.STOCK_CHECK, mode="check", trigger=trigger) as run:
+        check = stock_check(run, client_factory(connection, counter=run.counter))
+    return {**run.summary(), "compared": check.skus, "drifted": check.drifted, "repaired": check.repaired,
+            "held_back": check.held_back, "items_left": check.items_left}

@@ -97,6 +97,14 @@ def dispatch(now=None) -> list[str]:
             job_id = _enqueue(jobs.sync_items, connection.pk, SyncModule.ITEMS, ITEMS_EVERY, now)
             if job_id:
                 enqueued.append(job_id)
+        # Drift repair reads back what the items refresh linked, after it (it needs the links).
+        items = checkpoints.get(SyncModule.ITEMS)
+        check_every = timedelta(seconds=settings.STOCK_CHECK_INTERVAL)
+        if settings.STOCK_CHECK_INTERVAL and items and items.position and \
+                _due(checkpoints.get(SyncModule.STOCK_CHECK), check_every, now):
+            job_id = _enqueue(jobs.sync_stock_check, connection.pk, SyncModule.STOCK_CHECK, check_every, now)
+            if job_id:
+                enqueued.append(job_id)
         for kind, module in PUSH_MODULES.items():
             checkpoint = checkpoints.get(module)
             running = checkpoint and checkpoint.lease_until and checkpoint.lease_until > now

@@ -147,7 +147,7 @@ def connection_test(*, connection: Connection, actor: Actor, client_factory=TopC
                       % {"id": request_id if _TOKEN.fullmatch(request_id) else "-"})
 
 
-SYNC_NOW_JOBS = ("orders", "orders_full", "refunds", "reconcile")
+SYNC_NOW_JOBS = ("orders", "orders_full", "refunds", "reconcile", "stock_check")
 
 
 def connection_sync_now(*, connection: Connection, job: str, actor: Actor, first=None, last=None) -> str:
@@ -169,6 +169,8 @@ def connection_sync_now(*, connection: Connection, job: str, actor: Actor, first
         queue.enqueue(jobs.sync_orders, connection.pk, full=job == "orders_full", trigger="manual", **options)
     elif job == "refunds":
         queue.enqueue(jobs.sync_refunds, connection.pk, trigger="manual", **options)
+    elif job == "stock_check":
+        queue.enqueue(jobs.sync_stock_check, connection.pk, trigger="manual", **options)
     else:
         queue.enqueue(jobs.sync_reconcile, connection.pk, trigger="manual", first=first, last=last, **options)
     return job_id

@@ -21,7 +21,7 @@ from merchant.views.common import (
 from sync import anomalies, connection_tests, mapping_selectors, outbound_status, selectors, services, stock_rules
 from sync.erp import selectors as erp_selectors
 from sync.erp import services as erp_services
-from sync.models import AnswerAnomaly, Connection, ConnectionKind, RunOutcome, StockRule, SyncModule
+from sync.models import AnswerAnomaly, Connection, ConnectionKind, RunOutcome, StockCheck, StockRule, SyncModule
 
 POST = ("POST",)
 
@@ -95,6 +95,7 @@ def connection_detail(request, pk):
         **_test_context(connection),
         "unusual_answers": _unusual_answers(connection),
         **_stock_rule_context(connection),
+        "stock_checks": StockCheck.objects.filter(connection=connection)[:10],
     })
 
 
@@ -171,6 +172,7 @@ QUEUED = {
     "orders_full": gettext_lazy("A full pull is queued."),
     "refunds": gettext_lazy("A refund sync is queued."),
     "reconcile": gettext_lazy("The missed-order check is queued."),
+    "stock_check": gettext_lazy("The stock check is queued."),
     "erp_pull": gettext_lazy("A pull from the ERP is queued."),
     "erp_orders": gettext_lazy("Handing orders to the ERP is queued."),
 }

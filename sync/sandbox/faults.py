@@ -133,6 +133,11 @@ def _calls_last_minute(shop: SandboxShop, now: datetime) -> int:
     return SandboxCall.objects.filter(shop=shop, at__gt=since).exclude(outcome=CallOutcome.BANNED).count()
 
 
+def write_dropped(shop: SandboxShop) -> bool:
+    """Whether this one SKU quantity write is answered as done but not kept."""
+    return _hit(shop.write_drop_rate)
+
+
 def _hit(rate: float) -> bool:
     return rate > 0 and _rng.random() < rate
 

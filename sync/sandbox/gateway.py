@@ -376,12 +376,16 @@ def _skus_quantity_update(shop: SandboxShop, params: dict, now: datetime) -> dic
     pairs = _quantities(params, name)
     if len(pairs) > MAX_SKUS_PER_QUANTITY_CALL:
         raise _invalid(name, f"at most {MAX_SKUS_PER_QUANTITY_CALL} SKUs per call")
+    # A write that does not stick: answered with the quantity asked for, but not kept (shop.write_drop_rate).
+    dropped = {key: value for key, value in pairs if update_type == 1 and faults.write_dropped(shop)}
     try:
-        item = marketplace.sku_quantities_set(shop, num_iid, pairs, by=by, delta=update_type == 2)
+        item = marketplace.sku_quantities_set(shop, num_iid, [p for p in pairs if p[0] not in dropped], by=by,
+                                              delta=update_type == 2)
     except marketplace.Refused as refused:
         raise _refused(refused) from None
-    skus = [{"sku_id": sku.sku_id, "quantity": sku.quantity, "modified": to_top(sku.modified)}
-            for sku in item.skus.order_by("sku_id")]
+    skus = [{"sku_id": sku.sku_id,
+             "quantity": dropped.get(str(sku.sku_id) if by == "sku_id" else sku.outer_sku_id, sku.quantity),
+             "modified": to_top(sku.modified)} for sku in item.skus.order_by("sku_id")]
     return {"item": {"num_iid": item.num_iid, "iid": str(item.num_iid), "num": item.quantity,
                      "modified": to_top(item.modified), "skus": {"sku": skus}}}
 

@@ -92,6 +92,9 @@ class SandboxShop(models.Model):
     slow_rate = models.FloatField(_("slow rate"), default=0.0, validators=RATE)
     slow_seconds = models.FloatField(_("slow seconds"), default=5.0, validators=[MinValueValidator(0.0)])
     malformed_rate = models.FloatField(_("malformed rate"), default=0.0, validators=RATE)
+    write_drop_rate = models.FloatField(
+        _("quantity writes silently dropped"), default=0.0, validators=RATE,
+        help_text=_("Share of SKU quantity writes answered as done but not kept (a write that did not stick)."))
     ban_calls_per_minute = models.PositiveIntegerField(
         _("ban above calls per minute"), default=0, help_text=_("0 turns the limit off.")
     )
