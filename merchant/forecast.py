@@ -7,8 +7,9 @@ Days are in the merchant's time zone; the caller decides which days are missing 
 
 The model, in the order it runs:
 
-1. Promotion spikes are clipped: a day above PROMO_CLIP x the median of the observed days (when that median
-   is above 0) counts as that cap. A one-off campaign must not raise next week's forecast.
+1. Promotion spikes are clipped: a day above the median of the observed days + PROMO_CLIP x their spread
+   (median absolute deviation, at least the square root of the median) counts as that cap, when the median is
+   above 0. A one-off campaign must not raise next week's forecast.
 2. Weekday factors: each weekday's average over the overall average of the observed days, shrunk towards
    1 as if WEEKDAY_PRIOR_DAYS extra days of plain demand had been seen for it (few weeks of history -> flat
    week), then scaled to average 1.
@@ -24,13 +25,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+import math
 from statistics import median
 
-ALPHA = 0.25  # level smoothing: about the last 7 observed days carry most of the weight
+ALPHA = 0.2  # level smoothing: about the last 10 observed days carry most of the weight
 BETA = 0.05  # trend smoothing: the trend moves slowly
 PHI = 0.85  # trend damping per day ahead: a trend is not extrapolated for ever
 PROMO_CLIP = 3.0
-WEEKDAY_PRIOR_DAYS = 4
+WEEKDAY_PRIOR_DAYS = 1
 MIN_OBSERVED_DAYS = 7
 MAX_HISTORY_DAYS = 56  # 8 weeks
 
@@ -81,7 +83,10 @@ def forecast_demand(history: list[float | None], first_day: date, horizon: int) 
 
     values = [v for _i, v in observed]
     mid = median(values)
-    cap = PROMO_CLIP * mid if mid > 0 else None
+    # The spread: the median absolute deviation, but never less than counting noise (sqrt of the median),
+    # so that a product that sells the same every day still has room to vary.
+    spread = max(1.4826 * median(abs(v - mid) for v in values), math.sqrt(mid))
+    cap = mid + PROMO_CLIP * spread if mid > 0 else None
     clipped = 0
     if cap is not None:
         clipped = sum(1 for v in values if v > cap)
