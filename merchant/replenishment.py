@@ -20,12 +20,15 @@ stock is not subtracted (it is still the merchant's stock).
 Demand history (what merchant/forecast.py is given), per product and day in the merchant's time zone, over
 the last 8 weeks up to yesterday: units of order lines by the day the order was paid (created when unpaid),
 leaving out cancelled orders, fully refunded orders and refunded lines. A day is unknown (None), not zero:
-- before the product existed (its creation here, or its first sale when that is earlier: catalogs are often
-  imported after orders were synced), or before the merchant's first order at all (orders not synced yet);
+- before the product existed (its creation here; but one that sold before that was imported after its
+  orders were synced, and existed all along), or before the merchant's first order at all (orders not
+  synced yet);
 - when the product sold nothing that day and its stock was 0 at some moment of it. The stock over time is
-  rebuilt from the audit trail's stock entries (every stock change is audited, M7), walking back from the
-  current stock; with no entry it is taken as constant. A stock-out day on which something sold counts what
-  sold (a lower bound, the best that is known).
+  rebuilt from the audit trail's stock entries (every stock change is audited, M7): the first entry's old
+  value, then each new value. With no entry in the window the stock was what it is now; for a product at 0
+  now that means out of stock since some day after its last sale (it had stock to sell then), so the days
+  after its last sale are unknown. A stock-out day on which something sold counts what sold (a lower
+  bound, the best that is known).
 
 Reads are done for a whole list of products at once: one query each for sales, stock history, batches,
 held orders and plans, whatever their number.
@@ -42,6 +45,7 @@ from django.db.models import Min, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from merchant.forecast import MAX_HISTORY_DAYS, Forecast, forecast_demand
 from merchant.selectors import product_text_filter
@@ -174,9 +178,10 @@ def _as_int(text: str) -> int | None:
         return None
 
 
-def _stock_out_days(products, merchant, first: date, today: date) -> dict[int, set[date]]:
+def _stock_out_days(products, merchant, first: date, today: date) -> dict[int, set[date] | None]:
     """Per product, the days (first .. yesterday) on which its stock was 0 at some moment, from the audit
-    trail's stock entries walked back from the current stock."""
+    trail's stock entries; None for a product at 0 now with no stock change in the window (out of stock
+    since a day the trail does not say)."""
     tz = timezone.get_current_timezone()
     entries = defaultdict(list)
     for entity_id, at, old, new in (
@@ -188,7 +193,10 @@ def _stock_out_days(products, merchant, first: date, today: date) -> dict[int, s
     out: dict[int, set[date]] = {}
     for p in products:
         changes = entries.get(p.pk, [])
-        level = changes[0][1] if changes else p.stock
+        if not changes:
+            out[p.pk] = set() if p.stock else None  # None: at 0 since some unknown day (the caller decides)
+            continue
+        level = changes[0][1]
         if level is None:
             level = p.stock
         days = set()
@@ -266,15 +274,26 @@ def replenishment_suggestions(merchant, products=None, *, today: date | None = N
     result = []
     for p in products:
         by_day, out = sales.get(p.pk, {}), outs[p.pk]
-        # A catalog is often imported after the orders it sold in were synced: the product existed from its
-        # first sale on at the latest.
-        existed_from = min([timezone.localtime(p.created_at).date(), *by_day])
+        if out is None:
+            # At 0 with no recorded change: it had stock on its last day with a sale, so it ran out after that.
+            last_sale = max(by_day, default=first - timedelta(days=1))
+            out = {first + timedelta(days=i) for i in range(length) if first + timedelta(days=i) > last_sale}
+        # A product that sold before it was created here was imported after its orders were synced: it
+        # existed all along.
+        created = timezone.localtime(p.created_at).date()
+        existed_from = first if by_day and min(by_day) < created else created
         known_from = max(first, synced_from, existed_from)
-        history = []
+        history, stock_outs = [], 0
         for i in range(length):
             day = first + timedelta(days=i)
             units = by_day.get(day, 0)
-            history.append(None if day < known_from or (units == 0 and day in out) else units)
+            if day < known_from:
+                history.append(None)
+            elif units == 0 and day in out:
+                history.append(None)
+                stock_outs += 1
+            else:
+                history.append(units)
         plan = plan_for(merchant, rows.get(p.pk))
         horizon = max(7, plan.lead_days + plan.review_days)
         forecast = forecast_demand(history, first, horizon)
@@ -286,7 +305,7 @@ def replenishment_suggestions(merchant, products=None, *, today: date | None = N
             product=p, available=available[p.pk], on_order=plan.on_order,
             forecast_daily=Decimal(str(forecast.per_day)).quantize(Decimal("0.01"), ROUND_HALF_UP),
             suggested_qty=quantity.suggested, plan=plan, forecast=forecast, quantity=quantity,
-            reason=reason_text(forecast, plan, available[p.pk], quantity, cap_args, history),
+            reason=reason_text(forecast, plan, available[p.pk], quantity, cap_args, history, stock_outs),
         ))
     return result
 
@@ -302,36 +321,38 @@ def _n(value: float) -> str:
     return f"{rounded:.0f}" if rounded == int(rounded) else f"{rounded:.1f}"
 
 
-def reason_text(forecast: Forecast, plan: Plan, available: int, quantity: Quantity, cap_args, history) -> str:
+def reason_text(forecast: Forecast, plan: Plan, available: int, quantity: Quantity, cap_args, history,
+                stock_outs: int) -> str:
     """Why this quantity, in the merchant's words (the active language): the forecast's basis, then the sum."""
     parts = []
     recent = [v for v in history[-7:] if v is not None]
     if forecast.observed_days == 0:
-        parts.append(_("No sales in the last 8 weeks."))
+        parts.append(_("No sales known in the last 8 weeks."))
     elif forecast.simple:
-        parts.append(_("Only %(days)s days of sales known: their average, %(avg)s a day.") % {
-            "days": forecast.observed_days, "avg": _n(forecast.per_day)})
+        parts.append(ngettext("Only %(days)s day of sales known: %(avg)s a day.",
+                              "Only %(days)s days of sales known: their average, %(avg)s a day.",
+                              forecast.observed_days) % {"days": forecast.observed_days, "avg": _n(forecast.per_day)})
     else:
-        basis = _("Forecast from %(days)s days of sales") % {"days": forecast.observed_days}
-        if recent:
-            basis += _(" (last 7 days: %(avg)s a day)") % {"avg": _n(sum(recent) / len(recent))}
-        parts.append(basis + _("."))
-        if forecast.missing_days:
-            parts.append(_("%(days)s days out of stock or before sales began left out.") % {
-                "days": forecast.missing_days})
+        parts.append(_("Forecast from %(days)s days of sales (%(units)s sold in the last 7 days).") % {
+            "days": forecast.observed_days, "units": _n(sum(recent))})
+        if stock_outs:
+            parts.append(ngettext("%(days)s day out of stock left out.", "%(days)s days out of stock left out.",
+                                  stock_outs) % {"days": stock_outs})
         if forecast.clipped_days:
-            parts.append(_("%(days)s promotion days counted at a normal level.") % {"days": forecast.clipped_days})
+            parts.append(ngettext("%(days)s promotion day counted at a normal level.",
+                                  "%(days)s promotion days counted at a normal level.",
+                                  forecast.clipped_days) % {"days": forecast.clipped_days})
         if forecast.level > 0 and abs(forecast.trend) / forecast.level >= TREND_WORTH_SAYING:
             parts.append(_("Sales rising.") if forecast.trend > 0 else _("Sales falling."))
         busiest = max(range(7), key=lambda w: forecast.weekday_factors[w])
         if forecast.weekday_factors[busiest] >= WEEKDAY_WORTH_SAYING:
             parts.append(_("Busiest on %(day)s.") % {"day": _weekday_names()[busiest]})
     if forecast.per_day > 0 or plan.on_order:
-        parts.append(_("Needed for %(days)s days %(need)s + safety %(safety_days)s days %(safety)s − available "
-                       "%(available)s − on order %(on_order)s.") % {
+        parts.append(_("Needed for %(days)s days %(need)s + safety stock for %(safety_days)s days %(safety)s − "
+                       "available %(available)s − on order %(on_order)s = %(result)s.") % {
             "days": plan.lead_days + plan.review_days, "need": _n(quantity.need),
             "safety_days": plan.safety_days, "safety": _n(quantity.safety), "available": available,
-            "on_order": plan.on_order})
+            "on_order": plan.on_order, "result": _n(quantity.need + quantity.safety - available - plan.on_order)})
     if quantity.cap is not None and quantity.cap < quantity.uncapped:
         parts.append(_("Limited to %(cap)s: more would reach the expiry cutoff unsold (shelf life %(shelf)s days, "
                        "offered until %(exclusion)s days before expiry).") % {

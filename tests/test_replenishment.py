@@ -200,10 +200,23 @@ def test_zero_sales_while_stock_was_zero_with_no_audit_history_are_missing(merch
 
 
 def test_orders_before_the_product_was_created_here_still_count(merchant_a):
-    p = ProductFactory(merchant=merchant_a, stock=0)  # created today, sold for weeks (imported late)
-    _sell(p, 10, 56)
+    p = ProductFactory(merchant=merchant_a, stock=5)  # created today, sold for weeks (imported late)
+    _sell(p, lambda day: 20 if day.day % 2 else 0, 56)  # every other day
     s, = replenishment_suggestions(merchant_a, [p])
-    assert s.forecast_daily == Decimal("10.00")
+    assert s.forecast.missing_days <= 1  # only a day before the first order; days without sales count as 0
+    assert Decimal("8") <= s.forecast_daily <= Decimal("12")
+
+
+def test_days_before_a_new_product_was_created_are_not_zero_demand(merchant_a):
+    old = ProductFactory(merchant=merchant_a)
+    _backdate(old)
+    _sell(old, 1, 56)  # the merchant's orders go back 8 weeks
+    p = ProductFactory(merchant=merchant_a, stock=5)
+    _backdate(p, days=14)
+    _sell(p, 10, 13)
+    s, = replenishment_suggestions(merchant_a, [p])
+    assert s.forecast.observed_days == 14 and s.forecast.missing_days == 42
+    assert s.forecast_daily >= Decimal("9")
 
 
 def test_expiry_cap_applies_to_batch_managed_products_with_the_merchant_rule(merchant_a):
