@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Min, Sum
+from django.db.models import Min, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -142,6 +142,16 @@ def suggest_quantity(*, forecast: Forecast, plan: Plan, available: int, cap_args
                     uncapped=uncapped, cap=cap)
 
 
+# Up to this many products the reads name them (IN); beyond, they read the merchant's rows and the caller keeps
+# those it asked for: a whole catalog in one IN list is slower, and past SQLite's variable limit it fails.
+IN_LIST_MAX = 500
+
+
+def _among(field: str, ids) -> Q:
+    ids = list(ids)
+    return Q(**{f"{field}__in": ids}) if len(ids) <= IN_LIST_MAX else Q()
+
+
 def _history_days(today: date) -> tuple[date, int]:
     first = today - timedelta(days=MAX_HISTORY_DAYS)
     return first, MAX_HISTORY_DAYS
@@ -155,7 +165,7 @@ def _daily_sales(merchant, product_ids, first: date, today: date) -> dict[int, d
     tz = timezone.get_current_timezone()
     moment = Coalesce("order__paid_at", "order__created_at")
     rows = (
-        OrderItem.objects.filter(order__merchant=merchant, product_id__in=product_ids)
+        OrderItem.objects.filter(_among("product_id", product_ids), order__merchant=merchant)
         .exclude(order__status=OrderStatus.CANCELLED)
         .exclude(order__refund_status=RefundStatus.REFUNDED)
         .exclude(refund_status=RefundStatus.REFUNDED)
@@ -185,8 +195,8 @@ def _stock_out_days(products, merchant, first: date, today: date) -> dict[int, s
     tz = timezone.get_current_timezone()
     entries = defaultdict(list)
     for entity_id, at, old, new in (
-        AuditEntry.objects.filter(merchant=merchant, entity="product", field="stock",
-                                  entity_id__in=[p.pk for p in products], at__gte=_local_start(first))
+        AuditEntry.objects.filter(_among("entity_id", [p.pk for p in products]), merchant=merchant,
+                                  entity="product", field="stock", at__gte=_local_start(first))
         .order_by("entity_id", "at", "id").values_list("entity_id", "at", "old_value", "new_value")
     ):
         entries[entity_id].append((timezone.localtime(at, tz).date(), _as_int(old), _as_int(new)))
@@ -224,13 +234,14 @@ def available_stock(products, merchant, today: date) -> dict[int, int]:
     if batch_managed:
         last_excluded = today + timedelta(days=merchant.expiry_exclusion_days)
         totals = dict(
-            Batch.objects.filter(product_id__in=batch_managed, quantity__gt=0, expiry_date__gt=last_excluded)
+            Batch.objects.filter(_among("product_id", batch_managed), product__merchant=merchant, quantity__gt=0,
+                                 expiry_date__gt=last_excluded, product__batch_managed=True)
             .values_list("product_id").annotate(total=Sum("quantity")).values_list("product_id", "total")
         )
         in_force.update({pk: totals.get(pk, 0) for pk in batch_managed})
     held = dict(
         OrderItem.objects.filter(
-            product_id__in=list(in_force), order__merchant_id=merchant.pk, order__taken_by_erp=False,
+            _among("product_id", list(in_force)), order__merchant_id=merchant.pk, order__taken_by_erp=False,
             order__status__in=HOLDING_STATUSES,
         ).exclude(refund_status=RefundStatus.REFUNDED)
         .values_list("product_id").annotate(total=Sum("quantity")).values_list("product_id", "total")
@@ -238,12 +249,13 @@ def available_stock(products, merchant, today: date) -> dict[int, int]:
     return {pk: max(0, stock - held.get(pk, 0)) for pk, stock in in_force.items()}
 
 
-def _shelf_days(products) -> dict[int, int]:
+def _shelf_days(products, merchant) -> dict[int, int]:
     """Per batch-managed product with batches: the shelf life (days) of its newest batch."""
     ids = [p.pk for p in products if p.batch_managed]
     newest = {}
     for product_id, production, expiry in (
-        Batch.objects.filter(product_id__in=ids).order_by("product_id", "-production_date", "-id")
+        Batch.objects.filter(_among("product_id", ids), product__merchant=merchant, product__batch_managed=True)
+        .order_by("product_id", "-production_date", "-id")
         .values_list("product_id", "production_date", "expiry_date")
     ):
         newest.setdefault(product_id, (expiry - production).days)
@@ -266,8 +278,8 @@ def replenishment_suggestions(merchant, products=None, *, today: date | None = N
     sales = _daily_sales(merchant, ids, first, today)
     outs = _stock_out_days(products, merchant, first, today)
     available = available_stock(products, merchant, today)
-    shelf = _shelf_days(products)
-    rows = {r.product_id: r for r in ProductReplenishment.objects.filter(merchant=merchant, product_id__in=ids)}
+    shelf = _shelf_days(products, merchant)
+    rows = {r.product_id: r for r in ProductReplenishment.objects.filter(_among("product_id", ids), merchant=merchant)}
     first_order = Order.objects.filter(merchant=merchant).aggregate(first=Min("created_at"))["first"]
     synced_from = timezone.localtime(first_order).date() if first_order else today
 
@@ -296,7 +308,8 @@ def replenishment_suggestions(merchant, products=None, *, today: date | None = N
                 history.append(units)
         plan = plan_for(merchant, rows.get(p.pk))
         horizon = max(7, plan.lead_days + plan.review_days)
-        forecast = forecast_demand(history, first, horizon)
+        # Most of a large catalog sold nothing in 8 weeks: nothing to smooth.
+        forecast = forecast_demand(history if by_day else [], first, horizon)
         cap_args = None
         if p.batch_managed and p.pk in shelf:
             cap_args = {"shelf_days": shelf[p.pk], "exclusion_days": merchant.expiry_exclusion_days}

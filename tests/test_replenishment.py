@@ -393,3 +393,18 @@ def test_merchant_b_sees_nothing_of_merchant_a(client_outsider, selling, merchan
 
 def test_the_suggestions_page_is_in_the_navigation(client_viewer):
     assert reverse("replenishment_list").encode() in client_viewer.get(reverse("dashboard")).content
+
+
+def test_a_whole_catalog_reads_the_merchants_rows_and_keeps_only_its_own(selling, merchant_a, merchant_b,
+                                                                         monkeypatch):
+    from merchant import replenishment
+
+    other = ProductFactory(merchant=merchant_b, erp_product_id="P-SELL")
+    _backdate(other)
+    _sell(other, 99, 56)
+    idle = ProductFactory(merchant=merchant_a, erp_product_id="P-IDLE", batch_managed=True, stock=0)
+    BatchFactory(product=idle, quantity=4)
+    named = [(s.product.pk, s.available, s.suggested_qty, s.reason) for s in suggestion_list(merchant_a)]
+    monkeypatch.setattr(replenishment, "IN_LIST_MAX", 1)  # the same two products, read without an IN list
+    assert [(s.product.pk, s.available, s.suggested_qty, s.reason) for s in suggestion_list(merchant_a)] == named
+    assert {pk for pk, *_rest in named} == {selling.pk, idle.pk}
