@@ -48,10 +48,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from merchant.forecast import MAX_HISTORY_DAYS, Forecast, forecast_demand
-from merchant.selectors import product_text_filter
 from merchant.models import (
     AuditEntry, Batch, Order, OrderItem, OrderStatus, Product, ProductReplenishment, RefundStatus,
 )
+from merchant.selectors import product_text_filter
 
 # Orders that still hold stock the ERP has not subtracted (the same rule as sync/sellable.py).
 HOLDING_STATUSES = (OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_SHIPMENT, OrderStatus.PARTIALLY_SHIPPED)

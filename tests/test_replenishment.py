@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from merchant.forecast import forecast_demand
 from merchant.models import AuditEntry, OrderStatus, Product, RefundStatus
-from merchant.permissions import Actor
 from merchant.replenishment import (
     Plan, expiry_cap, replenishment_suggestions, suggest_quantity, suggestion_list,
 )
@@ -346,7 +345,7 @@ def test_only_the_owner_edits_the_merchant_defaults(client_owner, client_operato
 
 def test_page_filters_by_text_and_by_something_to_order_and_sorts_each_column(client_owner, selling, merchant_a):
     idle = ProductFactory(merchant=merchant_a, erp_product_id="P-IDLE", name="Idle", stock=5)
-    names = lambda r: [s.product.erp_product_id for s in r.context["page"].object_list]  # noqa: E731
+    names = lambda r: [s.product.erp_product_id for s in r.context["page"].object_list]
     assert names(client_owner.get(URL)) == ["P-SELL", "P-IDLE"]  # most to order first
     assert names(client_owner.get(URL, {"only": "1"})) == ["P-SELL"]
     assert names(client_owner.get(URL, {"q": "idle"})) == ["P-IDLE"]
