@@ -23,7 +23,7 @@ observed days is used (0 with none), and the reason says so.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 import math
 from statistics import median
@@ -50,7 +50,6 @@ class Forecast:
     missing_days: int
     clipped_days: int
     simple: bool  # too little history: the plain average was used
-    facts: dict = field(default_factory=dict)
 
     @property
     def per_day(self) -> float:
