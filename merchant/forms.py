@@ -155,6 +155,36 @@ class ExceptionClocksForm(forms.Form):
                                      min_value=1, max_value=720)
 
 
+class ReplenishmentDefaultsForm(forms.Form):
+    lead_days = forms.IntegerField(label=_("Supplier lead time (days)"), min_value=0, max_value=365,
+                                   help_text=_("From placing a purchase order to the goods being in stock."))
+    review_days = forms.IntegerField(label=_("Days between purchase orders"), min_value=0, max_value=365,
+                                     help_text=_("How often you place a purchase order: the order covers these "
+                                                 "days too."))
+    safety_days = forms.IntegerField(label=_("Safety stock (days of sales)"), min_value=0, max_value=365,
+                                     help_text=_("Extra stock kept against sales above the forecast, in days of "
+                                                 "forecast sales."))
+
+
+class ReplenishmentProductForm(forms.Form):
+    on_order = forms.IntegerField(label=_("On order"), min_value=0, max_value=10_000_000,
+                                  help_text=_("Ordered from the supplier, not received yet."))
+    lead_days = forms.IntegerField(label=_("Supplier lead time (days)"), min_value=0, max_value=365,
+                                   required=False)
+    review_days = forms.IntegerField(label=_("Days between purchase orders"), min_value=0, max_value=365,
+                                     required=False)
+    safety_days = forms.IntegerField(label=_("Safety stock (days of sales)"), min_value=0, max_value=365,
+                                     required=False)
+
+    def __init__(self, *args, merchant=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if merchant is not None:
+            for name in ("lead_days", "review_days", "safety_days"):
+                self.fields[name].help_text = _("Leave empty to use your default (%(days)s).") % {
+                    "days": getattr(merchant, f"replenish_{name}")}
+                self.fields[name].widget.attrs["placeholder"] = getattr(merchant, f"replenish_{name}")
+
+
 class CarrierChoiceField(forms.ModelChoiceField):
     default_error_messages = {"invalid_choice": _("Unknown carrier: choose one from the code list.")}
 

@@ -2,7 +2,7 @@ from django.urls import path
 
 from merchant.views import (
     api_docs, api_keys, connections, customers, dashboard, exports, imports, item_mapping, notifications, order_bulk,
-    order_list, order_print, orders, products, stock_rules, switches, team,
+    order_list, order_print, orders, products, replenishment, stock_rules, switches, team,
 )
 
 urlpatterns = [
@@ -42,6 +42,10 @@ urlpatterns = [
     path("orders/<int:pk>/shipment/", orders.order_shipment, name="order_shipment"),
     path("orders/<int:pk>/erp-status/", orders.order_erp_status, name="order_erp_status"),
     path("orders/<int:pk>/memo/", orders.order_memo, name="order_memo"),
+    path("replenishment/", replenishment.replenishment_list, name="replenishment_list"),
+    path("replenishment/export/", replenishment.replenishment_export_view, name="replenishment_export"),
+    path("replenishment/settings/", replenishment.replenishment_settings, name="replenishment_settings"),
+    path("replenishment/<int:pk>/", replenishment.replenishment_product, name="replenishment_edit"),
     path("imports/", imports.import_list, name="import_list"),
     path("imports/template/<str:kind>.xlsx", imports.import_template, name="import_template"),
     path("imports/<int:pk>/", imports.import_detail, name="import_detail"),

@@ -41,6 +41,7 @@ PK_OWNER_BY_PREFIX = [
     ("switches/sku/", "product"),
     ("orders/views/", "saved_view"),
     ("products/", "product"),
+    ("replenishment/", "product"),
     ("orders/", "order"),
     ("customers/", "customer"),
     ("team/", "membership"),

@@ -22,6 +22,7 @@ from .catalog import build_catalog, save_catalog, save_switches
 from .customers import ensure_customers, save_erp_codes
 from .fakes import SEED
 from .orders import OrderBuilder, save_orders
+from .purchasing import history_plans, save_purchasing
 from .reference import ensure_reference_data
 
 __all__ = ["DemoSummary", "LOGINS", "PASSWORD", "load_demo"]
@@ -78,7 +79,14 @@ def load_demo(*, now: datetime | None = None) -> DemoSummary:
                 f"{SEED}:{plan.code}:orders", merchant=merchant, plan=plan, catalog=catalog, ref=ref,
                 users=users, now=now,
             )
-            save_orders(builder.build(plan.orders))
+            orders = builder.build(plan.orders)
+            picks = []
+            if plan.extras:
+                history, picks = history_plans(builder, catalog, now)
+                orders += history
+            save_orders(orders)
+            if plan.extras:
+                save_purchasing(merchant, picks, now)
             outcomes[plan.code] = "generated"
     return _summary(outcomes)
 

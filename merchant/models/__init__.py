@@ -42,6 +42,7 @@ from .notifications import (
     RobotChannel,
     RobotKind,
 )
+from .replenishment import ProductReplenishment
 from .switches import HeldItem, HeldValue, Module, ModuleSwitch, SkuSwitch, SwitchKind
 
 __all__ = [
@@ -51,5 +52,5 @@ __all__ = [
     "RegionGroup", "RegionGroupProvince", "Role", "SavedOrderView", "Shipment", "ShipmentItem", "SkuSwitch", "SwitchKind",
     "TrackingEntry", "UnmatchedErpCustomer",
     "Delivery", "DeliveryStatus", "Notification", "NotificationCondition", "NotificationCooldown", "NotificationCursor",
-    "NotificationEvent", "NotificationRead", "RobotChannel", "RobotKind",
+    "NotificationEvent", "NotificationRead", "RobotChannel", "RobotKind", "ProductReplenishment",
 ]

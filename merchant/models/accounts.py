@@ -30,6 +30,11 @@ class Merchant(models.Model):
     exception_take_hours = models.PositiveIntegerField(_("hours a paid order may wait for the ERP"), default=4)
     exception_ship_hours = models.PositiveIntegerField(_("hours a taken order may wait to ship"), default=48)
     logistics_stall_hours = models.PositiveIntegerField(_("hours without tracking progress"), default=72)
+    # Purchase suggestions (采购建议): the supplier's lead time, how often the merchant orders, and a cushion of
+    # safety stock counted in days of forecast sales (so it grows and shrinks with each product's demand).
+    replenish_lead_days = models.PositiveSmallIntegerField(_("purchase lead time (days)"), default=7)
+    replenish_review_days = models.PositiveSmallIntegerField(_("days between purchase orders"), default=7)
+    replenish_safety_days = models.PositiveSmallIntegerField(_("purchase safety stock (days of sales)"), default=3)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
