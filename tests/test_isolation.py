@@ -21,7 +21,7 @@ from merchant.models import Delivery, NotificationEvent, NotificationRead, Robot
 from merchant.services.api_credentials import api_credential_create
 from merchant.services.notifications import notify
 
-from sync.models import Connection, MarketplaceSku
+from sync.models import AnomalyKind, AnswerAnomaly, Connection, MarketplaceSku
 
 from .factories import BatchFactory, ConnectionFactory, GroupPriceFactory, RegionGroupFactory, RobotChannelFactory
 
@@ -51,7 +51,8 @@ PK_OWNER_BY_PREFIX = [
     ("notifications/channels/", "robot_channel"),
     ("notifications/", "notification"),
 ]
-OTHER_KWARGS = {"price_pk": "group_price", "batch_pk": "batch", "product_pk": "product"}
+OTHER_KWARGS = {"price_pk": "group_price", "batch_pk": "batch", "product_pk": "product", "connection_pk": "connection",
+                "anomaly_pk": "anomaly"}
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def a_objects(merchant_a, owner, operator, product, order, customer, carrier, se
     settings.MEDIA_ROOT = tmp_path
     region = RegionGroupFactory(code="south", name="South")
     batch_product = BatchFactory(product__merchant=merchant_a).product
-    return {
+    objects = {
         "product": product,
         "batch_product": batch_product,
         "group_price": GroupPriceFactory(product=product, region_group=region),
@@ -79,6 +80,10 @@ def a_objects(merchant_a, owner, operator, product, order, customer, carrier, se
         "notification": notify(merchant=merchant_a, event=NotificationEvent.LOW_STOCK, subject_key="isolation",
                                title=f"Low stock: {product.name}"),
     }
+    objects["anomaly"] = AnswerAnomaly.objects.create(
+        connection=objects["connection"], method="taobao.trades.sold.get", kind=AnomalyKind.UNKNOWN_ERROR,
+        subject="99", first_at=timezone.now(), last_at=timezone.now())
+    return objects
 
 
 def _import_job(merchant, user, product) -> ImportJob:

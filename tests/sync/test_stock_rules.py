@@ -207,6 +207,7 @@ def test_an_owner_sets_the_connections_rule_on_its_page(client_owner, shop_conne
 
 
 def test_a_bad_rule_is_refused_with_the_reason(client_owner, shop_connection):
+    client_owner.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
     response = client_owner.post(f"/connections/{shop_connection.pk}/stock-rule/",
                                  {"ratio_percent": 150, "adjust": 0}, follow=True)
     assert "not saved" in response.content.decode()
