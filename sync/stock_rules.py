@@ -14,6 +14,7 @@ connection's stock (and listing) due, so what changed goes out.
 """
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -125,23 +126,20 @@ def stock_rule_set(*, connection: Connection, actor: Actor, product=None, **valu
     """Set the connection's rule (no product) or the product's override on it; audited, and the connection's
     stock and listing of the products it covers marked due. Raises PermissionDenied for a role that may not
     manage connections and ValidationError for values out of range (at most below at least)."""
-    from django.core.exceptions import ValidationError
-
     actor.require(Action.CONNECTIONS)
-    values = {name: values[name] for name in RULE_FIELDS if name in values}
-    if values.get("minimum") is not None and values.get("maximum") is not None and \
-            values["maximum"] < values["minimum"]:
-        raise ValidationError({"maximum": _("“At most” cannot be below “at least”.")})
+    if product is not None and product.merchant_id != connection.merchant_id:
+        raise ValueError("the product and the connection belong to different merchants")
     with transaction.atomic():
         rule = StockRule.objects.select_for_update().filter(connection=connection, product=product).first()
-        before = rule_sentence(rule) if rule else None
-        if product is not None and rule is None:
-            before = rule_sentence(rules_for(connection.pk, [product.pk])[product.pk])
-        elif rule is None:
-            before = rule_sentence(None)
+        # What applied before: this rule, or (for a new override) the connection's rule, or none.
+        applied = rule if rule or product is None else rules_for(connection.pk, [product.pk])[product.pk]
+        before = rule_sentence(applied)
         rule = rule or StockRule(connection=connection, product=product)
-        for name, value in values.items():
-            setattr(rule, name, value)
+        for name in RULE_FIELDS:
+            if name in values:
+                setattr(rule, name, values[name])
+        if rule.minimum is not None and rule.maximum is not None and rule.maximum < rule.minimum:
+            raise ValidationError({"maximum": _("“At most” cannot be below “at least”.")})
         rule.full_clean(exclude=["connection", "product"])
         rule.save()
         _rule_changed(connection, None if product is None else [product.pk], before, rule_sentence(rule), actor)

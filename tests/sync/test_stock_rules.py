@@ -220,3 +220,20 @@ def test_another_merchant_cannot_touch_the_rules(client_outsider, product, shop_
     assert client_outsider.post(f"/products/{product.pk}/stock-rule/{shop_connection.pk}/",
                                 {"ratio_percent": 1, "adjust": 0}).status_code == 404
     assert StockRule.objects.get(connection=shop_connection).ratio_percent == 80
+
+
+def test_at_most_below_an_existing_at_least_is_refused(db, product, owner_actor):
+    connection = ConnectionFactory(merchant=product.merchant)
+    stock_rules.stock_rule_set(connection=connection, actor=owner_actor, minimum=10)
+    with pytest.raises(ValidationError):
+        stock_rules.stock_rule_set(connection=connection, actor=owner_actor, maximum=5)
+    assert StockRule.objects.get(connection=connection).maximum is None
+
+
+def test_a_product_of_another_merchant_cannot_get_a_rule_on_this_connection(db, product, outsider_product,
+                                                                            owner_actor):
+    connection = ConnectionFactory(merchant=product.merchant)
+    with pytest.raises(ValueError):
+        stock_rules.stock_rule_set(connection=connection, actor=owner_actor, product=outsider_product,
+                                   ratio_percent=10)
+    assert not StockRule.objects.exists()
