@@ -486,3 +486,19 @@ class RobotChannelForm(forms.Form):
             del self.fields["clear_secret"]
         self.initial.update({"name": channel.name, "kind": channel.kind, "events": channel.events,
                              "is_enabled": channel.is_enabled})
+
+
+class FollowUpAssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(label=_("Assign to"), queryset=get_user_model().objects.none(),
+                                      required=False, empty_label=_("Nobody"))
+
+    def __init__(self, *args, merchant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = get_user_model().objects.filter(
+            membership__merchant=merchant, is_active=True).order_by("username")
+        self.fields["assignee"].label_from_instance = lambda user: user.get_full_name() or user.username
+
+
+class FollowUpNoteForm(forms.Form):
+    note = forms.CharField(label=_("Note"), required=False, max_length=2000, validators=[validate_storable_text],
+                           widget=forms.Textarea(attrs={"rows": 3}))
