@@ -63,9 +63,10 @@ def followup_assign(request, pk):
         flash_errors(request, ValidationError(_("Choose a member of your team.")))
         return redirect("followup_detail", followup.pk)
     assignee = form.cleaned_data["assignee"]
-    return _act(request, followup, _("Assigned to %(name)s.") % {
-        "name": (assignee.get_full_name() or assignee.username) if assignee else _("nobody")},
-        lambda: service.followup_assign(followup=followup, assignee=assignee, actor=request.actor))
+    done = _("Assigned to %(name)s.") % {"name": assignee.get_full_name() or assignee.username} if assignee \
+        else _("Nobody is assigned now.")
+    return _act(request, followup, done,
+                lambda: service.followup_assign(followup=followup, assignee=assignee, actor=request.actor))
 
 
 @merchant_view(Action.EDIT, POST)
