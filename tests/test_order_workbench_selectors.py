@@ -161,10 +161,15 @@ def test_exception_rules_each_catch_their_orders(merchant_a, carrier):
         TraceWatch.objects.create(connection=connection, order=o, due_at=timezone.now(), last_node_at=ago(hours=5))
     followup_stalled_open(order=followed, since=ago(hours=80), last_node_at=ago(hours=80), last_node_text="x",
                           carrier_name="SF", tracking_no="SF1")
+    # An order without a carrier trace whose follow-up is open is listed under the follow-up rule alone.
+    followed_by_hand = make("FOLLOWED-BY-HAND", status=S.SHIPPED, shipped_at=ago(hours=100), taken_by_erp=True,
+                            taken_at=ago(hours=101))
+    followup_stalled_open(order=followed_by_hand, since=ago(hours=100), last_node_at=None, last_node_text="",
+                          carrier_name="SF", tracking_no="SF3")
     expected = {
         "unmapped": {"UNMAPPED"}, "refund_unshipped": {"REFUND"}, "not_taken": {"NOT-TAKEN"},
         "not_shipped": {"NOT-SHIPPED"}, "stalled": {"STALLED"}, "erp_rejected": {"REJECTED"},
-        "logistics_refused": {"LOGISTICS-REFUSED"}, "follow_up": {"FOLLOWED"},
+        "logistics_refused": {"LOGISTICS-REFUSED"}, "follow_up": {"FOLLOWED", "FOLLOWED-BY-HAND"},
     }
     for rule in EXCEPTION_RULES:
         assert _rule_orders(merchant_a, rule.key) == expected[rule.key], rule.key

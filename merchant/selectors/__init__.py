@@ -268,6 +268,7 @@ def dashboard_stats(merchant) -> dict:
         "stalled_shipments": orders.filter(status=OrderStatus.SHIPPED, shipped_at__lt=stalled_before)
         .exclude(Exists(TrackingEntry.objects.filter(order=OuterRef("pk"), at__gte=stalled_before)))
         .exclude(Exists(apps.get_model("sync", "TraceWatch").objects.filter(order=OuterRef("pk"))))
+        .exclude(Exists(FollowUp.objects.filter(order=OuterRef("pk"), status=FollowUpStatus.OPEN)))
         .order_by("shipped_at")[:10],
         "followups_open": FollowUp.objects.filter(merchant=merchant, status=FollowUpStatus.OPEN).count(),
         # The switches page lists held values and held records alike.

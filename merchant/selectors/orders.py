@@ -59,11 +59,13 @@ def _not_shipped(merchant, now):
 
 def _stalled(merchant, now):
     since = now - timedelta(hours=merchant.logistics_stall_hours)
-    # An order whose carrier trace we read (sync.trace) is judged by that trace, through its follow-up.
+    # An order whose carrier trace we read (sync.trace) is judged by that trace, through its follow-up; one with
+    # an open follow-up is listed by that rule.
     watch = apps.get_model("sync", "TraceWatch")
     return (_orders(merchant).filter(status=S.SHIPPED, shipped_at__lt=since)
             .exclude(Exists(TrackingEntry.objects.filter(order=OuterRef("pk"), at__gte=since)))
-            .exclude(Exists(watch.objects.filter(order=OuterRef("pk")))))
+            .exclude(Exists(watch.objects.filter(order=OuterRef("pk"))))
+            .exclude(Exists(FollowUp.objects.filter(order=OuterRef("pk"), status=FollowUpStatus.OPEN))))
 
 
 def _follow_up_open(merchant, now):
