@@ -34,7 +34,7 @@ BASE_INTERVAL = timedelta(hours=2)
 MAX_INTERVAL = timedelta(hours=24)
 # A carrier's first scan takes a while: the first read waits this long after shipping.
 FIRST_READ_AFTER = timedelta(hours=2)
-# After a failed read (the marketplace failed, or refused this trade), try this one again so much later.
+# After a read the marketplace failed (a platform error), try this one again so much later.
 RETRY_AFTER = timedelta(minutes=30)
 BUDGET_SHARE = 0.5
 BATCH = 50
@@ -170,7 +170,15 @@ def traces_read(run, client, *, now: datetime | None = None) -> TraceReport:
             except (BudgetSpent, BudgetTimeout, RateLimited):
                 report.budget_spent = True
                 break
-            except (BusinessError, Retryable) as exc:
+            except BusinessError as exc:
+                # The marketplace has no trace for it (yet): ask again later each time, as for a quiet trace.
+                report.failed += 1
+                run.error(f"trace of order {watch.order.order_no}: {exc}")
+                TraceWatch.objects.filter(pk=watch.pk).update(
+                    due_at=now + min(MAX_INTERVAL, BASE_INTERVAL * 2 ** min(watch.quiet_checks, 16)),
+                    quiet_checks=watch.quiet_checks + 1, checked_at=now, last_error=str(exc)[:300])
+                continue
+            except Retryable as exc:
                 report.failed += 1
                 run.error(f"trace of order {watch.order.order_no}: {exc}")
                 TraceWatch.objects.filter(pk=watch.pk).update(due_at=now + RETRY_AFTER, last_error=str(exc)[:300])

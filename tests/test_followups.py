@@ -253,3 +253,11 @@ def test_alerts_list_shows_only_the_merchants_own_alerts(merchant_a, merchant_b,
     out = StringIO()
     call_command("alerts_list", "merchant-b", "--json", stdout=out)
     assert [json.loads(line)["order_no"] for line in out.getvalue().splitlines()] == ["TB-B-1"]
+
+
+def test_alerts_list_keeps_to_the_kinds_asked_for(merchant_a, followup):
+    out = StringIO()
+    call_command("alerts_list", "merchant-a", "--json", "--kind", "low_stock", stdout=out)
+    assert out.getvalue() == ""
+    call_command("alerts_list", "merchant-a", "--json", "--kind", "logistics_stalled", stdout=out)
+    assert len(out.getvalue().splitlines()) == 1

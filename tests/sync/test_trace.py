@@ -42,8 +42,9 @@ def numbers_of(profile: str, count: int) -> list[str]:
     return found
 
 
-def ship(top, shop, tracking_numbers) -> dict[str, Order]:
-    """One marketplace order per tracking number, pulled over HTTP, shipped here and pushed to the sandbox."""
+def ship(top, shop, tracking_numbers, *, pushed=True) -> dict[str, Order]:
+    """One marketplace order per tracking number, pulled over HTTP, shipped here and (unless not `pushed`) sent
+    to the sandbox."""
     from sync.pipelines import orders_sync
 
     for _ in tracking_numbers:
@@ -54,7 +55,8 @@ def ship(top, shop, tracking_numbers) -> dict[str, Order]:
     carrier = CarrierFactory(code="SF", name="SF Express")
     for order, number in zip(orders, tracking_numbers):
         order_logistics_enter(order=order, carrier=carrier, tracking_no=number, actor=SYSTEM)
-    assert push(top, "logistics")["pushed"] == len(orders)
+    if pushed:
+        assert push(top, "logistics")["pushed"] == len(orders)
     return {o.tracking_no: o for o in Order.objects.filter(pk__in=[o.pk for o in orders])}
 
 
@@ -192,6 +194,20 @@ def test_parcels_within_the_limit_open_nothing_and_are_read_again_at_the_limit(t
     assert not FollowUp.objects.exists()
 
 
+def test_the_merchants_limit_decides_when_a_parcel_is_stalled(top, shop, merchant_a, owner):
+    from merchant.services.order_views import order_exception_clocks_set
+
+    stalls, = numbers_of(marketplace.TRACE_STALLS, 1)
+    order = ship(top, shop, [stalls])[stalls]
+    age(40)  # the last node (at 9 hours) is 31 hours old: within 72 hours, past 24
+    assert run(top)["opened"] == 0
+    order_exception_clocks_set(merchant=merchant_a, take_hours=4, ship_hours=48, stall_hours=24,
+                               actor=Actor.for_user(owner))
+    all_due()
+    assert run(top)["opened"] == 1
+    assert FollowUp.objects.get(order=order).stall_hours == 24
+
+
 def test_a_trace_that_did_not_move_is_read_later_each_time(top, shop):
     stalls, = numbers_of(marketplace.TRACE_STALLS, 1)
     order = ship(top, shop, [stalls])[stalls]
@@ -236,6 +252,21 @@ def test_a_resolved_stall_is_not_opened_again_by_the_next_pass(top, shop, owner)
     all_due()
     assert run(top)["opened"] == 0
     assert FollowUp.objects.filter(order=order).count() == 1
+
+
+def test_a_trade_without_a_trace_is_asked_for_later_each_time_and_opens_nothing(top, shop):
+    number, = numbers_of(marketplace.TRACE_STALLS, 1)
+    order = ship(top, shop, [number], pushed=False)[number]  # the marketplace never heard of the parcel
+    age(96)
+    waits = []
+    for _ in range(3):
+        summary = run(top)
+        assert summary["outcome"] == "ok" and summary["failed"] == 1 and summary["read"] == 0
+        watch = TraceWatch.objects.get(order=order)
+        waits.append(watch.due_at - watch.checked_at)
+        all_due()
+    assert waits == [BASE_INTERVAL, BASE_INTERVAL * 2, BASE_INTERVAL * 4]
+    assert "isv.logistics-trace-not-exist" in watch.last_error and not FollowUp.objects.exists()
 
 
 # The call budget
