@@ -25,11 +25,14 @@ _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]
 
 
 def _model_of(entity: str):
-    from merchant.models import Batch, Customer, Membership, Merchant, Order, Product, ProductReplenishment
+    from merchant.models import (
+        Batch, Customer, FollowUp, Membership, Merchant, Order, Product, ProductReplenishment,
+    )
     from sync.models import Connection
 
     return {"product": Product, "order": Order, "customer": Customer, "batch": Batch, "merchant": Merchant,
-            "connection": Connection, "membership": Membership, "replenishment": ProductReplenishment}.get(entity)
+            "connection": Connection, "membership": Membership, "replenishment": ProductReplenishment,
+            "followup": FollowUp}.get(entity)
 
 
 def _model_field(entity: str, field: str):

@@ -527,3 +527,19 @@ class StockRuleForm(forms.ModelForm):
         fields = ["ratio_percent", "adjust", "minimum", "maximum", "zero_below", "auto_delist"]
         widgets = {name: forms.NumberInput(attrs={"class": "narrow"})
                    for name in ("ratio_percent", "adjust", "minimum", "maximum", "zero_below")}
+
+
+class FollowUpAssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(label=_("Assign to"), queryset=get_user_model().objects.none(),
+                                      required=False, empty_label=_("Nobody"))
+
+    def __init__(self, *args, merchant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = get_user_model().objects.filter(
+            membership__merchant=merchant, is_active=True).order_by("username")
+        self.fields["assignee"].label_from_instance = lambda user: user.get_full_name() or user.username
+
+
+class FollowUpNoteForm(forms.Form):
+    note = forms.CharField(label=_("Note"), required=False, max_length=2000, validators=[validate_storable_text],
+                           widget=forms.Textarea(attrs={"rows": 3}))

@@ -1,8 +1,8 @@
 from django.urls import path
 
 from merchant.views import (
-    api_docs, api_keys, connections, customers, dashboard, exports, imports, item_mapping, notifications, order_bulk,
-    order_list, order_print, orders, products, replenishment, stock_rules, switches, team,
+    api_docs, api_keys, connections, customers, dashboard, exports, followups, imports, item_mapping, notifications,
+    order_bulk, order_list, order_print, orders, products, replenishment, stock_rules, switches, team,
 )
 
 urlpatterns = [
@@ -86,6 +86,11 @@ urlpatterns = [
          name="item_mapping_unlink"),
     path("connections/<int:pk>/items/<int:product_pk>/by-code/", item_mapping.item_mapping_by_code,
          name="item_mapping_by_code"),
+    path("followups/", followups.followup_list, name="followup_list"),
+    path("followups/<int:pk>/", followups.followup_detail, name="followup_detail"),
+    path("followups/<int:pk>/assign/", followups.followup_assign, name="followup_assign"),
+    path("followups/<int:pk>/note/", followups.followup_note, name="followup_note"),
+    path("followups/<int:pk>/resolve/", followups.followup_resolve, name="followup_resolve"),
     path("notifications/", notifications.notification_list, name="notification_list"),
     path("notifications/read-all/", notifications.notifications_read_all, name="notifications_read_all"),
     path("notifications/<int:pk>/read/", notifications.notification_read, name="notification_read"),

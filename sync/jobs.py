@@ -109,6 +109,13 @@ def sync_stock_check(connection_id: int, *, trigger: str = "schedule") -> dict |
     return _guarded(stock_check_sync, connection_id, trigger=trigger)
 
 
+def sync_trace(connection_id: int, *, trigger: str = "schedule") -> dict | None:
+    """Read the due carrier traces of shipped orders and follow up stalled parcels (sync.trace)."""
+    from sync.pipelines import trace_sync
+
+    return _guarded(trace_sync, connection_id, trigger=trigger)
+
+
 def sync_push(connection_id: int, *, kind: str, trigger: str = "schedule"):
     """Push the outbox rows of one kind (stock, price, listing, logistics) for a connection."""
     connection = _active(connection_id)

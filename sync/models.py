@@ -42,6 +42,7 @@ class SyncModule(models.TextChoices):
     ERP_ORDERS = "erp_orders", _("Orders to the ERP")
     ITEMS = "items", _("Marketplace items")
     STOCK_CHECK = "stock_check", _("Stock check (read back and repair)")
+    TRACE = "trace", _("Carrier traces")
 
 
 class Connection(models.Model):
@@ -182,6 +183,7 @@ class RunOutcome(models.TextChoices):
 RUN_MODE_LABELS = {
     "full": _("full pull"), "incremental": _("new changes"), "days": _("day by day"), "push": _("push"),
     "handoff": _("hand-over to the ERP"), "consume": _("message channel"), "items": _("reading the shop's items"),
+    "trace": _("reading carrier traces"),
 }
 RUN_TRIGGER_LABELS = {
     "schedule": _("on schedule"), "manual": _("started by hand"), "cli": _("command line"),
@@ -575,3 +577,34 @@ class StockCheck(models.Model):
 
     def __str__(self):
         return f"{self.connection_id} {self.at:%Y-%m-%d %H:%M}: {self.drifted}/{self.skus} drifted"
+
+
+class TraceWatch(models.Model):
+    """The carrier trace of one marketplace order we shipped (taobao.logistics.trace.search), as far as we have
+    read it, and when to read it again: sooner while it moves, later each time it did not (sync.trace). Kept
+    until the parcel is signed for or the order leaves the shipped state."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    order = models.ForeignKey("merchant.Order", on_delete=models.CASCADE, related_name="+")
+    active = models.BooleanField(default=True)
+    due_at = models.DateTimeField()
+    # Reads in a row that found no new node: the backoff's exponent.
+    quiet_checks = models.PositiveSmallIntegerField(default=0)
+    nodes = models.PositiveIntegerField(default=0)
+    last_node_at = models.DateTimeField(_("last trace node"), null=True, blank=True)
+    last_node_text = models.CharField(_("last trace node"), max_length=300, blank=True)
+    carrier_name = models.CharField(max_length=100, blank=True)
+    tracking_no = models.CharField(max_length=64, blank=True)
+    delivered = models.BooleanField(default=False)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "order"], name="uniq_trace_watch")]
+        indexes = [
+            models.Index(fields=["connection", "due_at"], condition=Q(active=True), name="trace_watch_due_idx"),
+            models.Index(fields=["order"], name="trace_watch_order_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.connection_id}/order {self.order_id} due {self.due_at}"

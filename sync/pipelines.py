@@ -12,8 +12,10 @@ from .drift import stock_check
 from .item_mapping import items_refresh
 from .orders import orders_pull_full, orders_pull_incremental, orders_pull_range, refunds_pull
 from .outbound import Tally, outbox_push
+from .ratelimit import CallBudget
 from .reconcile import reconcile_days
 from .runs import checkpoint_for, run_of
+from .trace import NoWaitBudget, traces_read
 
 PUSH_KINDS = {module: kind for kind, module in PUSH_MODULES.items()}
 
@@ -92,3 +94,15 @@ def stock_check_sync(connection: Connection, *, trigger: str = "schedule", clien
         check = stock_check(run, client_factory(connection, counter=run.counter))
     return {**run.summary(), "compared": check.skus, "drifted": check.drifted, "repaired": check.repaired,
             "held_back": check.held_back, "items_left": check.items_left}
+
+
+def trace_sync(connection: Connection, *, trigger: str = "schedule", client_factory=TopClient) -> dict:
+    """One pass of carrier traces (sync.trace): the summary adds traces read (`read`), parcels that moved
+    (`moved`), follow-ups opened (`opened`), parcels signed for (`delivered`), failed reads (`failed`), traces
+    still due (`left_due`) and whether the call budget ran out (`budget_spent`)."""
+    with run_of(connection, SyncModule.TRACE, mode="trace", trigger=trigger) as run:
+        budget = NoWaitBudget(CallBudget(connection.pk, connection.calls_per_minute))
+        report = traces_read(run, client_factory(connection, counter=run.counter, budget=budget))
+    return {**run.summary(), "read": report.read, "moved": report.moved, "opened": report.opened,
+            "delivered": report.delivered, "failed": report.failed, "left_due": report.left_due,
+            "budget_spent": report.budget_spent}

@@ -20,6 +20,7 @@ from .item_mapping import ITEMS_EVERY, items_refresh_due
 from .models import PUSH_MODULES, BreakerState, Connection, ConnectionKind, SyncModule
 from .outbox import outbox_due
 from .runs import runs_close_interrupted
+from .trace import TRACE_EVERY
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,11 @@ def dispatch(now=None) -> list[str]:
         if settings.STOCK_CHECK_INTERVAL and items and items.position and \
                 _due(checkpoints.get(SyncModule.STOCK_CHECK), check_every, now):
             job_id = _enqueue(jobs.sync_stock_check, connection.pk, SyncModule.STOCK_CHECK, check_every, now)
+            if job_id:
+                enqueued.append(job_id)
+        # Carrier traces of shipped orders, at a slow pace (sync.trace takes half a minute of budget at most).
+        if full and full.completed_at and _due(checkpoints.get(SyncModule.TRACE), TRACE_EVERY, now):
+            job_id = _enqueue(jobs.sync_trace, connection.pk, SyncModule.TRACE, TRACE_EVERY, now)
             if job_id:
                 enqueued.append(job_id)
         for kind, module in PUSH_MODULES.items():

@@ -18,7 +18,9 @@ from merchant.models import (
 )
 from merchant.permissions import Actor
 from merchant.models import Delivery, NotificationEvent, NotificationRead, RobotChannel
+from merchant.models import FollowUp
 from merchant.services.api_credentials import api_credential_create
+from merchant.services.followups import followup_stalled_open
 from merchant.services.notifications import notify
 
 from sync.models import AnomalyKind, AnswerAnomaly, Connection, MarketplaceSku
@@ -50,6 +52,7 @@ PK_OWNER_BY_PREFIX = [
     ("api-keys/", "api_credential"),
     ("notifications/channels/", "robot_channel"),
     ("notifications/", "notification"),
+    ("followups/", "followup"),
 ]
 OTHER_KWARGS = {"price_pk": "group_price", "batch_pk": "batch", "product_pk": "product", "connection_pk": "connection",
                 "anomaly_pk": "anomaly"}
@@ -79,6 +82,8 @@ def a_objects(merchant_a, owner, operator, product, order, customer, carrier, se
         "robot_channel": RobotChannelFactory(merchant=merchant_a, name="Merchant A robot"),
         "notification": notify(merchant=merchant_a, event=NotificationEvent.LOW_STOCK, subject_key="isolation",
                                title=f"Low stock: {product.name}"),
+        "followup": followup_stalled_open(order=order, since=timezone.now() - timedelta(hours=80), last_node_at=None,
+                                          last_node_text="", carrier_name="SF", tracking_no="SF1"),
     }
     objects["anomaly"] = AnswerAnomaly.objects.create(
         connection=objects["connection"], method="taobao.trades.sold.get", kind=AnomalyKind.UNKNOWN_ERROR,
@@ -137,7 +142,7 @@ def hostile_post(objects, carrier) -> dict:
         "role": "viewer",
         "gateway_url": "http://hijack.example/router/rest", "app_key": "HIJACK", "app_secret": "HIJACK",
         "session": "HIJACK", "sign_method": "md5", "calls_per_minute": "1", "orders_interval": "1",
-        "refunds_interval": "1", "job": "orders_full",
+        "refunds_interval": "1", "job": "orders_full", "note": "hijack",
         **{f"i{item.pk}-quantity": "1" for item in objects["order"].items.all()},
     }
 
@@ -168,6 +173,8 @@ def merchant_a_state(merchant_a) -> dict:
         "notification_reads": NotificationRead.objects.filter(notification__merchant=merchant_a).count(),
         "item_links": sorted(MarketplaceSku.objects.filter(connection__merchant=merchant_a).values_list(
             "pk", "product_id", "found", "link", "sku_id")),
+        "followups": sorted(FollowUp.objects.filter(merchant=merchant_a).values_list(
+            "pk", "status", "assignee_id", "note")),
     }
 
 

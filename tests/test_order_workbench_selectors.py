@@ -11,11 +11,12 @@ from merchant.permissions import Actor
 from merchant.selectors.orders import (
     EXCEPTION_RULES, TABS, exception_orders, exception_orders_now, exception_reasons, search_filter,
 )
+from merchant.services.followups import followup_stalled_open
 from merchant.services.order_attention import order_attention_refresh
 from merchant.services.orders import order_status_change
 from merchant.views.order_list import filtered_orders, tab_counts
 from sync.erp.models import ErpOrderRefusal
-from sync.models import Outbox
+from sync.models import Outbox, TraceWatch
 
 from .factories import ConnectionFactory, CustomerFactory, OrderFactory
 
@@ -151,10 +152,24 @@ def test_exception_rules_each_catch_their_orders(merchant_a, carrier):
                    shipped_at=ago(hours=1), taken_by_erp=True, taken_at=ago(hours=2))
     Outbox.objects.create(connection=connection, kind="logistics", order=refused, due_at=timezone.now(),
                           generation=1, done_generation=1, failed_at=timezone.now(), last_error="bad tracking")
+    # A marketplace parcel whose carrier trace sync reads is judged by its follow-up, not by tracking entries.
+    followed = make("FOLLOWED", status=S.SHIPPED, source=OrderSource.MARKETPLACE, connection=connection,
+                    shipped_at=ago(hours=100), taken_by_erp=True, taken_at=ago(hours=101), tracking_no="SF1")
+    watched = make("WATCHED", status=S.SHIPPED, source=OrderSource.MARKETPLACE, connection=connection,
+                   shipped_at=ago(hours=100), taken_by_erp=True, taken_at=ago(hours=101), tracking_no="SF2")
+    for o in (followed, watched):
+        TraceWatch.objects.create(connection=connection, order=o, due_at=timezone.now(), last_node_at=ago(hours=5))
+    followup_stalled_open(order=followed, since=ago(hours=80), last_node_at=ago(hours=80), last_node_text="x",
+                          carrier_name="SF", tracking_no="SF1")
+    # An order without a carrier trace whose follow-up is open is listed under the follow-up rule alone.
+    followed_by_hand = make("FOLLOWED-BY-HAND", status=S.SHIPPED, shipped_at=ago(hours=100), taken_by_erp=True,
+                            taken_at=ago(hours=101))
+    followup_stalled_open(order=followed_by_hand, since=ago(hours=100), last_node_at=None, last_node_text="",
+                          carrier_name="SF", tracking_no="SF3")
     expected = {
         "unmapped": {"UNMAPPED"}, "refund_unshipped": {"REFUND"}, "not_taken": {"NOT-TAKEN"},
         "not_shipped": {"NOT-SHIPPED"}, "stalled": {"STALLED"}, "erp_rejected": {"REJECTED"},
-        "logistics_refused": {"LOGISTICS-REFUSED"},
+        "logistics_refused": {"LOGISTICS-REFUSED"}, "follow_up": {"FOLLOWED", "FOLLOWED-BY-HAND"},
     }
     for rule in EXCEPTION_RULES:
         assert _rule_orders(merchant_a, rule.key) == expected[rule.key], rule.key

@@ -21,6 +21,7 @@ from .accounts import LOGINS, MERCHANTS, PASSWORD, ensure_users
 from .catalog import build_catalog, save_catalog, save_switches
 from .customers import ensure_customers, save_erp_codes
 from .fakes import SEED
+from .followups import save_followups
 from .orders import OrderBuilder, save_orders
 from .purchasing import history_plans, save_purchasing
 from .reference import ensure_reference_data
@@ -87,6 +88,7 @@ def load_demo(*, now: datetime | None = None) -> DemoSummary:
             save_orders(orders)
             if plan.extras:
                 save_purchasing(merchant, picks, now)
+                save_followups(merchant, users, now)
             outcomes[plan.code] = "generated"
     return _summary(outcomes)
 

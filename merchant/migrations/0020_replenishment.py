@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("merchant", "0017_apidocs_order_takes"),
+        ("merchant", "0019_followups"),
     ]
 
     operations = [

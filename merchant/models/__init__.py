@@ -29,6 +29,7 @@ from .orders import (
     TrackingEntry,
     platform_status_label,
 )
+from .followups import FollowUp, FollowUpKind, FollowUpStatus
 from .order_views import OrderListPreference, SavedOrderView
 from .notifications import (
     Delivery,
@@ -53,4 +54,5 @@ __all__ = [
     "TrackingEntry", "UnmatchedErpCustomer",
     "Delivery", "DeliveryStatus", "Notification", "NotificationCondition", "NotificationCooldown", "NotificationCursor",
     "NotificationEvent", "NotificationRead", "RobotChannel", "RobotKind", "ProductReplenishment",
+    "FollowUp", "FollowUpKind", "FollowUpStatus",
 ]

@@ -3,6 +3,7 @@ import hashlib
 import json
 from datetime import timedelta
 
+from django.apps import apps
 from django.core.paginator import Paginator
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
@@ -13,8 +14,9 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from merchant.models import (
-    AuditEntry, Batch, Customer, ErpCustomerCode, GroupPrice, HeldItem, HeldValue, ListingState, ModuleSwitch, Order,
-    OrderStatus, Product, RegionGroupProvince, Shipment, SkuSwitch, SwitchKind, TrackingEntry,
+    AuditEntry, Batch, Customer, ErpCustomerCode, FollowUp, FollowUpStatus, GroupPrice, HeldItem, HeldValue,
+    ListingState, ModuleSwitch, Order, OrderStatus, Product, RegionGroupProvince, Shipment, SkuSwitch, SwitchKind,
+    TrackingEntry,
 )
 from merchant.pinyin import pinyin_patterns
 
@@ -262,9 +264,13 @@ def dashboard_stats(merchant) -> dict:
             expiry_date__lte=today + timedelta(days=90),
         ).select_related("product").order_by("expiry_date")[:10],
         # Stalled logistics (SPEC S10): shipped over 72 h ago and no tracking progress in the last 72 h.
+        # Marketplace parcels whose carrier trace sync reads are judged by it: they are in the follow-up queue.
         "stalled_shipments": orders.filter(status=OrderStatus.SHIPPED, shipped_at__lt=stalled_before)
         .exclude(Exists(TrackingEntry.objects.filter(order=OuterRef("pk"), at__gte=stalled_before)))
+        .exclude(Exists(apps.get_model("sync", "TraceWatch").objects.filter(order=OuterRef("pk"))))
+        .exclude(Exists(FollowUp.objects.filter(order=OuterRef("pk"), status=FollowUpStatus.OPEN)))
         .order_by("shipped_at")[:10],
+        "followups_open": FollowUp.objects.filter(merchant=merchant, status=FollowUpStatus.OPEN).count(),
         # The switches page lists held values and held records alike.
         "held_count": HeldValue.objects.filter(merchant=merchant).count()
         + HeldItem.objects.filter(merchant=merchant).count(),

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from merchant.selectors import planned_count
 from merchant.models import (
-    ErpCustomerCode, Order, OrderItem, OrderStatus, RefundStatus, Shipment, TrackingEntry,
+    ErpCustomerCode, FollowUp, FollowUpStatus, Order, OrderItem, OrderStatus, RefundStatus, Shipment, TrackingEntry,
 )
 
 S = OrderStatus
@@ -59,8 +59,18 @@ def _not_shipped(merchant, now):
 
 def _stalled(merchant, now):
     since = now - timedelta(hours=merchant.logistics_stall_hours)
+    # An order whose carrier trace we read (sync.trace) is judged by that trace, through its follow-up; one with
+    # an open follow-up is listed by that rule.
+    watch = apps.get_model("sync", "TraceWatch")
     return (_orders(merchant).filter(status=S.SHIPPED, shipped_at__lt=since)
-            .exclude(Exists(TrackingEntry.objects.filter(order=OuterRef("pk"), at__gte=since))))
+            .exclude(Exists(TrackingEntry.objects.filter(order=OuterRef("pk"), at__gte=since)))
+            .exclude(Exists(watch.objects.filter(order=OuterRef("pk"))))
+            .exclude(Exists(FollowUp.objects.filter(order=OuterRef("pk"), status=FollowUpStatus.OPEN))))
+
+
+def _follow_up_open(merchant, now):
+    return _orders(merchant).filter(Exists(FollowUp.objects.filter(
+        order=OuterRef("pk"), merchant=merchant, status=FollowUpStatus.OPEN)))
 
 
 def _erp_rejected(merchant, now):
@@ -92,6 +102,9 @@ EXCEPTION_RULES = (
                   _("Read the ERP's reason and correct the order or the ERP"), _erp_rejected),
     ExceptionRule("logistics_refused", _("The marketplace refused the logistics"),
                   _("Check the carrier and tracking number, then ship again"), _logistics_refused),
+    # Last, so the bits of the rules above keep their values.
+    ExceptionRule("follow_up", _("Parcel not moving: follow-up open"),
+                  _("Handle it in the follow-up queue"), _follow_up_open),
 )
 RULES_BY_KEY = {rule.key: rule for rule in EXCEPTION_RULES}
 RULE_BITS = {rule.key: 1 << i for i, rule in enumerate(EXCEPTION_RULES)}

@@ -9,6 +9,7 @@ import hashlib
 from datetime import timedelta
 
 from django.conf import settings
+from django.apps import apps
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
@@ -17,8 +18,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from merchant.models import (
-    Batch, ListingState, Merchant, NotificationCondition, NotificationEvent, Order, OrderStatus, Product,
-    TrackingEntry,
+    Batch, FollowUp, FollowUpStatus, ListingState, Merchant, NotificationCondition, NotificationEvent, Order,
+    OrderStatus, Product, TrackingEntry,
 )
 from merchant.services.notifications import notify
 
@@ -47,11 +48,19 @@ def _expiring(merchant, today, now) -> dict[str, int]:
 
 
 def _stalled(merchant, today, now) -> dict[str, int]:
+    """Shipments without progress: by our own tracking entries, or, for the marketplace orders whose carrier
+    trace sync reads (sync.trace), by their open follow-up."""
     before = now - STALLED_AFTER
+    watch = apps.get_model("sync", "TraceWatch")
     ids = (Order.objects.filter(merchant=merchant, status=OrderStatus.SHIPPED, shipped_at__lt=before)
            .exclude(Exists(TrackingEntry.objects.filter(order=OuterRef("pk"), at__gte=before)))
+           .exclude(Exists(watch.objects.filter(order=OuterRef("pk"))))
            .values_list("pk", flat=True))
-    return {f"order:{pk}": pk for pk in ids.iterator(chunk_size=CHUNK)}
+    followed = FollowUp.objects.filter(merchant=merchant, status=FollowUpStatus.OPEN).values_list("order_id",
+                                                                                                 flat=True)
+    found = {f"order:{pk}": pk for pk in ids.iterator(chunk_size=CHUNK)}
+    found.update({f"order:{pk}": pk for pk in followed.iterator(chunk_size=CHUNK)})
+    return found
 
 
 def _low_stock_lines(ids: list[int]) -> tuple[list[str], str]:
@@ -75,6 +84,12 @@ def _stalled_lines(ids: list[int]) -> tuple[list[str], str]:
     orders = Order.objects.filter(pk__in=ids).order_by("shipped_at")[:LISTED_IN_BODY]
     lines = [_("Order %(no)s, shipped %(date)s") % {
         "no": o.order_no, "date": timezone.localtime(o.shipped_at).strftime("%Y-%m-%d %H:%M")} for o in orders]
+    followups = dict(FollowUp.objects.filter(order_id__in=ids, status=FollowUpStatus.OPEN)
+                     .values_list("order_id", "pk"))
+    if followups:
+        # The merchant's work on these is in the follow-up queue.
+        one = len(ids) == 1
+        return lines, (reverse("followup_detail", args=[followups[ids[0]]]) if one else reverse("followup_list"))
     return lines, (reverse("order_detail", args=[ids[0]]) if len(ids) == 1 else reverse("dashboard"))
 
 

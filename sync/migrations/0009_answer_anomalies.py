@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sync', '0006_marketplace_item_links'),
+        ('sync', '0008_trace'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

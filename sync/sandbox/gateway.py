@@ -462,6 +462,13 @@ def _logistics_offline_send(shop: SandboxShop, params: dict, now: datetime) -> d
     return {"shipping": {"is_success": True}}
 
 
+def _logistics_trace_search(shop: SandboxShop, params: dict, now: datetime) -> dict:
+    try:
+        return marketplace.trade_trace(shop, _int(params, "tid"), now=now)
+    except marketplace.Refused as refused:
+        raise _refused(refused) from None
+
+
 # The shop's items, as a seller's program reads them (taobao.items.onsale.get / items.inventory.get list the
 # item headers, taobao.item.seller.get gives one item with its SKUs).
 
@@ -599,6 +606,7 @@ METHODS: dict[str, Method] = {
     "taobao.item.update.listing": Method(_item_update_listing),
     "taobao.item.update.delisting": Method(_item_update_delisting),
     "taobao.logistics.offline.send": Method(_logistics_offline_send),
+    "taobao.logistics.trace.search": Method(_logistics_trace_search),
 }
 
 

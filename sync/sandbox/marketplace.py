@@ -730,3 +730,60 @@ def _reserve_ids(kind: str, count: int) -> int:
         sequence.value += count
         sequence.save(update_fields=["value"])
     return first
+
+
+# Carrier traces (taobao.logistics.trace.search). A parcel's trace depends only on its tracking number and
+# the time since it was shipped, so it is the same on every call and in every test run: its tracking number
+# chooses one of the profiles below (trace_profile), whose nodes appear as their time comes.
+
+TRACE_MOVES = "moves"      # a node every 6 hours, signed for after 67 hours
+TRACE_STALLS = "stalls"    # picked up, one hop, then nothing more
+TRACE_RESUMES = "resumes"  # stalls for four days after its first hop, then moves on and is signed for
+_HOPS = ["【%s】快递员已揽收", "【%s转运中心】已发出", "【%s转运中心】已到达", "【%s】快件已到达派送网点",
+         "【%s】快递员正在派送"]
+_CITIES = ["杭州市", "上海", "南京", "苏州市", "无锡市"]
+TRACE_PROFILES = {
+    TRACE_MOVES: [(timedelta(hours=1 + 6 * i), "GOT" if i == 0 else ("SENT_SCAN" if i == 10 else "TRANSPORT"))
+                  for i in range(11)] + [(timedelta(hours=67), "SIGNED")],
+    TRACE_STALLS: [(timedelta(hours=1), "GOT"), (timedelta(hours=9), "DEPARTURE")],
+    TRACE_RESUMES: [(timedelta(hours=1), "GOT"), (timedelta(hours=9), "DEPARTURE"), (timedelta(hours=105), "ARRIVAL"),
+                    (timedelta(hours=111), "SENT_SCAN"), (timedelta(hours=117), "SIGNED")],
+}
+
+
+def trace_profile(out_sid: str) -> str:
+    """Which profile the parcel follows: a third of tracking numbers stall, one in six stalls and resumes."""
+    bucket = int(hashlib.sha256(out_sid.encode()).hexdigest()[:8], 16) % 6
+    return TRACE_STALLS if bucket < 2 else TRACE_RESUMES if bucket == 2 else TRACE_MOVES
+
+
+def trace_nodes(out_sid: str, shipped: datetime, now: datetime) -> list[dict]:
+    """The trace's nodes up to `now` (TOP's transit_step_info shape, GMT+8 times), oldest first."""
+    nodes = []
+    for i, (offset, action) in enumerate(TRACE_PROFILES[trace_profile(out_sid)]):
+        at = shipped + offset
+        if at > now:
+            break
+        city = _CITIES[i % len(_CITIES)]
+        text = "已签收，签收人：本人" if action == "SIGNED" else _HOPS[min(i, len(_HOPS) - 1)] % city
+        nodes.append({"status_time": to_top(at), "status_desc": text, "action": action})
+    return nodes
+
+
+def trade_trace(shop: SandboxShop, tid: int, *, now: datetime | None = None) -> dict:
+    """The trade's parcel and its trace so far (taobao.logistics.trace.search's answer fields). Raises Refused
+    when the trade is unknown or not shipped."""
+    trade = SandboxTrade.objects.filter(shop=shop, tid=tid).first()
+    if trade is None:
+        raise Refused("isv.trade-not-exist", f"trade {tid} does not exist")
+    line = next((line for line in trade.lines if line.get("invoice_no")), None)
+    if line is None or trade.consign_time is None:
+        raise Refused("isv.logistics-trace-not-exist", f"trade {tid} has not been shipped")
+    now = now or timezone.now()
+    nodes = trace_nodes(line["invoice_no"], trade.consign_time, now)
+    signed = bool(nodes) and nodes[-1]["action"] == "SIGNED"
+    answer = {"tid": trade.tid, "out_sid": line["invoice_no"], "company_name": line.get("logistics_company", ""),
+              "status": "对方已签收" if signed else "在途中"}
+    if nodes:
+        answer["trace_list"] = {"transit_step_info": nodes}
+    return answer

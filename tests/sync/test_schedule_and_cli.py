@@ -56,9 +56,22 @@ def test_after_the_full_pull_orders_and_refunds_are_due_on_their_intervals(conne
                               last_run_at=now - timedelta(seconds=30))
     Checkpoint.objects.create(connection=connection, module=SyncModule.RECONCILE, last_run_at=now)
     Checkpoint.objects.create(connection=connection, module=SyncModule.ITEMS, position=now, last_run_at=now)
+    Checkpoint.objects.create(connection=connection, module=SyncModule.TRACE, last_run_at=now)
     assert dispatch(now) == [f"sync-{connection.pk}-refunds"]
     later = now + timedelta(seconds=40)
     assert [j.split("-")[2] for j in dispatch(later)] == ["orders"]
+
+
+def test_carrier_traces_are_read_after_the_first_pull_then_every_ten_minutes(connection, queue, dispatch):
+    now = timezone.now()
+    full = Checkpoint.objects.create(connection=connection, module=SyncModule.ORDERS_FULL, last_run_at=now)
+    assert not any(j.endswith("-trace") for j in dispatch(now))
+    Checkpoint.objects.filter(pk=full.pk).update(completed_at=now)
+    assert f"sync-{connection.pk}-trace" in dispatch(now)
+    queue.empty()
+    Checkpoint.objects.create(connection=connection, module=SyncModule.TRACE, last_run_at=now)
+    assert not any(j.endswith("-trace") for j in dispatch(now + timedelta(minutes=9)))
+    assert any(j.endswith("-trace") for j in dispatch(now + timedelta(minutes=10)))
 
 
 def test_the_shops_items_are_read_after_the_first_pull_then_every_six_hours(connection, queue, dispatch):

@@ -11,7 +11,7 @@ from sync.erp.pull import erp_pull_sync
 from sync.errors import SyncError
 from sync.models import Connection, ConnectionKind, SyncRun
 from sync.pipelines import (
-    PUSH_KINDS, items_sync, orders_sync, push_sync, reconcile_sync, refunds_sync, stock_check_sync,
+    PUSH_KINDS, items_sync, orders_sync, push_sync, reconcile_sync, refunds_sync, stock_check_sync, trace_sync,
 )
 from sync.runs import LeaseTaken, run_summary
 
@@ -31,14 +31,16 @@ ERP_JOBS = {"erp_pull": erp_pull_sync, "erp_orders": erp_orders_sync}
 
 
 class Command(BaseCommand):
-    help = ("sync_run CONNECTION_ID orders|refunds|reconcile|items|stock_check|stock|prices|listing|logistics|erp_pull|"
+    help = ("sync_run CONNECTION_ID orders|refunds|reconcile|items|stock_check|stock|prices|listing|logistics|trace|"
+            "erp_pull|"
             "erp_orders "
             "[--full] [--since ISO] [--until ISO]")
 
     def add_arguments(self, parser):
         parser.add_argument("connection_id", type=int)
         parser.add_argument("job", choices=["orders", "refunds", "reconcile", "erp_pull", "erp_orders",
-                                                "stock", "prices", "listing", "logistics", "items", "stock_check"])
+                                                "stock", "prices", "listing", "logistics", "items", "stock_check",
+                                                "trace"])
         parser.add_argument("--full", action="store_true", help="orders: full pull by creation time (day windows)")
         parser.add_argument("--since", help="start (ISO; naive times are in the server's time zone)")
         parser.add_argument("--until", help="end (ISO)")
@@ -61,6 +63,8 @@ class Command(BaseCommand):
                 summary = items_sync(connection, trigger="cli")
             elif job == "stock_check":
                 summary = stock_check_sync(connection, trigger="cli")
+            elif job == "trace":
+                summary = trace_sync(connection, trigger="cli")
             elif job in PUSH_KINDS:
                 summary = push_sync(connection, module=job, trigger="cli")
             elif job in ERP_JOBS:
