@@ -57,9 +57,26 @@ def test_after_the_full_pull_orders_and_refunds_are_due_on_their_intervals(conne
     Checkpoint.objects.create(connection=connection, module=SyncModule.RECONCILE, last_run_at=now)
     Checkpoint.objects.create(connection=connection, module=SyncModule.ITEMS, position=now, last_run_at=now)
     Checkpoint.objects.create(connection=connection, module=SyncModule.TRACE, last_run_at=now)
+    Checkpoint.objects.create(connection=connection, module=SyncModule.STOCK_CHECK, last_run_at=now)
     assert dispatch(now) == [f"sync-{connection.pk}-refunds"]
     later = now + timedelta(seconds=40)
     assert [j.split("-")[2] for j in dispatch(later)] == ["orders"]
+
+
+def test_stock_checks_run_once_items_are_mapped_then_every_interval(connection, queue, dispatch, settings):
+    settings.STOCK_CHECK_INTERVAL = 3600
+    now = timezone.now()
+    Checkpoint.objects.create(connection=connection, module=SyncModule.ORDERS_FULL, completed_at=now, last_run_at=now)
+    assert not any(j.endswith("-stock_check") for j in dispatch(now))
+    Checkpoint.objects.create(connection=connection, module=SyncModule.ITEMS, position=now, last_run_at=now)
+    assert f"sync-{connection.pk}-stock_check" in dispatch(now)
+    queue.empty()
+    Checkpoint.objects.create(connection=connection, module=SyncModule.STOCK_CHECK, last_run_at=now)
+    assert not any(j.endswith("-stock_check") for j in dispatch(now + timedelta(minutes=50)))
+    assert any(j.endswith("-stock_check") for j in dispatch(now + timedelta(minutes=61)))
+    settings.STOCK_CHECK_INTERVAL = 0
+    queue.empty()
+    assert not any(j.endswith("-stock_check") for j in dispatch(now + timedelta(hours=3)))
 
 
 def test_carrier_traces_are_read_after_the_first_pull_then_every_ten_minutes(connection, queue, dispatch):
