@@ -15,6 +15,13 @@ class BatchSyncPolicy(models.TextChoices):
     LARGEST = "largest", _("Largest-stock batch only")
 
 
+class PresaleHandoff(models.TextChoices):
+    """When a presale order goes to the ERP (SPEC S10)."""
+
+    BALANCE = "balance", _("Once the balance is paid")
+    DEPOSIT = "deposit", _("Already at deposit, marked presale")
+
+
 class Merchant(models.Model):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=200)
@@ -30,6 +37,10 @@ class Merchant(models.Model):
     exception_take_hours = models.PositiveIntegerField(_("hours a paid order may wait for the ERP"), default=4)
     exception_ship_hours = models.PositiveIntegerField(_("hours a taken order may wait to ship"), default=48)
     logistics_stall_hours = models.PositiveIntegerField(_("hours without tracking progress"), default=72)
+    presale_handoff = models.CharField(
+        _("hand presale orders to the ERP"), max_length=10, choices=PresaleHandoff.choices,
+        default=PresaleHandoff.BALANCE,
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
