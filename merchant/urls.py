@@ -2,7 +2,7 @@ from django.urls import path
 
 from merchant.views import (
     api_docs, api_keys, connections, customers, dashboard, exports, imports, item_mapping, notifications, order_bulk,
-    order_list, order_print, orders, products, switches, team,
+    order_list, order_print, orders, presale, products, switches, team,
 )
 
 urlpatterns = [
@@ -29,6 +29,7 @@ urlpatterns = [
     path("orders/views/<int:pk>/delete/", order_list.saved_view_delete, name="saved_view_delete"),
     path("orders/bulk/", order_bulk.order_bulk, name="order_bulk"),
     path("orders/exception-settings/", order_list.exception_settings, name="exception_settings"),
+    path("orders/presale-settings/", presale.presale_settings, name="presale_settings"),
     path("orders/export/", exports.order_export, name="order_export"),
     path("orders/print/delivery-notes/", order_print.order_print_delivery_notes, name="order_print_delivery_notes"),
     path("orders/print/pick-list/", order_print.order_print_pick_list, name="order_print_pick_list"),

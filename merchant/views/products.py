@@ -17,6 +17,7 @@ from merchant.forms import (
 )
 from merchant.models import ListingState, Module, Product, SwitchKind
 from merchant.permissions import Action, role_allows
+from merchant.selectors.presale import presale_frozen_for_product
 from merchant.services import catalog, stock, switches
 from merchant.templatetags.backoffice import money
 from merchant.views.common import (
@@ -127,7 +128,9 @@ def _render_detail(request, product, status=200, **forms):
         "switch_form": forms.get("switch_form") or SkuSwitchForm(),
         "listing_refusal": catalog.listing_refusal(product, True),
         "pushes": outbound_status.product_pushes(product),
+        "presale_frozen": presale_frozen_for_product(request.merchant, product),
     }
+    context["presale_frozen_total"] = sum(line.quantity for line in context["presale_frozen"])
     return render(request, "merchant/products/detail.html", context, status=status)
 
 
