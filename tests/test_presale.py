@@ -217,7 +217,7 @@ def frozen_presale(shop):
 
 @pytest.mark.parametrize("who", ["client_owner", "client_operator", "client_viewer"])
 def test_the_product_page_shows_the_frozen_quantity_and_its_orders(request, who, frozen_presale, presale_product,
-                                                                    english):
+                                                                    english_pages):
     page = request.getfixturevalue(who).get(presale_product.get_absolute_url()).content.decode()
 
     assert 'id="presale-card"' in page and 'id="presale-frozen-total">3<' in page
@@ -230,7 +230,7 @@ def test_a_product_without_frozen_presales_shows_no_presale_card(client_owner, p
 
 
 @pytest.mark.parametrize("who", ["client_owner", "client_operator", "client_viewer"])
-def test_the_dashboard_shows_the_frozen_figure_and_card(request, who, frozen_presale, presale_product, english):
+def test_the_dashboard_shows_the_frozen_figure_and_card(request, who, frozen_presale, presale_product, english_pages):
     page = request.getfixturevalue(who).get(reverse("dashboard")).content.decode()
 
     assert 'id="presale-stat"><div class="n">3</div>' in page
@@ -239,7 +239,7 @@ def test_the_dashboard_shows_the_frozen_figure_and_card(request, who, frozen_pre
     assert settings_link == (who == "client_owner")
 
 
-def test_the_order_page_says_the_order_is_frozen_until_its_deadline(client_viewer, frozen_presale, english):
+def test_the_order_page_says_the_order_is_frozen_until_its_deadline(client_viewer, frozen_presale, english_pages):
     page = client_viewer.get(frozen_presale.get_absolute_url()).content.decode()
 
     assert 'id="presale-due"' in page and 'id="presale-frozen"' in page
@@ -260,7 +260,7 @@ def test_only_the_owner_reaches_the_presale_settings(request, who):
     assert client.post(reverse("presale_settings"), {"handoff": "deposit"}).status_code == 403
 
 
-def test_the_owner_switches_the_handoff_to_deposit(client_owner, merchant_a, frozen_presale, english):
+def test_the_owner_switches_the_handoff_to_deposit(client_owner, merchant_a, frozen_presale, english_pages):
     page = client_owner.get(reverse("presale_settings")).content.decode()
     assert "Frozen for presale now: quantity 3, orders 1." in page
 
