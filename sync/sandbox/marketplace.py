@@ -690,6 +690,12 @@ def activity_tick(shop: SandboxShop, *, now: datetime | None = None, rng: random
         trade_create(shop, lines=[(code, rng.randint(1, 3)) for code in picked], created=now,
                      status=rng.choice([S.WAIT_BUYER_PAY, S.WAIT_SELLER_SEND_GOODS]), buyer_message=message)
         counts["trades_created"] += 1
+    if codes and rng.random() < 0.1:
+        # A presale with its deposit paid; its buyer has minutes (demo time) to pay the balance.
+        trade_create(shop, lines=[(rng.choice(codes), rng.randint(1, 3))], type=TradeType.STEP, created=now,
+                     balance_due=now + timedelta(minutes=rng.randint(5, 60)))
+        counts["trades_created"] += 1
+    counts["trades_advanced"] += balances_lapse(shop, now=now)
     moving = list(
         SandboxTrade.objects.filter(shop=shop, status__in=list(NEXT_STATUS)).order_by("-modified")
         .values_list("pk", flat=True)[:200]
@@ -713,6 +719,18 @@ def activity_tick(shop: SandboxShop, *, now: datetime | None = None, rng: random
             refund_set_status(open_refund, R.SUCCESS if rng.random() < 0.8 else R.CLOSED, at=now)
             counts["refunds_settled"] += 1
     return counts
+
+
+def balances_lapse(shop: SandboxShop, *, now: datetime | None = None) -> int:
+    """Close the shop's presales whose balance deadline passed unpaid, as Taobao does; returns how many."""
+    now = _second(now)
+    waiting = SandboxTrade.objects.filter(shop=shop, type=TradeType.STEP, status=S.WAIT_BUYER_PAY,
+                                          step_trade_status=StepStatus.FRONT_PAID_FINAL_NOPAID)
+    # TOP times are GMT+8 "yyyy-MM-dd HH:mm:ss" strings, so they compare as text.
+    lapsed = [t for t in waiting.iterator() if t.data.get("timeout_action_time", "~") <= to_top(now)]
+    for trade in lapsed:
+        trade_balance_lapse(trade, at=now)
+    return len(lapsed)
 
 
 # Plumbing

@@ -165,3 +165,16 @@ def test_a_presale_created_with_its_deposit_paid_announces_it(shop):
     topics = list(SandboxMessage.objects.filter(shop=shop).order_by("pk").values_list("topic", flat=True))
     assert topics == ["taobao_trade_TradeCreate", STEP_PAY]
     assert presale.data["timeout_action_time"] and again.data["timeout_action_time"]
+
+
+def test_the_sandbox_closes_presales_whose_balance_deadline_passed(shop):
+    now = timezone.now().replace(microsecond=0)
+    due_soon = marketplace.trade_create(shop, lines=[("ERP-1", 1)], type="step", balance_due=now + timedelta(minutes=5))
+    due_later = marketplace.trade_create(shop, lines=[("ERP-1", 1)], type="step", balance_due=now + timedelta(hours=2))
+
+    assert marketplace.balances_lapse(shop, now=now + timedelta(minutes=4)) == 0
+    assert marketplace.balances_lapse(shop, now=now + timedelta(minutes=5)) == 1
+
+    due_soon.refresh_from_db()
+    due_later.refresh_from_db()
+    assert due_soon.status == "TRADE_CLOSED_BY_TAOBAO" and due_later.status == "WAIT_BUYER_PAY"
