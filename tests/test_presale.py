@@ -278,3 +278,14 @@ def test_an_order_of_another_merchant_never_counts_in_the_freeze(merchant_b, pre
 
     assert frozen(presale_product) == 3 and frozen(other) == 5
     assert sellable(presale_product) == 7
+
+
+def test_a_release_by_deadline_is_in_the_order_history_in_merchant_words(client_viewer, shop, english_pages):
+    due = timezone.now().replace(microsecond=0) + timedelta(minutes=1)
+    store(shop, presale(5, due=due))
+    presale_freezes_expire(now=due)
+
+    page = client_viewer.get(order_of(5).get_absolute_url()).content.decode()
+
+    assert "the balance was not paid by its deadline" in page and "frozen for presale" in page.lower()
+    assert "presale_frozen" not in page and ">True<" not in page
