@@ -13,6 +13,8 @@ cron.register(jobs.sync_dispatch, queue_name="default", interval=60)
 cron.register(merchant_jobs.imports_recover, queue_name="default", interval=60)
 # The exception queue's clocks (paid and not taken for hours...) move orders into it without any write.
 cron.register(merchant_jobs.orders_attention_sweep, queue_name="default", interval=60)
+# Presale freezes past their balance deadline go back on sale without waiting for the marketplace's close.
+cron.register(merchant_jobs.presale_freezes_expire, queue_name="default", interval=60)
 # Notifications (SPEC M15): robot deliveries that are due (a retry, or a job lost with a worker or Redis), and the
 # hourly scan for low stock, batches entering the expiry window and stalled shipments.
 cron.register(jobs.notifications_dispatch, queue_name="default", interval=60)

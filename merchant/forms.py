@@ -14,8 +14,8 @@ from django.utils.translation import gettext_lazy as _
 
 from merchant.client_address import client_address
 from merchant.models import (
-    Carrier, CustomerGroup, ErpStatus, ImportKind, Module, NotificationEvent, OrderFlag, OrderStatus, Product,
-    RegionGroup, RobotChannel, RobotKind, Role, SwitchKind,
+    Carrier, CustomerGroup, ErpStatus, ImportKind, Module, NotificationEvent, OrderFlag, OrderStatus, PresaleHandoff,
+    Product, RegionGroup, RobotChannel, RobotKind, Role, SwitchKind,
 )
 from merchant.services.login_throttle import LoginThrottled, login_attempt_begin, login_attempt_end
 from merchant.validators import normalise_username, validate_storable_text, validate_username
@@ -183,6 +183,11 @@ class ReplenishmentProductForm(forms.Form):
                 self.fields[name].help_text = _("Leave empty to use your default (%(days)s).") % {
                     "days": getattr(merchant, f"replenish_{name}")}
                 self.fields[name].widget.attrs["placeholder"] = getattr(merchant, f"replenish_{name}")
+
+
+class PresaleSettingsForm(forms.Form):
+    handoff = forms.ChoiceField(label=_("Hand presale orders to the ERP"),
+                                choices=PresaleHandoff.choices)
 
 
 class CarrierChoiceField(forms.ModelChoiceField):

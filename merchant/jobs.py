@@ -66,6 +66,14 @@ def orders_attention_sweep():
     return {"newly_needing_attention": newly}
 
 
+def presale_freezes_expire() -> dict:
+    """Every minute: presale freezes whose balance deadline passed are released (merchant.services.presale),
+    whether or not the marketplace's close of the trade has reached us yet."""
+    from merchant.services.presale import presale_freezes_expire as expire
+
+    return {"released": expire()}
+
+
 def notifications_scan() -> dict:
     """Periodic (hourly): notify products reaching low stock, batches entering the expiry window and stalled
     shipments (merchant.services.notification_scans)."""

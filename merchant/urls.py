@@ -2,7 +2,7 @@ from django.urls import path
 
 from merchant.views import (
     api_docs, api_keys, connections, customers, dashboard, exports, followups, imports, item_mapping, notifications,
-    order_bulk, order_list, order_print, orders, products, replenishment, stock_rules, switches, team,
+    order_bulk, order_list, order_print, orders, presale, products, replenishment, stock_rules, switches, team,
 )
 
 urlpatterns = [
@@ -33,6 +33,7 @@ urlpatterns = [
     path("orders/views/<int:pk>/delete/", order_list.saved_view_delete, name="saved_view_delete"),
     path("orders/bulk/", order_bulk.order_bulk, name="order_bulk"),
     path("orders/exception-settings/", order_list.exception_settings, name="exception_settings"),
+    path("orders/presale-settings/", presale.presale_settings, name="presale_settings"),
     path("orders/export/", exports.order_export, name="order_export"),
     path("orders/print/delivery-notes/", order_print.order_print_delivery_notes, name="order_print_delivery_notes"),
     path("orders/print/pick-list/", order_print.order_print_pick_list, name="order_print_pick_list"),

@@ -51,18 +51,20 @@ def trade_fetch(client, order_no: str) -> mapping.Trade:
 
 
 def trades_store(run, client, trades: list[mapping.Trade]) -> None:
-    """Fetch details only for trades whose buyer message the list cannot carry, then upsert them all."""
-    wanted = [t for t in trades if t.has_buyer_message and t.buyer_message is None]
+    """Fetch details only for trades the list cannot carry all of (a buyer message; a deposit-paid presale's
+    balance deadline) and that are not stored with it already, then upsert them all."""
+    wanted = [t for t in trades if (t.has_buyer_message and t.buyer_message is None) or t.balance_due_wanted]
     if wanted:
-        have = set(
-            Order.objects.filter(
-                merchant_id=run.connection.merchant_id, source=OrderSource.MARKETPLACE,
-                order_no__any=[t.order_no for t in wanted],
-            ).exclude(buyer_message="").values_list("order_no", flat=True)
+        stored = Order.objects.filter(
+            merchant_id=run.connection.merchant_id, source=OrderSource.MARKETPLACE,
+            order_no__any=[t.order_no for t in wanted],
         )
+        have_message = set(stored.exclude(buyer_message="").values_list("order_no", flat=True))
+        have_due = set(stored.filter(presale_balance_due_at__isnull=False).values_list("order_no", flat=True))
         details = {}
         for trade in wanted:
-            if trade.order_no in have:
+            needs_message = trade.has_buyer_message and trade.buyer_message is None and trade.order_no not in have_message
+            if not needs_message and (trade.order_no in have_due or not trade.balance_due_wanted):
                 continue
             try:
                 details[trade.order_no] = trade_fetch(client, trade.order_no)

@@ -11,18 +11,26 @@ pending payment (a presale or an unpaid order must not be oversold), awaiting sh
 shipped (the whole order, since the ERP has not seen any of it). Shipped, completed and cancelled orders
 hold nothing, nor does a line whose refund went through (the goods never leave).
 
+A presale whose deposit is paid and balance not is a pending-payment order: it holds its quantity while it
+is frozen for presale (merchant.services.presale), and only once: the "frozen for presale" figure the pages
+show (merchant.selectors.presale) is that part of what is held here, not held on top of it. Once its balance
+deadline passed it holds nothing, even before the marketplace's close of the trade reaches us.
+
 For a batch-managed product the stock in force is its on-sale batches, less those expiring within the
 merchant's expiry_exclusion_days: a batch expiring on or before today + N is not offered (N = 0 leaves out
 only the expired ones, as stock itself does), and an empty batch never counts.
 """
 from datetime import date, timedelta
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
-from merchant.models import Batch, OrderItem, OrderStatus, RefundStatus
+from merchant.models import Batch, OrderItem, OrderStatus, PresaleStage, RefundStatus
 
 HOLDING_STATUSES = (OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_SHIPMENT, OrderStatus.PARTIALLY_SHIPPED)
+# A deposit-paid presale no longer frozen (its balance deadline passed) holds nothing.
+PRESALE_RELEASED = Q(order__is_presale=True, order__presale_status=PresaleStage.DEPOSIT_PAID,
+                     order__status=OrderStatus.PENDING_PAYMENT, order__presale_frozen=False)
 
 
 def sellable_stock(products, merchant, *, today: date | None = None) -> dict[int, int]:
@@ -45,7 +53,7 @@ def sellable_stock(products, merchant, *, today: date | None = None) -> dict[int
         OrderItem.objects.filter(
             product_id__in=list(in_force), order__merchant_id=merchant.pk, order__taken_by_erp=False,
             order__status__in=HOLDING_STATUSES,
-        ).exclude(refund_status=RefundStatus.REFUNDED)
+        ).exclude(refund_status=RefundStatus.REFUNDED).exclude(PRESALE_RELEASED)
         .values_list("product_id").annotate(total=Sum("quantity")).values_list("product_id", "total")
     )
     return {pk: max(0, stock - held.get(pk, 0) - merchant.safety_stock) for pk, stock in in_force.items()}

@@ -53,6 +53,7 @@ def order_json(order: Order, codes: dict[int, str]) -> dict:
             "status": order.status, "platform_status": order.platform_status,
             "erp_status": order.erp_status or None, "refund_status": order.refund_status or None,
             "is_presale": order.is_presale, "presale_status": order.presale_status,
+            "presale_frozen": order.presale_frozen, "presale_balance_due_at": _moment(order.presale_balance_due_at),
             "created_at": _moment(order.created_at), "modified_at": _moment(order.modified_at),
             "paid_at": _moment(order.paid_at), "payment": order.payment,
             "buyer_nick": order.buyer_nick, "buyer_message": order.buyer_message,

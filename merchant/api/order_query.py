@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from merchant.models import AuditSource, Carrier, Order, OrderSource, OrderStatus
 from merchant.permissions import Actor
+from merchant.selectors.presale import presale_withheld
 from merchant.services.order_exchange import orders_mark_taken, orders_marking_paused_reason
 
 from .auth import ApiError
@@ -95,7 +96,9 @@ class OrdersQuery:
 
     def page(self, merchant) -> tuple[list[Order], str | None]:
         """One page of the merchant's orders and the cursor of the next page (None on the last)."""
-        qs = Order.objects.filter(merchant=merchant)
+        # A presale whose balance is unpaid is not the ERP's yet (SPEC S10): never offered, whatever the filters,
+        # until its balance is paid (or its deposit, when the merchant hands presales over at deposit).
+        qs = Order.objects.filter(merchant=merchant).exclude(presale_withheld(merchant))
         if self.created_from:
             qs = qs.filter(created_at__gte=self.created_from)
         if self.created_to:

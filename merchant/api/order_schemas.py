@@ -92,7 +92,14 @@ ORDER = _object({
         "refund_status": {"type": "string", "enum": REFUND_STATUSES, "nullable": True,
                           "description": "null when no refund was asked for."},
         "is_presale": {"type": "boolean"},
-        "presale_status": {"type": "string"},
+        "presale_status": {"type": "string", "description": (
+            "The marketplace's presale stage (TOP step_trade_status), empty for other orders. A presale whose "
+            "balance is unpaid is only offered when the merchant hands presales over at deposit: then "
+            "FRONT_PAID_FINAL_NOPAID, and presale_frozen is true.")},
+        "presale_frozen": {"type": "boolean", "description": (
+            "Deposit paid, balance not yet and its deadline not passed: the quantity is frozen for the buyer.")},
+        "presale_balance_due_at": {**NULLABLE_MOMENT, "description": (
+            "When the balance of a deposit-paid presale falls due, when the marketplace said; else null.")},
         "created_at": MOMENT, "modified_at": MOMENT, "paid_at": NULLABLE_MOMENT,
         "payment": {"type": "string"},
         "buyer_nick": {"type": "string"},

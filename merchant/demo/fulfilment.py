@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from merchant.models import ErpStatus, OrderStatus, RefundStatus, Shipment, TrackingEntry
+from merchant.models import ErpStatus, OrderStatus, PresaleStage, RefundStatus, Shipment, TrackingEntry
 
 S = OrderStatus
 ERP_STEP_GAPS = {  # hours after the previous ERP step (range)
@@ -69,6 +69,19 @@ class FulfilmentMixin:
         production = ship_day - timedelta(days=rng.randint(30, 400))
         expiry = production + timedelta(days=rng.choice([730, 1095]))
         return f"{production:%y%m%d}{rng.randint(1, 9):02d}", production, expiry
+
+    def _presale(self, order, status: str) -> None:
+        """A presale (type=step): awaiting shipment, its balance is paid; pending payment, its deposit is paid
+        and the balance falls due in a day or three, so its quantity is frozen (merchant.services.presale)."""
+        order.is_presale = True
+        if status == S.AWAITING_SHIPMENT:
+            order.presale_status = PresaleStage.BALANCE_PAID
+            return
+        order.presale_status = PresaleStage.DEPOSIT_PAID
+        order.paid_amount = (order.total_amount * Decimal("0.2")).quantize(Decimal("0.01"))
+        order.presale_balance_due_at = (self.now + timedelta(days=self.rng.randint(1, 3))).replace(
+            minute=0, second=0, microsecond=0)
+        order.presale_frozen = True
 
     def _timeline(self, plan, status: str, marketplace: bool) -> None:
         """Payment, ERP steps, shipments and completion, all between created_at and now."""
@@ -143,9 +156,7 @@ class FulfilmentMixin:
             if status == S.CANCELLED and not paid:
                 order.platform_status = "TRADE_CLOSED_BY_TAOBAO"
             if status in (S.PENDING_PAYMENT, S.AWAITING_SHIPMENT) and rng.random() < 0.3:
-                order.is_presale = True  # type=step: deposit paid, balance due later
-                if status == S.PENDING_PAYMENT:
-                    order.platform_status = "FRONT_PAID_FINAL_NOPAID"
+                self._presale(order, status)
 
         carrier_code = rng.choices(self.carrier_codes, [CARRIER_WEIGHTS[c] for c in self.carrier_codes])[0]
         for shipped_offset, lines in ship_groups:

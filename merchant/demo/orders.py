@@ -98,6 +98,9 @@ class OrderBuilder(FulfilmentMixin):
             for status in OrderStatus.values:
                 if status not in present:
                     plans.append(self.build_one(len(plans), status=status))
+            # Presales whose deposit is paid, so the demo shows stock frozen for presale (SPEC S10).
+            for _ in range(3):
+                plans.append(self.build_one(len(plans), status=S.PENDING_PAYMENT, presale=True))
         plans.sort(key=lambda p: p.order.created_at)
         serials = {}
         for p in plans:
@@ -107,12 +110,14 @@ class OrderBuilder(FulfilmentMixin):
                 p.order.order_no = f"{self.plan.storefront_prefix}{day:%Y%m%d}{serials[day]:04d}"
         return plans
 
-    def build_one(self, n: int, status: str | None = None) -> OrderPlan:
+    def build_one(self, n: int, status: str | None = None, presale: bool = False) -> OrderPlan:
         # One generator per order: an order that falls into another status bucket as time passes
         # does not reshuffle all the orders after it.
         self.rng = random.Random(f"{self.seed}:{n}")
         rng, now = self.rng, self.now
         source = rng.choices([OrderSource.STOREFRONT, OrderSource.MARKETPLACE], [60, 40])[0]
+        if presale:
+            source = OrderSource.MARKETPLACE
         created = self._created_at()
         if status is not None:
             created = min(created, now - timedelta(days=5)) if status in (S.COMPLETED,) else created
@@ -179,6 +184,8 @@ class OrderBuilder(FulfilmentMixin):
             order.invoice_email = f"{order.buyer_nick}@example.com"
 
         self._timeline(plan, status, marketplace)
+        if presale and not order.is_presale:
+            self._presale(order, status)
         return plan
 
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('merchant', '0017_apidocs_order_takes'),
+        ('merchant', '0018_presale_freeze'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,4 +1,4 @@
-from .accounts import Membership, Merchant, Role
+from .accounts import Membership, Merchant, PresaleHandoff, Role
 from .api import ApiCredential, ApiNonce, IdempotencyRecord, OrderTake
 from .audit import AuditEntry, AuditSource
 from .catalog import (
@@ -23,6 +23,7 @@ from .orders import (
     OrderSource,
     OrderStatus,
     PLATFORM_STATUS_LABELS,
+    PresaleStage,
     RefundStatus,
     Shipment,
     ShipmentItem,

@@ -15,6 +15,13 @@ class BatchSyncPolicy(models.TextChoices):
     LARGEST = "largest", _("Largest-stock batch only")
 
 
+class PresaleHandoff(models.TextChoices):
+    """When a presale order goes to the ERP (SPEC S10)."""
+
+    BALANCE = "balance", _("Once the balance is paid")
+    DEPOSIT = "deposit", _("Already at deposit, marked presale")
+
+
 class Merchant(models.Model):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=200)
@@ -35,6 +42,10 @@ class Merchant(models.Model):
     replenish_lead_days = models.PositiveSmallIntegerField(_("purchase lead time (days)"), default=7)
     replenish_review_days = models.PositiveSmallIntegerField(_("days between purchase orders"), default=7)
     replenish_safety_days = models.PositiveSmallIntegerField(_("purchase safety stock (days of sales)"), default=3)
+    presale_handoff = models.CharField(
+        _("hand presale orders to the ERP"), max_length=10, choices=PresaleHandoff.choices,
+        default=PresaleHandoff.BALANCE,
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

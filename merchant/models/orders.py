@@ -50,6 +50,15 @@ class OrderFlag(models.TextChoices):
     PURPLE = "purple", _("Purple")
 
 
+class PresaleStage(models.TextChoices):
+    """TOP's step_trade_status of a presale (type=step) trade: deposit, then balance."""
+
+    DEPOSIT_UNPAID = "FRONT_NOPAID_FINAL_NOPAID", _("Presale: deposit not paid")
+    DEPOSIT_PAID = "FRONT_PAID_FINAL_NOPAID", _("Presale: deposit paid, balance due")
+    BALANCE_PAID = "FRONT_PAID_FINAL_PAID", _("Presale: balance paid")
+    DEPOSIT_FORFEITED = "FRONT_PAID_FRONT_FORFEITED", _("Presale: deposit forfeited")
+
+
 # The marketplace's own trade statuses (TOP trade.status and step_trade_status), in the merchant's words; the
 # code itself stays available as a tooltip and in the API.
 PLATFORM_STATUS_LABELS = {
@@ -65,9 +74,7 @@ PLATFORM_STATUS_LABELS = {
     "TRADE_FINISHED": _("Trade finished"),
     "TRADE_CLOSED": _("Trade closed"),
     "TRADE_CLOSED_BY_TAOBAO": _("Closed by the marketplace"),
-    "FRONT_NOPAID_FINAL_NOPAID": _("Presale: deposit not paid"),
-    "FRONT_PAID_FINAL_NOPAID": _("Presale: deposit paid, balance due"),
-    "FRONT_PAID_FINAL_PAID": _("Presale: balance paid"),
+    **{stage.value: stage.label for stage in PresaleStage},
 }
 
 
@@ -109,6 +116,11 @@ class Order(models.Model):
     is_presale = models.BooleanField(_("presale"), default=False)
     # Marketplace presale stage (deposit / balance), e.g. FRONT_PAID_FINAL_NOPAID.
     presale_status = models.CharField(_("presale stage"), max_length=40, blank=True)
+    # Presale freeze (SPEC S10): the deposit is paid, the balance not yet, and its deadline (TOP's
+    # timeout_action_time, when the marketplace gave one) has not passed. Kept by
+    # merchant.services.presale; sellable stock holds a deposit-paid presale only while it is frozen.
+    presale_balance_due_at = models.DateTimeField(_("balance due by"), null=True, blank=True)
+    presale_frozen = models.BooleanField(_("frozen for presale"), default=False)
     # The marketplace connection an order came in through (null for own-storefront orders).
     connection = models.ForeignKey(
         "sync.Connection", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders",
@@ -189,6 +201,8 @@ class Order(models.Model):
             models.Index(fields=["merchant", "-created_at"], condition=Q(has_unmapped_lines=True),
                          name="order_unmapped_idx"),
             models.Index(fields=["merchant", "-created_at"], condition=Q(attention__gt=0), name="order_attention_idx"),
+            models.Index(fields=["presale_balance_due_at"], condition=Q(presale_frozen=True),
+                         name="order_presale_frozen_idx"),
         ]
 
     def __str__(self):

@@ -4,11 +4,13 @@ rule 5), and refund states per line. Callers pass plain records (sync.connectors
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 
 from merchant.models import Order, OrderItem, OrderSource, OrderStatus, RefundStatus
 from sync.outbox import outbox_products_changed
 
 from .bulk.stock import products_by_key
+from .presale import presale_freezes
 
 BATCH = 500
 ORDER_FIELDS = (
@@ -32,6 +34,8 @@ def _is_newer(trade, order: Order) -> bool:
     if trade.modified_at != order.modified_at:
         return trade.modified_at > order.modified_at
     if STAGE.get(trade.status, 0) > STAGE.get(order.status, 0):
+        return True
+    if trade.presale_balance_due_at and not order.presale_balance_due_at:
         return True
     return bool(trade.buyer_message) and not order.buyer_message
 
@@ -81,9 +85,13 @@ def _lock_connection(connection) -> None:
     type(connection).objects.select_for_update().filter(pk=connection.pk).values_list("pk", flat=True).first()
 
 
-def _apply_trade(order: Order, trade, products: dict) -> None:
+def _apply_trade(order: Order, trade, products: dict, now) -> None:
     for name in ORDER_FIELDS:
         setattr(order, name, getattr(trade, name))
+    # List answers never carry the balance deadline (only trade.fullinfo.get does): one already known stays.
+    if trade.presale_balance_due_at is not None:
+        order.presale_balance_due_at = trade.presale_balance_due_at
+    order.presale_frozen = presale_freezes(order, now)
     if trade.buyer_message is not None:
         order.buyer_message = trade.buyer_message
     order.has_unmapped_lines = any(line.erp_product_id not in products for line in trade.lines)
@@ -120,16 +128,16 @@ def orders_upsert_marketplace(*, connection, trades) -> UpsertCounts:
         keys = {line.erp_product_id for t in newest.values() for line in t.lines if line.erp_product_id}
         products = {key: product.pk for key, product in
                     products_by_key(merchant_id, keys, lock=False, fields=["erp_product_id"]).items()}
-        created, changed = [], []
+        created, changed, now = [], [], timezone.now()
         for order_no, trade in newest.items():
             order = existing.get(order_no)
             if order is None:
                 order = Order(merchant_id=merchant_id, source=OrderSource.MARKETPLACE, order_no=order_no,
                               connection_id=connection.pk)
-                _apply_trade(order, trade, products)
+                _apply_trade(order, trade, products, now)
                 created.append((order, trade))
             elif _is_newer(trade, order):
-                _apply_trade(order, trade, products)
+                _apply_trade(order, trade, products, now)
                 changed.append((order, trade))
             else:
                 counts.unchanged += 1
@@ -142,7 +150,8 @@ def orders_upsert_marketplace(*, connection, trades) -> UpsertCounts:
                 new_items.append(item)
         if changed:
             Order.objects.bulk_update(
-                [o for o, _ in changed], [*ORDER_FIELDS, "buyer_message", "has_unmapped_lines", "refund_status"],
+                [o for o, _ in changed], [*ORDER_FIELDS, "buyer_message", "has_unmapped_lines", "refund_status", "presale_balance_due_at",
+                 "presale_frozen"],
                 batch_size=BATCH,
             )
             new_items += _update_lines(changed, products)

@@ -1,6 +1,7 @@
 from django.shortcuts import render
 
 from merchant import selectors
+from merchant.selectors.presale import presale_frozen_summary
 from merchant.views.common import merchant_view
 from merchant.views.connections import hourly_points
 from sync import outbound_status
@@ -29,4 +30,5 @@ def dashboard(request):
         "paused_sku_count": paused_skus.count(),
         "failed_pushes": outbound_status.failed_pushes_by_connection(request.merchant),
         "recent_failures": sync_selectors.recent_failed_runs(request.merchant),
+        "presale": presale_frozen_summary(request.merchant),
     })

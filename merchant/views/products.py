@@ -18,6 +18,7 @@ from merchant.forms import (
 )
 from merchant.models import ListingState, Module, Product, SwitchKind
 from merchant.permissions import Action, role_allows
+from merchant.selectors.presale import presale_frozen_for_product
 from merchant.services import catalog, stock, switches
 from merchant.templatetags.backoffice import money
 from merchant.views.common import (
@@ -131,7 +132,9 @@ def _render_detail(request, product, status=200, **forms):
         "shop_stock": [(row, StockRuleForm(instance=row.override or row.offer.rule,
                                                 auto_id=f"id_rule{row.connection.pk}_%s"))
                        for row in stock_rules.product_offers(product, request.merchant)],
+        "presale_frozen": presale_frozen_for_product(request.merchant, product),
     }
+    context["presale_frozen_total"] = sum(line.quantity for line in context["presale_frozen"])
     return render(request, "merchant/products/detail.html", context, status=status)
 
 

@@ -2,7 +2,8 @@
 
 Which orders: the merchant's orders not taken by the ERP yet that are paid and still to be shipped
 (awaiting shipment, partially shipped), oldest first, whatever their source. An unpaid order may still
-be cancelled; a shipped, completed or cancelled one is no work for a warehouse.
+be cancelled; a shipped, completed or cancelled one is no work for a warehouse. A presale goes once its
+balance is paid, or, when the merchant chose so, while it is frozen at deposit (its JSON says presale).
 
 An order is marked taken only once the bridge answered "accepted" or "duplicate" (it already had it, e.g.
 our earlier call timed out after it stored the order). Anything else leaves it untaken, so it is sent
@@ -12,7 +13,7 @@ minute. While the merchant's orders auto-sync is off, nothing is handed over.
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -21,6 +22,7 @@ from django.utils.translation import ngettext
 from merchant.api.order_json import orders_json, orders_with_parts
 from merchant.models import AuditSource, NotificationEvent, Order, OrderStatus
 from merchant.permissions import Actor
+from merchant.selectors.presale import presale_handed_at_deposit, presale_withheld
 from merchant.services.notifications import notify
 from merchant.services.order_exchange import orders_mark_taken, orders_marking_paused_reason
 from sync.connectors.erp.client import ErpClient
@@ -51,8 +53,10 @@ def orders_to_hand_over(connection: Connection, now=None):
     now = now or timezone.now()
     refused = ErpOrderRefusal.objects.filter(connection=connection, order=OuterRef("pk"),
                                              refused_at__gt=now - REFUSED_RETRY)
-    return (Order.objects.filter(merchant_id=connection.merchant_id, taken_by_erp=False, status__in=HANDOFF_STATUSES)
-            .exclude(Exists(refused)).order_by("created_at", "pk"))
+    merchant = connection.merchant
+    return (Order.objects.filter(Q(status__in=HANDOFF_STATUSES) | presale_handed_at_deposit(merchant),
+                                 merchant_id=merchant.pk, taken_by_erp=False)
+            .exclude(presale_withheld(merchant)).exclude(Exists(refused)).order_by("created_at", "pk"))
 
 
 def _refusals_record(connection: Connection, refused: dict[int, str], now) -> None:

@@ -37,7 +37,7 @@ STATUS_GROUPS = {
     "ALL_CLOSED": [TradeStatus.TRADE_CLOSED, TradeStatus.TRADE_CLOSED_BY_TAOBAO],
 }
 # README-fields: the list calls do not document these (fetch them with trade.fullinfo.get) ...
-FULLINFO_ONLY = frozenset({"buyer_message", "buyer_memo", "seller_memo"})
+FULLINFO_ONLY = frozenset({"buyer_message", "buyer_memo", "seller_memo", "timeout_action_time"})
 # ... and fullinfo does not document this one.
 LIST_ONLY = frozenset({"has_buyer_message"})
 LOGISTICS_COMPANIES = [

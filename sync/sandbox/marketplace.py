@@ -26,6 +26,8 @@ CHUNK = 2000
 CENT = Decimal("0.01")
 UNLISTED_PRICE = Decimal("10.00")
 DEPOSIT_SHARE = Decimal("0.2")
+# How long a presale buyer has to pay the balance after the deposit, unless the test says otherwise.
+BALANCE_WINDOW = timedelta(days=3)
 # TMC messages from the platform itself carry Taobao's app key as pub_app_key.
 PUBLISHER_APP_KEY = "12497914"
 ID_BASES = {
@@ -53,6 +55,8 @@ NEXT_STATUS = {
 TRADE_CREATE = "taobao_trade_TradeCreate"
 TRADE_CHANGED = "taobao_trade_TradeChanged"
 TRADE_MEMO_MODIFIED = "taobao_trade_TradeMemoModified"
+# A presale's deposit paid (its balance then comes as TradeBuyerPay, the trade going to WAIT_SELLER_SEND_GOODS).
+TRADE_BUYER_STEP_PAY = "taobao_trade_TradeBuyerStepPay"
 STATUS_TOPICS = {
     S.WAIT_SELLER_SEND_GOODS: "taobao_trade_TradeBuyerPay",
     S.SELLER_CONSIGNED_PART: "taobao_trade_TradePartlySellerShip",
@@ -264,12 +268,15 @@ def trade_ship_offline(shop: SandboxShop, tid: int, *, out_sid: str, company: di
 def trade_create(shop: SandboxShop, *, lines: Iterable[tuple[str, int]], type: str = TradeType.FIXED,
                  status: str | None = None, created: datetime | None = None, buyer_nick: str | None = None,
                  buyer_message: str = "", step_trade_status: str | None = None,
-                 step_paid_fee: Decimal | None = None, post_fee: Decimal = Decimal("0.00")) -> SandboxTrade:
+                 step_paid_fee: Decimal | None = None, post_fee: Decimal = Decimal("0.00"),
+                 balance_due: datetime | None = None) -> SandboxTrade:
     """A new trade with one line per `(outer_sku_id, num)`, priced from the shop's SKUs.
 
     An outer_sku_id the shop has no SKU for still makes a line (num_iid 0), so clients meet unmapped lines.
     `status` defaults to WAIT_SELLER_SEND_GOODS, or WAIT_BUYER_PAY for a presale whose balance is unpaid;
-    a presale's `step_trade_status` defaults to FRONT_PAID_FINAL_NOPAID and `step_paid_fee` to a 20% deposit.
+    a presale's `step_trade_status` defaults to FRONT_PAID_FINAL_NOPAID and `step_paid_fee` to a 20% deposit;
+    with the deposit paid, the balance falls due at `balance_due` (default: BALANCE_WINDOW after creation),
+    sent as trade.fullinfo.get's timeout_action_time.
     """
     lines = [(str(code), int(num)) for code, num in lines]
     if not lines:
@@ -299,6 +306,8 @@ def trade_create(shop: SandboxShop, *, lines: Iterable[tuple[str, int]], type: s
             else:
                 deposit = step_paid_fee if step_paid_fee is not None else (paid * DEPOSIT_SHARE).quantize(CENT)
             trade.data["step_paid_fee"] = money(deposit)
+            if step_trade_status == StepStatus.FRONT_PAID_FINAL_NOPAID and status == S.WAIT_BUYER_PAY:
+                trade.data["timeout_action_time"] = to_top(_second(balance_due or created + BALANCE_WINDOW))
         trade.save()
         _publish(shop.pk, _creation_messages(trade))
     return trade
@@ -321,11 +330,21 @@ def trade_advance(trade: SandboxTrade, *, at: datetime | None = None) -> Sandbox
         if t.type == TradeType.STEP and t.step_trade_status == StepStatus.FRONT_NOPAID_FINAL_NOPAID:
             t.step_trade_status = StepStatus.FRONT_PAID_FINAL_NOPAID
             t.data["step_paid_fee"] = money(Decimal(t.data["payment"]) * DEPOSIT_SHARE)
-            return TRADE_CHANGED
+            t.data["timeout_action_time"] = to_top(at + BALANCE_WINDOW)
+            return TRADE_BUYER_STEP_PAY
         following = NEXT_STATUS.get(t.status)
         return _status_apply(t, following, at) if following else None
 
     return _trade_change(trade, at, advance)
+
+
+def trade_balance_lapse(trade: SandboxTrade, *, at: datetime | None = None) -> SandboxTrade:
+    """The balance deadline of a deposit-paid presale passed unpaid: the marketplace closes the trade
+    (TRADE_CLOSED_BY_TAOBAO, the deposit kept). Raises ValueError for a trade not waiting for its balance."""
+    if trade.type != TradeType.STEP or trade.step_trade_status != StepStatus.FRONT_PAID_FINAL_NOPAID:
+        raise ValueError(f"trade {trade.tid} is not a presale waiting for its balance")
+    at = _second(at)
+    return _trade_change(trade, at, lambda t: _status_apply(t, S.TRADE_CLOSED_BY_TAOBAO, at))
 
 
 def trade_set_memo(trade: SandboxTrade, memo: str, *, at: datetime | None = None) -> SandboxTrade:
@@ -360,6 +379,7 @@ def _status_apply(trade: SandboxTrade, status: str, at: datetime) -> str:
     if trade.type == TradeType.STEP and status in PAID:
         trade.step_trade_status = StepStatus.FRONT_PAID_FINAL_PAID
         trade.data["step_paid_fee"] = trade.data["payment"]
+        trade.data.pop("timeout_action_time", None)
     for line in trade.lines:
         line["status"] = S.TRADE_CLOSED if line.get("refund_status") == R.SUCCESS else status
     return STATUS_TOPICS.get(status, TRADE_CHANGED)
@@ -501,6 +521,8 @@ def _times_generated(status: str, created: datetime, bound: datetime, rng: rando
 
 def _creation_messages(trade: SandboxTrade) -> list[SandboxMessage]:
     messages = [_trade_message(trade, TRADE_CREATE, trade.created)]
+    if trade.type == TradeType.STEP and trade.step_trade_status != StepStatus.FRONT_NOPAID_FINAL_NOPAID:
+        messages.append(_trade_message(trade, TRADE_BUYER_STEP_PAY, trade.created))
     if trade.status not in (S.WAIT_BUYER_PAY, S.TRADE_NO_CREATE_PAY):
         topic = STATUS_TOPICS.get(trade.status, TRADE_CHANGED)
         messages.append(_trade_message(trade, topic, trade.modified))
@@ -668,6 +690,12 @@ def activity_tick(shop: SandboxShop, *, now: datetime | None = None, rng: random
         trade_create(shop, lines=[(code, rng.randint(1, 3)) for code in picked], created=now,
                      status=rng.choice([S.WAIT_BUYER_PAY, S.WAIT_SELLER_SEND_GOODS]), buyer_message=message)
         counts["trades_created"] += 1
+    if codes and rng.random() < 0.1:
+        # A presale with its deposit paid; its buyer has minutes (demo time) to pay the balance.
+        trade_create(shop, lines=[(rng.choice(codes), rng.randint(1, 3))], type=TradeType.STEP, created=now,
+                     balance_due=now + timedelta(minutes=rng.randint(5, 60)))
+        counts["trades_created"] += 1
+    counts["trades_advanced"] += balances_lapse(shop, now=now)
     moving = list(
         SandboxTrade.objects.filter(shop=shop, status__in=list(NEXT_STATUS)).order_by("-modified")
         .values_list("pk", flat=True)[:200]
@@ -691,6 +719,18 @@ def activity_tick(shop: SandboxShop, *, now: datetime | None = None, rng: random
             refund_set_status(open_refund, R.SUCCESS if rng.random() < 0.8 else R.CLOSED, at=now)
             counts["refunds_settled"] += 1
     return counts
+
+
+def balances_lapse(shop: SandboxShop, *, now: datetime | None = None) -> int:
+    """Close the shop's presales whose balance deadline passed unpaid, as Taobao does; returns how many."""
+    now = _second(now)
+    waiting = SandboxTrade.objects.filter(shop=shop, type=TradeType.STEP, status=S.WAIT_BUYER_PAY,
+                                          step_trade_status=StepStatus.FRONT_PAID_FINAL_NOPAID)
+    # TOP times are GMT+8 "yyyy-MM-dd HH:mm:ss" strings, so they compare as text.
+    lapsed = [t for t in waiting.iterator() if t.data.get("timeout_action_time", "~") <= to_top(now)]
+    for trade in lapsed:
+        trade_balance_lapse(trade, at=now)
+    return len(lapsed)
 
 
 # Plumbing

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from merchant.models import OrderStatus, RefundStatus
+from merchant.models import OrderStatus, PresaleStage, RefundStatus
 from sync.errors import MalformedAnswer
 
 from .times import from_top
@@ -33,7 +33,8 @@ REFUND_STATUS = {
     "SELLER_REFUSE_BUYER": RefundStatus.REJECTED,
     "SUCCESS": RefundStatus.REFUNDED,
 }
-PRESALE_STAGES = {"FRONT_NOPAID_FINAL_NOPAID", "FRONT_PAID_FINAL_NOPAID", "FRONT_PAID_FINAL_PAID"}
+# trades.sold.get documents three stages, trade.fullinfo.get a fourth (the deposit forfeited).
+PRESALE_STAGES = set(PresaleStage.values)
 
 # What the list calls are asked for: everything we store except buyer_message, which only
 # trade.fullinfo.get returns (the list says has_buyer_message, so details are fetched only then).
@@ -43,7 +44,9 @@ TRADE_FIELDS = (
     "receiver_name,receiver_state,receiver_city,receiver_district,receiver_town,receiver_address,"
     "receiver_mobile,receiver_phone,orders"
 )
-DETAIL_FIELDS = TRADE_FIELDS + ",buyer_message,seller_memo"
+# timeout_action_time (订单超时到期时间) is only in trade.fullinfo.get: on a presale whose deposit is paid it is
+# when the balance falls due, after which the marketplace closes the trade.
+DETAIL_FIELDS = TRADE_FIELDS + ",buyer_message,seller_memo,timeout_action_time"
 REFUND_FIELDS = "refund_id,tid,oid,status,refund_fee,created,modified,reason,has_good_return,good_status"
 
 
@@ -86,6 +89,13 @@ class Trade:
     receiver_district: str
     receiver_address: str
     lines: list[Line] = field(default_factory=list)
+    # When the balance of a deposit-paid presale falls due; None: not in this answer (list calls never carry it).
+    presale_balance_due_at: datetime | None = None
+
+    @property
+    def balance_due_wanted(self) -> bool:
+        """A deposit-paid presale whose balance deadline only trade.fullinfo.get can tell."""
+        return self.is_presale and self.presale_status == PresaleStage.DEPOSIT_PAID and not self.presale_balance_due_at
 
 
 @dataclass
@@ -186,10 +196,13 @@ def trade_from_top(record: dict, where: str = "trade") -> Trade:
     payment = _money(record, "payment", where)
     end_time = _time(record, "end_time", where)
     has_message = str(record.get("has_buyer_message", "")).lower() == "true" or bool(record.get("buyer_message"))
+    is_presale = str(record.get("type") or "") == "step"
+    balance_due = (_time(record, "timeout_action_time", where)
+                   if is_presale and stage == PresaleStage.DEPOSIT_PAID else None)
     address = " ".join(p for p in (_text(record, "receiver_town", 50), _text(record, "receiver_address", 250)) if p)
     return Trade(
         order_no=str(tid), status=status, platform_status=platform_status,
-        is_presale=str(record.get("type") or "") == "step", presale_status=stage,
+        is_presale=is_presale, presale_status=stage, presale_balance_due_at=balance_due,
         created_at=_time(record, "created", where, required=True),
         modified_at=_time(record, "modified", where, required=True),
         paid_at=_time(record, "pay_time", where), shipped_at=_time(record, "consign_time", where),
