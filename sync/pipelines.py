@@ -7,15 +7,15 @@ from django.utils import timezone
 from .breaker import DEGRADED_EVERY
 from .connectors.top.client import TopClient
 from .connectors.top.times import TOP_TZ
-from .models import PUSH_MODULES, BreakerState, Connection, SyncModule
+from .models import PUSH_MODULES, BreakerState, Connection, StockCheck, SyncModule
 from .drift import stock_check
-from .item_mapping import items_refresh
+from .item_mapping import ItemsReport, items_refresh
 from .orders import orders_pull_full, orders_pull_incremental, orders_pull_range, refunds_pull
 from .outbound import Tally, outbox_push
 from .ratelimit import CallBudget
 from .reconcile import reconcile_days
 from .runs import checkpoint_for, run_of
-from .trace import NoWaitBudget, traces_read
+from .trace import NoWaitBudget, TraceReport, traces_read
 
 PUSH_KINDS = {module: kind for kind, module in PUSH_MODULES.items()}
 
@@ -57,6 +57,7 @@ def reconcile_sync(connection: Connection, *, first: date | None = None, last: d
     """Check the days first..last (GMT+8); by default yesterday."""
     yesterday = (timezone.now().astimezone(TOP_TZ) - timedelta(days=1)).date()
     first, last = first or last or yesterday, last or first or yesterday
+    reports = []  # what a run stopped by a permanent error (not re-raised) reports
     with run_of(connection, SyncModule.RECONCILE, mode="days", trigger=trigger) as run:
         reports = reconcile_days(run, client_factory(connection, counter=run.counter), first, last)
     summary = run.summary()
@@ -81,6 +82,7 @@ def push_sync(connection: Connection, *, module: str, trigger: str = "schedule",
 def items_sync(connection: Connection, *, trigger: str = "schedule", client_factory=TopClient) -> dict:
     """Read the shop's items and match them to our products (sync.item_mapping). The summary adds how many
     products are on the marketplace (`matched`) and how many are not (`not_on_marketplace`)."""
+    report = ItemsReport()  # what a run stopped by a permanent error (not re-raised) reports
     with run_of(connection, SyncModule.ITEMS, mode="items", trigger=trigger) as run:
         report = items_refresh(run, client_factory(connection, counter=run.counter))
     return {**run.summary(), "matched": report.matched, "not_on_marketplace": report.missing,
@@ -90,6 +92,7 @@ def items_sync(connection: Connection, *, trigger: str = "schedule", client_fact
 def stock_check_sync(connection: Connection, *, trigger: str = "schedule", client_factory=TopClient) -> dict:
     """Read the marketplace's quantities back and repair drift (sync.drift). The summary adds the SKUs compared,
     how many had drifted, how many were repaired, and those left for the order pull."""
+    check = StockCheck()  # what a run stopped by a permanent error (not re-raised) reports
     with run_of(connection, SyncModule.STOCK_CHECK, mode="check", trigger=trigger) as run:
         check = stock_check(run, client_factory(connection, counter=run.counter))
     return {**run.summary(), "compared": check.skus, "drifted": check.drifted, "repaired": check.repaired,
@@ -100,6 +103,7 @@ def trace_sync(connection: Connection, *, trigger: str = "schedule", client_fact
     """One pass of carrier traces (sync.trace): the summary adds traces read (`read`), parcels that moved
     (`moved`), follow-ups opened (`opened`), parcels signed for (`delivered`), failed reads (`failed`), traces
     still due (`left_due`) and whether the call budget ran out (`budget_spent`)."""
+    report = TraceReport()  # what a run stopped by a permanent error (not re-raised) reports
     with run_of(connection, SyncModule.TRACE, mode="trace", trigger=trigger) as run:
         budget = NoWaitBudget(CallBudget(connection.pk, connection.calls_per_minute))
         report = traces_read(run, client_factory(connection, counter=run.counter, budget=budget))

@@ -133,3 +133,12 @@ def test_the_connection_page_and_metrics_show_the_checks(top, mapped, client_own
     metrics = client.get("/metrics", HTTP_AUTHORIZATION="Bearer t0ken").content.decode()
     assert f'mh_stock_drift_total{{connection="{top.pk}"}} 1.0' in metrics
     assert f'mh_stock_check_last_drifted{{connection="{top.pk}"}} 1.0' in metrics
+
+
+def test_a_check_stopped_by_an_expired_session_reports_the_stop(top, shop, mapped):
+    faults(shop, session_expired=True)
+    summary = check(top)
+    assert summary["outcome"] == "stopped" and summary["compared"] == 0 and summary["repaired"] == 0
+    top.refresh_from_db()
+    assert top.stopped_reason
+    assert items_sync(top, trigger="cli", client_factory=fast_client)["outcome"] == "stopped"
