@@ -183,7 +183,7 @@ class RunOutcome(models.TextChoices):
 RUN_MODE_LABELS = {
     "full": _("full pull"), "incremental": _("new changes"), "days": _("day by day"), "push": _("push"),
     "handoff": _("hand-over to the ERP"), "consume": _("message channel"), "items": _("reading the shop's items"),
-    "trace": _("reading carrier traces"),
+    "trace": _("reading carrier traces"), "check": _("reading the shop's stock back"),
 }
 RUN_TRIGGER_LABELS = {
     "schedule": _("on schedule"), "manual": _("started by hand"), "cli": _("command line"),
