@@ -48,3 +48,16 @@ def apply_changes(instance, values: dict) -> dict:
             changes[field] = (old, new)
             setattr(instance, field, new)
     return changes
+
+
+def merchant_settings_write(*, merchant, values: dict, actor) -> tuple:
+    """Write merchant settings under a row lock, audited field by field; returns (the locked merchant, the
+    changes field -> (old, new)). Call it inside the caller's transaction."""
+    from merchant.models import Merchant
+
+    locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
+    changes = apply_changes(locked, values)
+    if changes:
+        locked.save(update_fields=list(changes))
+        audit_changes(merchant_id=locked.pk, entity="merchant", entity_id=locked.pk, changes=changes, actor=actor)
+    return locked, changes

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from merchant.models import Merchant, OrderListPreference, SavedOrderView
 from merchant.permissions import Action, Actor
 
-from .audit import apply_changes, audit_changes
+from .audit import merchant_settings_write
 from .order_attention import order_attention_refresh
 
 COLUMNS = ("source", "customer", "receiver", "created", "paid", "total", "status", "platform_status",
@@ -72,12 +72,8 @@ def order_exception_clocks_set(*, merchant: Merchant, take_hours: int, ship_hour
         if not 1 <= hours <= 24 * 30:
             raise ValidationError({field: _("Enter a number of hours from 1 to 720.")})
     with transaction.atomic():
-        locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
-        changes = apply_changes(locked, values)
+        locked, changes = merchant_settings_write(merchant=merchant, values=values, actor=actor)
         if changes:
-            locked.save(update_fields=list(changes))
-            audit_changes(merchant_id=locked.pk, entity="merchant", entity_id=locked.pk, changes=changes,
-                          actor=actor)
             # New clocks: the queue is re-derived now rather than at the next minute's sweep.
             transaction.on_commit(partial(order_attention_refresh, merchant=locked))
     return locked

@@ -21,7 +21,7 @@ from merchant.models import AuditEntry, AuditSource, Merchant, Order, OrderItem,
 from merchant.permissions import Action, Actor
 from sync.outbox import outbox_products_changed
 
-from .audit import apply_changes, audit_changes, audit_entries
+from .audit import audit_entries, merchant_settings_write
 
 EXPIRE_BATCH = 500
 
@@ -71,10 +71,5 @@ def merchant_presale_handoff_set(*, merchant: Merchant, handoff: str, actor: Act
     if handoff not in PresaleHandoff.values:
         raise ValidationError({"handoff": _("Choose when presale orders go to the ERP.")})
     with transaction.atomic():
-        locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
-        changes = apply_changes(locked, {"presale_handoff": handoff})
-        if changes:
-            locked.save(update_fields=list(changes))
-            audit_changes(merchant_id=locked.pk, entity="merchant", entity_id=locked.pk, changes=changes,
-                          actor=actor)
+        locked, changes = merchant_settings_write(merchant=merchant, values={"presale_handoff": handoff}, actor=actor)
     return locked

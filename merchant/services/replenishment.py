@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 from merchant.models import Merchant, Product, ProductReplenishment
 from merchant.permissions import Action, Actor
 
-from .audit import apply_changes, audit_changes
+from .audit import apply_changes, audit_changes, merchant_settings_write
 
 MAX_DAYS = 365
 MAX_ON_ORDER = 10_000_000
@@ -31,12 +31,7 @@ def replenishment_defaults_set(*, merchant: Merchant, lead_days: int, review_day
     if lead_days + review_days == 0:
         raise ValidationError({"replenish_review_days": _("Lead time and days between orders cannot both be 0.")})
     with transaction.atomic():
-        locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
-        changes = apply_changes(locked, values)
-        if changes:
-            locked.save(update_fields=list(changes))
-            audit_changes(merchant_id=locked.pk, entity="merchant", entity_id=locked.pk, changes=changes,
-                          actor=actor)
+        locked, changes = merchant_settings_write(merchant=merchant, values=values, actor=actor)
     for field in values:
         setattr(merchant, field, getattr(locked, field))
     return locked
