@@ -7,7 +7,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from .breaker import breaker_after_run
-from .connectors.top.client import CallCounter, TopClient
+from .calls import CallCounter
+from .connectors.top.client import TopClient
 from .errors import Permanent, SyncError, failure_text
 from .messages import messages_consume_once, messages_permit
 from .models import Connection, ConnectionKind, RunOutcome, SyncModule, SyncRun

@@ -18,7 +18,7 @@ from merchant.models import NotificationEvent
 from merchant.services.notifications import notify
 
 from .breaker import breaker_after_run
-from .connectors.top.client import CallCounter
+from .calls import CallCounter
 from .errors import Permanent, SessionExpired, failure_text
 from .models import Checkpoint, Connection, ConnectionKind, RunOutcome, SyncModule, SyncRun
 

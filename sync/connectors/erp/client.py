@@ -17,12 +17,8 @@ from django.conf import settings
 
 from merchant.api import signing
 from sync import anomalies, http
-from sync.connectors.top.client import CallCounter
-from sync.errors import MalformedAnswer, RateLimited, SyncError
-from sync.models import HEALTHY_CALL_OUTCOMES
-from sync.ratelimit import CallBudget
-from sync.retry import with_retry
-from sync.stats import call_record
+from sync.calls import ApiClient
+from sync.errors import MalformedAnswer
 
 from .errors import KNOWN_CODES, error_code, error_from_answer
 
@@ -71,17 +67,12 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-class ErpClient:
-    def __init__(self, connection, *, budget: CallBudget | None = None, counter: CallCounter | None = None,
-                 timeout=http.DEFAULT_TIMEOUT, sleep=time.sleep):
-        self.connection = connection
+class ErpClient(ApiClient):
+    def __init__(self, connection, **kwargs):
+        super().__init__(connection, **kwargs)
         self.base = connection.gateway_url.strip().rstrip("/")
         self.key = connection.app_key
         self.secret = connection.app_secret
-        self.budget = budget or CallBudget(connection.pk, connection.calls_per_minute, sleep=sleep)
-        self.counter = counter or CallCounter()
-        self.timeout = timeout
-        self._sleep = sleep
 
     # The contract's calls
 
@@ -132,33 +123,23 @@ class ErpClient:
         body = b"" if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
                                                       default=_json_default).encode("utf-8")
         what = f"{method} {path}"
-        self.budget.acquire()
-        self.counter.calls += 1
-        outcome, code, request_id, seconds = "ok", "", "", 0.0
-        try:
+
+        def attempt(note):
             # Sign the path as sent: the base URL may carry a path of its own (https://erp/bridge/v1).
             headers = self.signed_headers(method, urlsplit(url).path, query, body)
             answer = http.request_json(method, url, headers=headers, body=body if payload is not None else None,
                                        timeout=self.timeout, max_bytes=settings.ERP_MAX_RESPONSE_BYTES)
-            seconds = answer.seconds
-            request_id = str(answer.headers.get("X-Request-Id") or "")
+            note.seconds = answer.seconds
+            note.request_id = str(answer.headers.get("X-Request-Id") or "")
             if not 200 <= answer.status < 300:
                 code = error_code(answer.body)
                 anomalies.observe_error_code(connection=self.connection, method=what, code=code,
-                                             known=code in KNOWN_CODES, request_id=request_id)
+                                             known=code in KNOWN_CODES, request_id=note.request_id)
                 raise error_from_answer(answer.status, answer.body, answer.headers, what)
-            self._observe(what, answer.body, request_id)
+            self._observe(what, answer.body, note.request_id)
             return read(answer.body)
-        except SyncError as exc:
-            outcome, code, request_id = exc.outcome, exc.code, exc.request_id or request_id
-            if exc.outcome not in HEALTHY_CALL_OUTCOMES:
-                self.counter.failed += 1
-            if isinstance(exc, RateLimited):
-                self.budget.ban(exc.seconds)
-            raise
-        finally:
-            call_record(connection_id=self.connection.pk, method=what, outcome=outcome, seconds=seconds,
-                        code=code, request_id=request_id)
+
+        return self.recorded(what, attempt)
 
     def _observe(self, what: str, body: bytes, request_id: str) -> None:
         try:
@@ -169,11 +150,7 @@ class ErpClient:
         anomalies.observe_answer(connection=self.connection, method=what, body=payload, request_id=request_id)
 
     def _with_retry(self, attempt, what: str, *, attempts: int = 6, max_ban_wait: float = 600.0):
-        """attempt() until it succeeds: bans are waited out (for up to max_ban_wait seconds in all; they
-        are not failures), other retryable failures retried with jittered exponential backoff and
-        re-raised after `attempts` of them."""
-        return with_retry(attempt, what, connection_id=self.connection.pk, sleep=self._sleep, attempts=attempts,
-                          max_ban_wait=max_ban_wait)
+        return self.retrying(what, attempt, attempts=attempts, max_ban_wait=max_ban_wait)
 
     # Reading answers
 

@@ -5,17 +5,13 @@ retries platform failures with backoff, so a marketplace failing 10% of calls co
 """
 import json
 import logging
-import time
 
 from django.conf import settings
 from django.utils import timezone
 
 from sync import anomalies, http
-from sync.errors import MalformedAnswer, RateLimited, Retryable, SyncError
-from sync.models import HEALTHY_CALL_OUTCOMES
-from sync.ratelimit import CallBudget
-from sync.retry import with_retry
-from sync.stats import call_record
+from sync.calls import ApiClient
+from sync.errors import MalformedAnswer, Retryable
 
 from .errors import code_known, error_from_envelope
 from .signing import sign
@@ -38,27 +34,14 @@ def router_url(gateway: str) -> str:
     return gateway if gateway.rstrip("/").endswith(ROUTER_PATH) else gateway.rstrip("/") + ROUTER_PATH
 
 
-class CallCounter:
-    """Counts calls and failed calls for a run summary."""
-
-    def __init__(self):
-        self.calls = 0
-        self.failed = 0
-
-
-class TopClient:
-    def __init__(self, connection, *, budget: CallBudget | None = None, counter: CallCounter | None = None,
-                 timeout=http.DEFAULT_TIMEOUT, sleep=time.sleep):
-        self.connection = connection
+class TopClient(ApiClient):
+    def __init__(self, connection, **kwargs):
+        super().__init__(connection, **kwargs)
         self.url = router_url(connection.gateway_url)
         self.app_key = connection.app_key
         self.secret = connection.app_secret
         self.session = connection.session
         self.sign_method = connection.sign_method
-        self.budget = budget or CallBudget(connection.pk, connection.calls_per_minute, sleep=sleep)
-        self.counter = counter or CallCounter()
-        self.timeout = timeout
-        self._sleep = sleep
 
     def signed_params(self, method: str, params: dict) -> tuple[dict, dict]:
         """(system params with sign, business params), empty values dropped as TOP requires."""
@@ -74,30 +57,21 @@ class TopClient:
         """One call; returns the `<name>_response` object, or `read(body)` when given. Raises a SyncError
         subclass on failure. `read` checks the answer inside the call, so an answer that fails it
         (MalformedAnswer) is recorded as a failed call with its request id, and retried like one."""
-        self.budget.acquire()
-        system, business = self.signed_params(method, params or {})
-        self.counter.calls += 1
-        outcome, code, request_id, seconds = "ok", "", "", 0.0
-        try:
+        def attempt(note):
+            # Signed after the budget's wait, so the timestamp is fresh however long that was.
+            system, business = self.signed_params(method, params or {})
             # Everything goes in the POST body (TOP accepts it there), so no URL, proxy log or error text
             # ever carries the session token or the signature.
             answer = http.post_form(self.url, data={**system, **business}, timeout=self.timeout,
                                     max_bytes=settings.TOP_MAX_RESPONSE_BYTES)
-            seconds = answer.seconds
+            note.seconds = answer.seconds
             body = self._parse(method, answer)
-            request_id = str(body.get("request_id") or "")
-            anomalies.observe_answer(connection=self.connection, method=method, body=body, request_id=request_id)
+            note.request_id = str(body.get("request_id") or "")
+            anomalies.observe_answer(connection=self.connection, method=method, body=body,
+                                     request_id=note.request_id)
             return read(body) if read else body
-        except SyncError as exc:
-            outcome, code, request_id = exc.outcome, exc.code, exc.request_id or request_id
-            if exc.outcome not in HEALTHY_CALL_OUTCOMES:
-                self.counter.failed += 1
-            if isinstance(exc, RateLimited):
-                self.budget.ban(exc.seconds)
-            raise
-        finally:
-            call_record(connection_id=self.connection.pk, method=method, outcome=outcome, seconds=seconds,
-                        code=code, request_id=request_id)
+
+        return self.recorded(method, attempt)
 
     def _parse(self, method: str, answer: http.Answer) -> dict:
         if answer.status >= 500:
@@ -127,5 +101,5 @@ class TopClient:
         """Like call(), but waits out bans (for up to max_ban_wait seconds in all; they are not failures
         of the call) and retries other retryable failures with jittered exponential backoff, re-raising
         after `attempts` of them."""
-        return with_retry(lambda: self.call(method, params, read=read), method, connection_id=self.connection.pk,
-                          sleep=self._sleep, attempts=attempts, max_ban_wait=max_ban_wait)
+        return self.retrying(method, lambda: self.call(method, params, read=read), attempts=attempts,
+                             max_ban_wait=max_ban_wait)
