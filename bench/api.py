@@ -64,8 +64,8 @@ from merchant.permissions import Actor  # noqa: E402
 from merchant.services.api_credentials import api_credential_create  # noqa: E402
 from sync.models import Checkpoint, Connection, SyncModule  # noqa: E402
 from sync.runs import checkpoint_for  # noqa: E402
-from sync.sandbox import marketplace  # noqa: E402
-from sync.sandbox.models import SandboxShop, SandboxSku  # noqa: E402
+from sync.marketplaces.top.sandbox import marketplace  # noqa: E402
+from sync.marketplaces.top.sandbox.models import SandboxShop, SandboxSku  # noqa: E402
 from sync.services import connection_create, connection_set_enabled  # noqa: E402
 
 LATENCY_BAR = 0.5  # s, p95 of one 500-SKU request
@@ -391,7 +391,7 @@ cron.register(jobs.sync_dispatch, queue_name="default", interval=60)
 def push_missing() -> str:
     """Why the outbound stock push cannot be measured ("" when it can)."""
     from sync import jobs
-    from sync.sandbox import gateway
+    from sync.marketplaces.top.sandbox import gateway
 
     missing = [name for name in ("sync.outbox", "sync.outbound", "sync.sellable") if importlib.util.find_spec(name) is None]
     if not hasattr(jobs, "sync_push"):

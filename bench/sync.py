@@ -57,15 +57,15 @@ from django.utils import timezone  # noqa: E402
 from merchant.models import AuditSource, ListingState, Merchant, Order, OrderSource, Product  # noqa: E402
 from merchant.permissions import Actor  # noqa: E402
 from merchant.services.marketplace_orders import UpsertCounts, orders_upsert_marketplace  # noqa: E402
-from sync.connectors.top import mapping  # noqa: E402
-from sync.connectors.top.client import TopClient  # noqa: E402
-from sync.connectors.top.times import to_top  # noqa: E402
+from sync.marketplaces.top import mapping  # noqa: E402
+from sync.marketplaces.top.client import TopClient  # noqa: E402
+from sync.marketplaces.top.times import to_top  # noqa: E402
 from sync.models import ApiCall, Checkpoint, Connection, SyncModule  # noqa: E402
 from sync.orders import PAGE_SIZE, SOLD, TRADE_TYPES, orders_pull_incremental  # noqa: E402
 from sync.pipelines import orders_sync  # noqa: E402
 from sync.runs import checkpoint_for, run_of  # noqa: E402
-from sync.sandbox import marketplace  # noqa: E402
-from sync.sandbox.models import SandboxCall, SandboxShop, SandboxSku, SandboxTrade  # noqa: E402
+from sync.marketplaces.top.sandbox import marketplace  # noqa: E402
+from sync.marketplaces.top.sandbox.models import SandboxCall, SandboxShop, SandboxSku, SandboxTrade  # noqa: E402
 from sync.services import connection_create  # noqa: E402
 
 CALLS_BAR = 1.05 / PAGE_SIZE

@@ -3,8 +3,8 @@ from rq import cron
 
 from merchant import jobs as merchant_jobs
 from sync import jobs
-from sync.sandbox import jobs as sandbox_jobs
-from sync.sandbox_erp import jobs as sandbox_erp_jobs
+from sync.marketplaces.top.sandbox import jobs as sandbox_jobs
+from sync.erp.sandbox import jobs as sandbox_erp_jobs
 
 cron.register(jobs.switches_resume_expired, queue_name="default", interval=60)
 cron.register(jobs.batches_expire, queue_name="default", interval=3600)

@@ -45,8 +45,8 @@ INSTALLED_APPS = [
     "merchant",
     "sync",
     "sync.erp",
-    "sync.sandbox",
-    "sync.sandbox_erp",
+    "sync.marketplaces.top.sandbox",
+    "sync.erp.sandbox",
 ]
 
 MIDDLEWARE = [

@@ -29,9 +29,9 @@ urlpatterns = [
 ]
 
 if settings.SANDBOX_ENABLED:
-    from sync.sandbox.gateway import router_rest
+    from sync.marketplaces.top.sandbox.gateway import router_rest
 
-    urlpatterns.insert(0, path("sandbox/", include("sync.sandbox.urls")))
+    urlpatterns.insert(0, path("sandbox/", include("sync.marketplaces.top.sandbox.urls")))
     # The official TOP SDKs post to the gateway's own path, /router/rest, with no way to add a prefix.
     urlpatterns.insert(0, path("router/rest", router_rest, name="sandbox_top_router_sdk"))
-    urlpatterns.insert(1, path("sandbox/", include("sync.sandbox_erp.urls")))
+    urlpatterns.insert(1, path("sandbox/", include("sync.erp.sandbox.urls")))

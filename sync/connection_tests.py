@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 from merchant.models import AuditSource
 from merchant.permissions import Action, Actor
 
-from .connectors.erp.client import ErpClient
-from .connectors.top.client import TopClient
+from .erp.client import ErpClient
+from .marketplaces.top.client import TopClient
 from .models import Connection, ConnectionKind, ConnectionTest, ConnectionTestStatus
 
 log = logging.getLogger(__name__)

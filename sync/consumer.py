@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from .breaker import breaker_after_run
 from .calls import CallCounter
-from .connectors.top.client import TopClient
+from .marketplaces.top.client import TopClient
 from .errors import Permanent, SyncError, failure_text
 from .messages import messages_consume_once, messages_permit
 from .models import Connection, ConnectionKind, RunOutcome, SyncModule, SyncRun

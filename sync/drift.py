@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from merchant.models import Merchant
 
-from .connectors.top.items import item_get
+from .marketplaces.top.items import item_get
 from .errors import BusinessError
 from .item_mapping import DETAILS_PER_RUN, DETAILS_PER_RUN_MIN
 from .models import Checkpoint, MarketplaceSku, Outbox, OutboxKind, StockCheck, SyncModule

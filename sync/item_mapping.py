@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from merchant.models import Product
 
-from .connectors.top.items import Item, item_get, items_all
+from .marketplaces.top.items import Item, item_get, items_all
 from .errors import BusinessError
 from .models import MappingLink, MarketplaceListing, MarketplaceSku
 from .outbox import outbox_products_due

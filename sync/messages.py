@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from merchant.services.marketplace_orders import UpsertCounts, orders_upsert_marketplace
 
-from .connectors.top import mapping
+from .marketplaces.top import mapping
 from .errors import BusinessError, Retryable
 from .models import ProcessedMessage
 from .orders import trade_fetch

@@ -18,8 +18,8 @@ from django.utils import timezone
 from merchant.models import Order, OrderSource
 from merchant.services.marketplace_orders import order_refunds_apply, orders_upsert_marketplace
 
-from .connectors.top import mapping
-from .connectors.top.times import TOP_TZ, from_top, to_top
+from .marketplaces.top import mapping
+from .marketplaces.top.times import TOP_TZ, from_top, to_top
 from .errors import BusinessError, MalformedAnswer
 from .models import Checkpoint, SyncModule
 from .runs import checkpoint_for

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from merchant.models import ListingState, Merchant
 
-from .connectors.top import mapping
+from .marketplaces.top import mapping
 from .errors import BusinessError, MalformedAnswer, Permanent
 from .models import MappingLink, MarketplaceSku, Outbox, OutboxKind
 from .outbox import MAX_ATTEMPTS, outbox_acked, outbox_claim, outbox_failed, outbox_release, outbox_skipped

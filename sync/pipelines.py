@@ -5,8 +5,8 @@ from datetime import date, datetime, timedelta
 from django.utils import timezone
 
 from .breaker import DEGRADED_EVERY
-from .connectors.top.client import TopClient
-from .connectors.top.times import TOP_TZ
+from .marketplaces.top.client import TopClient
+from .marketplaces.top.times import TOP_TZ
 from .models import PUSH_MODULES, BreakerState, Connection, StockCheck, SyncModule
 from .drift import stock_check
 from .item_mapping import ItemsReport, items_refresh

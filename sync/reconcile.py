@@ -4,8 +4,8 @@ from datetime import date, datetime, time, timedelta
 
 from merchant.models import Order
 
-from .connectors.top import mapping
-from .connectors.top.times import TOP_TZ, from_top, to_top
+from .marketplaces.top import mapping
+from .marketplaces.top.times import TOP_TZ, from_top, to_top
 from .errors import BusinessError, MalformedAnswer
 from .models import ReconcileReport
 from .orders import PAGE_SIZE, SOLD, TRADE_TYPES, trade_fetch, trades_store, window_pull_backwards

@@ -15,7 +15,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from .breaker import DEGRADED_EVERY, breaker_probe_if_due
-from .connectors.top.times import TOP_TZ
+from .marketplaces.top.times import TOP_TZ
 from .item_mapping import ITEMS_EVERY, items_refresh_due
 from .models import PUSH_MODULES, BreakerState, Connection, ConnectionKind, SyncModule
 from .outbox import outbox_due

@@ -12,9 +12,9 @@ from django.utils.translation import gettext as _
 
 from merchant.permissions import Action, Actor
 
-from .connectors.top.client import TopClient
-from .connectors.top.signing import SIGN_METHODS
-from .connectors.top.times import to_top
+from .marketplaces.top.client import TopClient
+from .marketplaces.top.signing import SIGN_METHODS
+from .marketplaces.top.times import to_top
 from .errors import SyncError
 from .http import url_problem
 from .models import Connection, ConnectionKind

@@ -23,7 +23,7 @@ from django.utils import timezone
 from merchant.models import Order, OrderStatus
 from merchant.services.followups import followup_stalled_open, followup_trace_moved
 
-from .connectors.top.trace import Trace, trace_search
+from .marketplaces.top.trace import Trace, trace_search
 from .errors import BusinessError, RateLimited, Retryable
 from .models import TraceWatch
 from .ratelimit import BudgetTimeout, CallBudget

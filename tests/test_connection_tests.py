@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sync.connection_tests import connection_test_run
-from sync.connectors.erp.client import ErpClient
-from sync.connectors.top.errors import error_from_envelope
+from sync.erp.client import ErpClient
+from sync.marketplaces.top.errors import error_from_envelope
 from sync.erp.services import erp_connection_create, erp_connection_update
 from sync.errors import Permanent
 from sync.models import Connection, ConnectionTest, ConnectionTestStatus

@@ -6,8 +6,8 @@ send), limits from the client. `python manage.py erp_bridge_openapi` writes it; 
 from merchant.api import signing
 from merchant.api.openapi import item_schema
 from merchant.api.order_schemas import ORDER
-from sync.connectors.erp.client import MAX_CURSOR_LENGTH, MAX_LIMIT, MAX_PAGE_ITEMS, ORDER_STATUSES, PAGE_LIMIT
-from sync.connectors.erp.errors import DEFAULT_RETRY_AFTER
+from sync.erp.client import MAX_CURSOR_LENGTH, MAX_LIMIT, MAX_PAGE_ITEMS, ORDER_STATUSES, PAGE_LIMIT
+from sync.erp.errors import DEFAULT_RETRY_AFTER
 
 from .orders import BATCH
 from .pull import ITEM_KIND

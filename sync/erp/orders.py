@@ -25,7 +25,7 @@ from merchant.permissions import Actor
 from merchant.selectors.presale import presale_handed_at_deposit, presale_withheld
 from merchant.services.notifications import notify
 from merchant.services.order_exchange import orders_mark_taken, orders_marking_paused_reason
-from sync.connectors.erp.client import ErpClient
+from sync.erp.client import ErpClient
 from sync.models import Connection, SyncModule
 from sync.runs import run_of
 

@@ -20,8 +20,8 @@ from merchant.services.bulk import PLANS
 from merchant.services.customers import unmatched_erp_customers_record
 from merchant.services.inbound import HELD, INVALID, OK, inbound_apply
 from merchant.services.inbound_fields import item_from_json
-from sync.connectors.erp.client import PAGE_LIMIT, ErpClient
-from sync.connectors.erp.errors import CursorExpired, UnsupportedKind
+from sync.erp.client import PAGE_LIMIT, ErpClient
+from sync.erp.errors import CursorExpired, UnsupportedKind
 from sync.models import Connection, SyncModule
 from sync.runs import run_of
 

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from merchant.permissions import Action, Actor
-from sync.connectors.erp.client import ErpClient
+from sync.erp.client import ErpClient
 from sync.errors import SyncError
 from sync.models import Connection, ConnectionKind
 from sync.services import TestResult, error_text, gateway_url_check, url_changed

@@ -10,7 +10,7 @@ from sync.connection_tests import connection_test_run
 from sync.consumer import Consumer
 from sync.models import Connection, ConnectionTest
 from sync.pipelines import orders_sync
-from sync.sandbox import marketplace
+from sync.marketplaces.top.sandbox import marketplace
 
 from .conftest import log_in_in_english
 

@@ -4,13 +4,13 @@ from functools import partial
 
 import pytest
 
-from sync.connectors.erp.client import ErpClient
+from sync.erp.client import ErpClient
 from sync.erp.orders import erp_orders_sync
 from sync.erp.pull import erp_pull_sync
-from sync.sandbox_erp import bridge as sandbox_bridge
-from sync.sandbox_erp.demo import sandbox_erp_connect
-from sync.sandbox_erp.erp import erp_create
-from sync.sandbox_erp.models import SandboxErp
+from sync.erp.sandbox import bridge as sandbox_bridge
+from sync.erp.sandbox.demo import sandbox_erp_connect
+from sync.erp.sandbox.erp import erp_create
+from sync.erp.sandbox.models import SandboxErp
 
 KEY = "erp-bridge-key"
 SECRET = "erp-bridge-secret"

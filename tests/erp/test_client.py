@@ -3,14 +3,14 @@ from decimal import Decimal
 
 import pytest
 
-from sync.connectors.erp.client import ErpClient
-from sync.connectors.erp.errors import CursorExpired, UnsupportedKind, retry_after_seconds
+from sync.erp.client import ErpClient
+from sync.erp.errors import CursorExpired, UnsupportedKind, retry_after_seconds
 from sync.errors import MalformedAnswer, NetworkError, Permanent, Retryable
 from sync.models import ApiCall, Connection
-from sync.sandbox_erp.erp import (
+from sync.erp.sandbox.erp import (
     erp_batches_change, erp_change, erp_log_truncate, erp_price_change, erp_stock_change,
 )
-from sync.sandbox_erp.models import SandboxErpCall
+from sync.erp.sandbox.models import SandboxErpCall
 
 from .conftest import faults, fast_client
 

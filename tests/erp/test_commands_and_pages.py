@@ -12,9 +12,9 @@ from merchant.models import Module, ModuleSwitch, Product
 from sync import schedule
 from sync.erp.services import erp_connection_create
 from sync.models import Connection, ConnectionKind, SyncRun
-from sync.sandbox_erp.demo import demo_erp_connect
-from sync.sandbox_erp.erp import activity_tick, erp_stock_change
-from sync.sandbox_erp.models import SandboxErp, SandboxErpChange, SandboxErpOrder
+from sync.erp.sandbox.demo import demo_erp_connect
+from sync.erp.sandbox.erp import activity_tick, erp_stock_change
+from sync.erp.sandbox.models import SandboxErp, SandboxErpChange, SandboxErpOrder
 from tests.factories import ConnectionFactory, ProductFactory
 
 from .conftest import SECRET, pull
@@ -213,6 +213,6 @@ def test_the_demo_erp_sends_values_that_arrive_or_are_held(live_server, merchant
     assert summary["outcome"] == "ok" and summary["applied"] >= 4
     assert summary["kinds"]["prices"]["held"] == 3  # the price module is paused
     assert Product.objects.filter(merchant=merchant_a, erp_product_id="ERP-NEW-0001").exists()
-    from sync.sandbox_erp import bridge as sandbox_bridge
+    from sync.erp.sandbox import bridge as sandbox_bridge
 
     assert sandbox_bridge.wait_until_idle()

@@ -8,7 +8,7 @@ from django.utils import timezone
 from merchant.models import AuditEntry, AuditSource, Module, Order, OrderStatus
 from merchant.services.switches import module_switch_set
 from sync.erp.models import ErpOrderRefusal
-from sync.sandbox_erp.models import SandboxErpCall, SandboxErpOrder
+from sync.erp.sandbox.models import SandboxErpCall, SandboxErpOrder
 from tests.factories import OrderFactory
 
 from .conftest import faults, hand_over

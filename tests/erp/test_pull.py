@@ -14,11 +14,11 @@ from merchant.services.switches import module_switch_set, sku_switch_set
 from sync.erp import pull as erp_pull_module
 from sync.erp.models import ErpCursor
 from sync.models import Checkpoint, RunOutcome, SyncModule, SyncRun
-from sync.sandbox_erp.erp import (
+from sync.erp.sandbox.erp import (
     erp_batches_change, erp_change, erp_customer_change, erp_log_truncate, erp_price_change, erp_product_change,
     erp_stock_change,
 )
-from sync.sandbox_erp.models import SandboxErpCall
+from sync.erp.sandbox.models import SandboxErpCall
 from tests.factories import CustomerFactory, ProductFactory, RegionGroupFactory
 
 from .conftest import faults, pull

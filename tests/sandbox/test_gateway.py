@@ -8,10 +8,10 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from django.utils import timezone
 
-from sync.connectors.top.signing import SIGN_METHODS, sign
-from sync.connectors.top.times import from_top, to_top
-from sync.sandbox import faults, marketplace
-from sync.sandbox.models import CallOutcome, SandboxCall, SandboxMessage, SandboxShop, SandboxTrade
+from sync.marketplaces.top.signing import SIGN_METHODS, sign
+from sync.marketplaces.top.times import from_top, to_top
+from sync.marketplaces.top.sandbox import faults, marketplace
+from sync.marketplaces.top.sandbox.models import CallOutcome, SandboxCall, SandboxMessage, SandboxShop, SandboxTrade
 
 URL = "/sandbox/top/router/rest"
 APP_KEY, SECRET, SESSION = "12345678", "sandbox-secret", "sandbox-session"

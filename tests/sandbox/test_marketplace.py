@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from sync.sandbox import jobs, marketplace
-from sync.sandbox.models import SandboxMessage, SandboxRefund, SandboxShop, SandboxSku, SandboxTrade
+from sync.marketplaces.top.sandbox import jobs, marketplace
+from sync.marketplaces.top.sandbox.models import SandboxMessage, SandboxRefund, SandboxShop, SandboxSku, SandboxTrade
 from tests.factories import MerchantFactory, ProductFactory
 
 START = timezone.now().replace(microsecond=0) - timedelta(days=10)

@@ -15,9 +15,9 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from sync.connectors.top.signing import sign as reference_sign
-from sync.sandbox import marketplace
-from sync.sandbox.models import SandboxSku
+from sync.marketplaces.top.signing import sign as reference_sign
+from sync.marketplaces.top.sandbox import marketplace
+from sync.marketplaces.top.sandbox.models import SandboxSku
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from merchant.models import AuditSource
 from merchant.permissions import Actor
-from sync.connectors.top.client import TopClient
-from sync.sandbox import gateway, marketplace
-from sync.sandbox.models import SandboxShop
+from sync.marketplaces.top.client import TopClient
+from sync.marketplaces.top.sandbox import gateway, marketplace
+from sync.marketplaces.top.sandbox.models import SandboxShop
 from sync.services import connection_create
 from tests.factories import ProductFactory
 

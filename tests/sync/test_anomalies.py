@@ -8,8 +8,8 @@ import pytest
 
 from merchant.models import Notification
 from sync import anomalies
-from sync.connectors.erp.client import ErpClient
-from sync.connectors.top.client import TopClient
+from sync.erp.client import ErpClient
+from sync.marketplaces.top.client import TopClient
 from sync.errors import BusinessError, MalformedAnswer, Permanent
 from sync.models import AnomalyKind, AnswerAnomaly, AnswerShape
 from tests.factories import ConnectionFactory

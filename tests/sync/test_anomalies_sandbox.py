@@ -5,7 +5,7 @@ import pytest
 
 from merchant.models import Order
 from sync.models import AnomalyKind, AnswerAnomaly, AnswerShape, Checkpoint, SyncModule
-from sync.sandbox import marketplace
+from sync.marketplaces.top.sandbox import marketplace
 
 from .conftest import ago, faults
 from .test_order_pull import pull

@@ -8,11 +8,11 @@ from merchant.models import Order, OrderItem, RefundStatus
 from sync.breaker import breaker_probe_if_due
 from sync.consumer import Consumer
 from sync.models import BreakerEvent, BreakerState, Checkpoint, ProcessedMessage, ReconcileReport, SyncModule
-from sync.connectors.top.times import TOP_TZ
+from sync.marketplaces.top.times import TOP_TZ
 from sync.pipelines import orders_sync, reconcile_sync, refunds_sync
 from sync.reconcile import day_bounds
-from sync.sandbox import marketplace
-from sync.sandbox.models import SandboxMessage, SandboxShop, SandboxTrade
+from sync.marketplaces.top.sandbox import marketplace
+from sync.marketplaces.top.sandbox.models import SandboxMessage, SandboxShop, SandboxTrade
 
 from .conftest import ago, fast_client, faults
 

@@ -15,9 +15,9 @@ from sync import stock_rules
 from sync.drift import orders_lagging
 from sync.models import MarketplaceSku, StockCheck
 from sync.pipelines import items_sync, orders_sync, push_sync, stock_check_sync
-from sync.sandbox import faults as sandbox_faults
-from sync.sandbox import marketplace
-from sync.sandbox.models import SandboxSku
+from sync.marketplaces.top.sandbox import faults as sandbox_faults
+from sync.marketplaces.top.sandbox import marketplace
+from sync.marketplaces.top.sandbox.models import SandboxSku
 from sync.stock_rules import offered_quantities
 from tests.factories import ProductFactory
 

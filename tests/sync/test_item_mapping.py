@@ -7,14 +7,14 @@ from merchant.models import AuditEntry, AuditSource, Notification
 from merchant.permissions import Actor
 from merchant.services.stock import stock_set
 from sync import item_mapping
-from sync.connectors.top import items
+from sync.marketplaces.top import items
 from sync.errors import BusinessError, Permanent, SyncError
 from sync.mapping_services import mapping_link, mapping_match_by_code, mapping_unlink
 from sync.models import Checkpoint, MappingLink, MarketplaceListing, MarketplaceSku, Outbox, SyncModule, SyncRun
 from sync.pipelines import items_sync, push_sync
 from sync.runs import run_summary
-from sync.sandbox import marketplace
-from sync.sandbox.models import ApproveStatus, SandboxItem, SandboxSku
+from sync.marketplaces.top.sandbox import marketplace
+from sync.marketplaces.top.sandbox.models import ApproveStatus, SandboxItem, SandboxSku
 from tests.factories import ProductFactory
 
 from .conftest import fast_client

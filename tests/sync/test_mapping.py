@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 
 from merchant.models import OrderStatus, RefundStatus
-from sync.connectors.top.mapping import refund_from_top, trade_from_top, trades_from_page
+from sync.marketplaces.top.mapping import refund_from_top, trade_from_top, trades_from_page
 from sync.errors import MalformedAnswer
 
 

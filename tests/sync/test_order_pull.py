@@ -6,12 +6,12 @@ import pytest
 from django.utils import timezone
 
 from merchant.models import Order, OrderItem, OrderSource, OrderStatus
-from sync.connectors.top.mapping import STATUS
+from sync.marketplaces.top.mapping import STATUS
 from sync.errors import SyncError
 from sync.models import ApiCall, Checkpoint, RunOutcome, SyncModule, SyncRun
 from sync.pipelines import orders_sync
-from sync.sandbox import marketplace
-from sync.sandbox.models import SandboxTrade
+from sync.marketplaces.top.sandbox import marketplace
+from sync.marketplaces.top.sandbox.models import SandboxTrade
 
 from .conftest import ago, fast_client, faults
 
@@ -190,7 +190,7 @@ def test_a_ban_is_waited_out(top, shop):
 
 def test_every_marketplace_status_is_known():
     # The sandbox speaks every status the protocol lists; so do we.
-    from sync.sandbox.models import TradeStatus
+    from sync.marketplaces.top.sandbox.models import TradeStatus
 
     assert set(TradeStatus.values) <= set(STATUS)
 
@@ -218,7 +218,7 @@ def test_an_answer_with_an_unknown_status_is_a_failed_call_and_nothing_of_it_is_
 def test_slow_answers_time_out_and_are_retried_without_losing_orders(top, shop):
     from functools import partial
 
-    from sync.connectors.top.client import TopClient
+    from sync.marketplaces.top.client import TopClient
 
     from .conftest import short_sleep
 

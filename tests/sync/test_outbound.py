@@ -16,8 +16,8 @@ from sync.models import MarketplaceSku, Outbox, OutboxKind, RunOutcome, SyncRun
 from sync.outbox import IN_FLIGHT, MAX_ATTEMPTS, outbox_claim, outbox_products_changed
 from sync.pipelines import push_sync
 from sync.runs import run_summary
-from sync.sandbox import marketplace
-from sync.sandbox.models import SandboxCall, SandboxItem, SandboxSku
+from sync.marketplaces.top.sandbox import marketplace
+from sync.marketplaces.top.sandbox.models import SandboxCall, SandboxItem, SandboxSku
 from tests.factories import OrderFactory, ProductFactory
 
 from .conftest import fast_client, faults

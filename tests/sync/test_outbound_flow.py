@@ -18,8 +18,8 @@ from sync import schedule
 from sync.models import Checkpoint, Outbox, OutboxKind, SyncModule
 from sync.outbox import push_job_id
 from sync.pipelines import orders_sync
-from sync.sandbox import marketplace
-from sync.sandbox.models import SandboxSku, SandboxTrade
+from sync.marketplaces.top.sandbox import marketplace
+from sync.marketplaces.top.sandbox.models import SandboxSku, SandboxTrade
 from tests.factories import CarrierFactory, ProductFactory
 
 from .conftest import ago, fast_client, faults

@@ -15,7 +15,7 @@ from merchant.services.bulk.common import Item
 from merchant.services.inbound import inbound_apply
 from merchant.services.marketplace_orders import orders_upsert_marketplace
 from merchant.services.stock import stock_recompute_expired_batches, stock_set
-from sync.connectors.top.mapping import trade_from_top
+from sync.marketplaces.top.mapping import trade_from_top
 from sync.models import Connection, Outbox, OutboxKind
 from tests.factories import BaseProductFactory, BatchFactory, CarrierFactory, OrderFactory, ProductFactory
 

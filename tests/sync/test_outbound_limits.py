@@ -8,8 +8,8 @@ import tracemalloc
 import pytest
 
 from sync import http
-from sync.connectors.erp.client import ErpClient
-from sync.connectors.top.client import TopClient
+from sync.erp.client import ErpClient
+from sync.marketplaces.top.client import TopClient
 from sync.errors import AddressRefused, MalformedAnswer, NetworkError, Permanent
 from tests.factories import ConnectionFactory
 from tests.outbound_servers import fixed

@@ -16,8 +16,8 @@ from merchant.services.stock import stock_set
 from sync.consumer import Consumer
 from sync.models import Checkpoint, ProcessedMessage, SyncModule
 from sync.pipelines import orders_sync
-from sync.sandbox import marketplace
-from sync.sandbox.models import SandboxMessage
+from sync.marketplaces.top.sandbox import marketplace
+from sync.marketplaces.top.sandbox.models import SandboxMessage
 from sync.sellable import sellable_stock
 from tests.api.conftest import ErpClient
 

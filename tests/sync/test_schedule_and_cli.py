@@ -110,7 +110,7 @@ def test_the_shops_items_are_read_after_the_first_pull_then_every_six_hours(conn
 
 
 def test_reconciliation_is_queued_nightly_after_3_am_once_a_day(connection, queue, dispatch):
-    from sync.connectors.top.times import TOP_TZ
+    from sync.marketplaces.top.times import TOP_TZ
 
     night = timezone.now().astimezone(TOP_TZ).replace(hour=2, minute=30)
     Checkpoint.objects.create(connection=connection, module=SyncModule.ORDERS_FULL, completed_at=night,

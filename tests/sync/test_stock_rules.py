@@ -11,7 +11,7 @@ from merchant.permissions import Actor
 from merchant.services.stock import stock_set
 from sync import stock_rules
 from sync.models import Outbox, OutboxKind, StockRule
-from sync.sandbox.models import SandboxSku
+from sync.marketplaces.top.sandbox.models import SandboxSku
 from sync.stock_rules import offered
 from tests.factories import ConnectionFactory
 

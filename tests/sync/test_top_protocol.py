@@ -3,10 +3,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from sync.connectors.top.client import response_key, router_url
-from sync.connectors.top.errors import ban_seconds, error_from_envelope
-from sync.connectors.top.signing import sign, sign_matches
-from sync.connectors.top.times import from_top, to_top
+from sync.marketplaces.top.client import response_key, router_url
+from sync.marketplaces.top.errors import ban_seconds, error_from_envelope
+from sync.marketplaces.top.signing import sign, sign_matches
+from sync.marketplaces.top.times import from_top, to_top
 from sync.errors import BusinessError, Permanent, RateLimited, Retryable, SessionExpired
 
 VECTOR = {

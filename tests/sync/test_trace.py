@@ -12,13 +12,13 @@ from django.utils import timezone
 from merchant.models import AuditEntry, AuditSource, FollowUp, FollowUpStatus, Order, OrderSource
 from merchant.permissions import Actor
 from merchant.services.orders import order_logistics_enter
-from sync.connectors.top.trace import trace_search
+from sync.marketplaces.top.trace import trace_search
 from sync.errors import BusinessError
 from sync.models import Connection, TraceWatch
 from sync.pipelines import trace_sync
 from sync.ratelimit import CallBudget
-from sync.sandbox import marketplace
-from sync.sandbox.models import SandboxCall, SandboxTrade
+from sync.marketplaces.top.sandbox import marketplace
+from sync.marketplaces.top.sandbox.models import SandboxCall, SandboxTrade
 from sync.trace import BASE_INTERVAL, MAX_INTERVAL, next_read_at
 from tests.factories import CarrierFactory
 
@@ -126,7 +126,7 @@ def test_the_sandbox_answers_trace_search_in_tops_shape(top, shop):
     moving, = numbers_of(marketplace.TRACE_MOVES, 1)
     order = ship(top, shop, [moving])[moving]
     age(20)
-    from sync.connectors.top.client import TopClient
+    from sync.marketplaces.top.client import TopClient
 
     trace = trace_search(TopClient(top), int(order.order_no))
 
@@ -139,7 +139,7 @@ def test_the_sandbox_answers_trace_search_in_tops_shape(top, shop):
 
 
 def test_the_sandbox_refuses_the_trace_of_an_unknown_trade(top):
-    from sync.connectors.top.client import TopClient
+    from sync.marketplaces.top.client import TopClient
 
     with pytest.raises(BusinessError):
         trace_search(TopClient(top), 123)

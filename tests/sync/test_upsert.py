@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from merchant.models import Order, OrderItem, RefundStatus
 from merchant.services.marketplace_orders import order_refunds_apply, orders_upsert_marketplace
-from sync.connectors.top.mapping import Refund, trade_from_top
-from sync.connectors.top.times import to_top
+from sync.marketplaces.top.mapping import Refund, trade_from_top
+from sync.marketplaces.top.times import to_top
 from sync.models import Connection
 from tests.factories import ProductFactory
 

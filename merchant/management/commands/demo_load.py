@@ -38,7 +38,7 @@ class Command(BaseCommand):
         """Connect the demo merchant to the sandbox marketplace this server serves (SPEC D1)."""
         from merchant.demo.accounts import MERCHANTS
         from merchant.models import Merchant
-        from sync.sandbox.demo import demo_marketplace_connect
+        from sync.marketplaces.top.sandbox.demo import demo_marketplace_connect
 
         host = os.environ.get("HOST", "127.0.0.1")
         host = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, no_translatio
 
 from merchant.models import AuditSource, Merchant
 from merchant.permissions import Actor
-from sync.connectors.top.signing import SIGN_METHODS
+from sync.marketplaces.top.signing import SIGN_METHODS
 from sync.erp.services import erp_connection_create
 from sync.services import connection_create
 

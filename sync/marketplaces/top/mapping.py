@@ -1,11 +1,11 @@
 """TOP trades and refunds -> plain records in our terms. Every check happens here, before anything is
 written, so a malformed answer is refused whole (MalformedAnswer names the field) and never half-applied."""
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from merchant.models import OrderStatus, PresaleStage, RefundStatus
 from sync.errors import MalformedAnswer
+from sync.marketplaces.records import Line, Refund, Trade
 
 from .times import from_top
 
@@ -48,64 +48,6 @@ TRADE_FIELDS = (
 # when the balance falls due, after which the marketplace closes the trade.
 DETAIL_FIELDS = TRADE_FIELDS + ",buyer_message,seller_memo,timeout_action_time"
 REFUND_FIELDS = "refund_id,tid,oid,status,refund_fee,created,modified,reason,has_good_return,good_status"
-
-
-@dataclass
-class Line:
-    external_id: str
-    erp_product_id: str
-    item_name: str
-    spec: str
-    quantity: int
-    unit_price: Decimal
-    amount: Decimal
-    refund_status: str
-
-
-@dataclass
-class Trade:
-    order_no: str
-    status: str
-    platform_status: str
-    is_presale: bool
-    presale_status: str
-    created_at: datetime
-    modified_at: datetime
-    paid_at: datetime | None
-    shipped_at: datetime | None
-    completed_at: datetime | None
-    buyer_nick: str
-    has_buyer_message: bool
-    buyer_message: str | None  # None: not in this answer (list calls never carry it)
-    goods_amount: Decimal
-    shipping_fee: Decimal
-    discount_amount: Decimal
-    total_amount: Decimal
-    paid_amount: Decimal
-    receiver_name: str
-    receiver_phone: str
-    receiver_province: str
-    receiver_city: str
-    receiver_district: str
-    receiver_address: str
-    lines: list[Line] = field(default_factory=list)
-    # When the balance of a deposit-paid presale falls due; None: not in this answer (list calls never carry it).
-    presale_balance_due_at: datetime | None = None
-
-    @property
-    def balance_due_wanted(self) -> bool:
-        """A deposit-paid presale whose balance deadline only trade.fullinfo.get can tell."""
-        return self.is_presale and self.presale_status == PresaleStage.DEPOSIT_PAID and not self.presale_balance_due_at
-
-
-@dataclass
-class Refund:
-    refund_id: str
-    order_no: str
-    line_id: str
-    status: str
-    platform_status: str
-    modified_at: datetime
 
 
 def _require(record: dict, name: str, where: str):

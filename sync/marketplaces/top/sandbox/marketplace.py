@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from sync.connectors.top.times import to_top
+from sync.marketplaces.top.times import to_top
 
 from .models import (
     FINAL_REFUND_STATUSES, FINAL_TRADE_STATUSES, ApproveStatus, RefundStatus, SandboxItem, SandboxMessage,

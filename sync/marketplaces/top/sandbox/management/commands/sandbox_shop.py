@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from merchant.models import Merchant, Product
-from sync.sandbox import marketplace
-from sync.sandbox.models import SandboxItem, SandboxSku, SandboxTrade
+from sync.marketplaces.top.sandbox import marketplace
+from sync.marketplaces.top.sandbox.models import SandboxItem, SandboxSku, SandboxTrade
 
 # Option name -> SandboxShop field, set only when the option is given.
 SETTINGS = {

@@ -3,6 +3,6 @@ from django.utils.translation import gettext_lazy as _
 
 
 class SandboxErpConfig(AppConfig):
-    name = "sync.sandbox_erp"
+    name = "sync.erp.sandbox"
     label = "sandbox_erp"
     verbose_name = _("Sandbox ERP bridge")

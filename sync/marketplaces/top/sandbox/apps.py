@@ -3,6 +3,6 @@ from django.utils.translation import gettext_lazy as _
 
 
 class SandboxConfig(AppConfig):
-    name = "sync.sandbox"
+    name = "sync.marketplaces.top.sandbox"
     label = "sandbox"
     verbose_name = _("Sandbox marketplace")

@@ -1,4 +1,4 @@
-"""Faults on demand for the sandbox ERP bridge, as sync/sandbox/faults.py does for the marketplace.
+"""Faults on demand for the sandbox ERP bridge, as sync/marketplaces/top/sandbox/faults.py does for the marketplace.
 
 The one-shot switches (`fail_next`, `slow_next`, `malformed_next`, `rate_limit_next_seconds`) are claimed
 with conditional updates, so two server processes never both spend one; rates draw from one

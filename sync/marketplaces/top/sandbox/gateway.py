@@ -18,8 +18,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from sync.connectors.top.signing import SIGN_METHODS, sign_matches
-from sync.connectors.top.times import from_top, to_top
+from sync.marketplaces.top.signing import SIGN_METHODS, sign_matches
+from sync.marketplaces.top.times import from_top, to_top
 
 from . import faults, marketplace
 from .models import (
