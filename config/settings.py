@@ -251,6 +251,9 @@ SANDBOX_ADDRESS = os.environ.get("SANDBOX_ADDRESS") or "{}:{}".format(
 OUTBOUND_TOTAL_TIMEOUT = float(os.environ.get("OUTBOUND_TOTAL_TIMEOUT", "60"))
 # Largest answer read from a marketplace gateway / an ERP bridge (a 100-trade page with every field is ~1 MB).
 TOP_MAX_RESPONSE_BYTES = int(os.environ.get("TOP_MAX_RESPONSE_BYTES", str(16 * 1024 * 1024)))
+DOUYIN_MAX_RESPONSE_BYTES = int(os.environ.get("DOUYIN_MAX_RESPONSE_BYTES", str(16 * 1024 * 1024)))
+# Largest body of a message Douyin POSTs to /hooks/douyin/ (its pushes carry a few small messages).
+DOUYIN_HOOK_MAX_BYTES = int(os.environ.get("DOUYIN_HOOK_MAX_BYTES", str(1024 * 1024)))
 ERP_MAX_RESPONSE_BYTES = int(os.environ.get("ERP_MAX_RESPONSE_BYTES", str(16 * 1024 * 1024)))
 # A connection test still queued after this many seconds is shown as not picked up by a worker.
 CONNECTION_TEST_STALE_SECONDS = int(os.environ.get("CONNECTION_TEST_STALE_SECONDS", "30"))

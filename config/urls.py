@@ -6,6 +6,7 @@ from django.urls import include, path, re_path
 from config.favicon import favicon
 from merchant.api.views import not_found as api_not_found
 from merchant.views.auth import AdminPasswordChangeView, ThrottledLoginView, ThrottledPasswordChangeView
+from sync.marketplaces.douyin.webhook import douyin_hook
 from sync.metrics import metrics
 
 urlpatterns = [
@@ -22,6 +23,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("django-rq/", include("django_rq.urls")),
     path("metrics", metrics, name="metrics"),
+    # Douyin's message push (one callback URL per app): sync/marketplaces/douyin/webhook.py.
+    path("hooks/douyin/", douyin_hook, name="douyin_hook"),
     path("api/v1/", include("merchant.api.urls")),
     path("", include("merchant.urls")),
     # After the back office (its reference page is /api/docs/): any other /api/ path answers JSON, not HTML.

@@ -116,6 +116,13 @@ def sync_trace(connection_id: int, *, trigger: str = "schedule") -> dict | None:
     return _guarded(trace_sync, connection_id, trigger=trigger)
 
 
+def sync_pushed_messages(connection_id: int) -> dict | None:
+    """Fetch the orders named by the messages the marketplace pushed to us (sync.pushed_messages)."""
+    from sync.pushed_messages import pushed_messages_handle
+
+    return _guarded(pushed_messages_handle, connection_id)
+
+
 def sync_push(connection_id: int, *, kind: str, trigger: str = "schedule"):
     """Push the outbox rows of one kind (stock, price, listing, logistics) for a connection."""
     connection = _active(connection_id)

@@ -14,6 +14,7 @@ from merchant import secrets
 class ConnectionKind(models.TextChoices):
     TOP = "top", _("TOP marketplace (Taobao/Tmall)")
     ERP = "erp", _("ERP bridge")
+    DOUYIN = "douyin", _("Douyin shop (抖店)")
 
 
 class SignMethod(models.TextChoices):
@@ -53,6 +54,10 @@ class Connection(models.Model):
     app_key = models.CharField(_("app key"), max_length=64)
     app_secret_encrypted = models.TextField(editable=False, blank=True)
     session_encrypted = models.TextField(editable=False, blank=True)
+    # Douyin: the access token (in `session`) expires; the refresh token renews it (docs/douyin.md).
+    refresh_token_encrypted = models.TextField(editable=False, blank=True)
+    token_expires_at = models.DateTimeField(_("access token expires"), null=True, blank=True)
+    shop_id = models.CharField(_("shop id"), max_length=32, blank=True)
     sign_method = models.CharField(_("sign method"), max_length=12, choices=SignMethod.choices, default=SignMethod.MD5)
     calls_per_minute = models.PositiveIntegerField(_("calls per minute"), default=100)
     orders_interval = models.PositiveIntegerField(_("order pull interval (seconds)"), default=60)
@@ -102,6 +107,14 @@ class Connection(models.Model):
     @session.setter
     def session(self, value: str) -> None:
         self.session_encrypted = secrets.encrypt(value)
+
+    @property
+    def refresh_token(self) -> str:
+        return secrets.decrypt(self.refresh_token_encrypted)
+
+    @refresh_token.setter
+    def refresh_token(self, value: str) -> None:
+        self.refresh_token_encrypted = secrets.encrypt(value)
 
     @property
     def is_active(self) -> bool:
@@ -321,6 +334,27 @@ class ProcessedMessage(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "message_id"], name="uniq_processed_message")]
+
+
+class PushedMessage(models.Model):
+    """A message the marketplace POSTed to our callback URL (Douyin's push channel), stored once by its id
+    before we answer, then handled by a job (sync.pushed_messages) that marks it handled."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="pushed_messages")
+    msg_id = models.CharField(max_length=64)
+    tag = models.CharField(max_length=16)
+    order_no = models.CharField(max_length=64, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField()
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "msg_id"], name="uniq_pushed_message")]
+        indexes = [models.Index(fields=["connection", "received_at"], condition=Q(handled_at__isnull=True),
+                                name="pushed_message_open_idx")]
+
+    def __str__(self):
+        return f"{self.connection_id}/{self.tag} {self.msg_id}"
 
 
 class OutboxKind(models.TextChoices):
