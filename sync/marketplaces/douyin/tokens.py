@@ -66,7 +66,7 @@ def token_obtain(client) -> None:
     try:
         token = client.call_with_retry("/token/create", params, read=_token_data)
     except (Permanent, BusinessError) as exc:
-        raise SessionExpired(f"Douyin refused a token for shop {connection.shop_id}: {exc}",
+        raise SessionExpired(f"Douyin refused a token for shop {connection.shop_id}: {exc.args[0]}",
                              code=exc.code, request_id=exc.request_id) from exc
     _store(connection, token)
 
@@ -106,7 +106,7 @@ def token_refresh(client, *, stale: str) -> str:
                                            {"grant_type": "refresh_token", "refresh_token": refresh_token},
                                            read=_token_data)
         except (Permanent, BusinessError) as exc:
-            failure = SessionExpired(f"Douyin refused to refresh the access token: {exc}", code=exc.code,
+            failure = SessionExpired(f"Douyin refused to refresh the access token: {exc.args[0]}", code=exc.code,
                                      request_id=exc.request_id)
         except Retryable as exc:
             failure = exc

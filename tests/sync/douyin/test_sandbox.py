@@ -15,7 +15,7 @@ from sync.marketplaces.douyin.tokens import token_obtain
 from sync.models import Connection, ConnectionKind, Outbox
 from tests.factories import CarrierFactory, OrderFactory, ProductFactory
 
-from .conftest import no_sleep
+from .conftest import short_sleep
 
 APP_KEY, SECRET, SHOP_ID = "7000000000000000009", "douyin-sandbox-secret", 88_000_009
 
@@ -57,7 +57,7 @@ def market(live_server, shop, merchant_a):
                             shop_id=str(SHOP_ID), calls_per_minute=100_000)
     connection.app_secret = SECRET
     connection.save()
-    client = DouyinClient(connection, sleep=no_sleep)
+    client = DouyinClient(connection, sleep=short_sleep)
     token_obtain(client)
     yield DouyinMarketplace(connection, client=client)
     assert gateway.wait_until_idle()
@@ -150,3 +150,46 @@ def test_a_token_expired_mid_run_is_refreshed_and_the_pull_goes_on(market, shop)
 
 def test_the_connection_test_call_succeeds(market):
     market.test_call()
+
+
+def test_push_messages_from_the_shop_reach_our_callback_and_bring_the_order(market, shop, live_server):
+    import django_rq
+
+    from merchant.models import Order
+    from sync import jobs
+    from sync.marketplaces.douyin.sandbox import push
+    from sync.marketplaces.douyin.sandbox.models import DouyinShop
+    from sync.models import PushedMessage
+    from sync.pushed_messages import pushed_messages_handle
+
+    DouyinShop.objects.filter(pk=shop.pk).update(callback_url=f"{live_server.url}/hooks/douyin/", push_enabled=True)
+    shop.refresh_from_db()
+    queue = django_rq.get_queue("sync")
+    queue.empty()
+    order = marketplace.order_create(shop, lines=[("ERP-1", 1)])
+    counts = push.messages_deliver(shop, timezone.now())
+    assert counts["delivered"] == 2 and counts["failed"] == 0  # created + paid, answered {"code": 0}
+    assert sorted(PushedMessage.objects.values_list("tag", flat=True)) == ["100", "101"]
+    assert set(PushedMessage.objects.values_list("order_no", flat=True)) == {order.shop_order_id}
+    # Stored, then one job queued after commit to fetch what they name.
+    assert [job.func for job in queue.jobs] == [jobs.sync_pushed_messages]
+    summary = pushed_messages_handle(market.connection, marketplace=market)
+    assert summary["orders"] == 1 and summary["created"] == 1
+    assert Order.objects.get(order_no=order.shop_order_id).connection_id == market.connection.pk
+    # Delivered again (the platform did not see our answer): answered, nothing new.
+    from sync.marketplaces.douyin.sandbox.models import DouyinPushMessage
+
+    DouyinPushMessage.objects.filter(shop=shop).update(delivered_at=None)
+    assert push.messages_deliver(shop, timezone.now())["delivered"] == 2
+    assert PushedMessage.objects.count() == 2 and not PushedMessage.objects.filter(handled_at=None).exists()
+    queue.empty()
+
+
+def test_a_ban_is_waited_out_and_the_call_goes_on(market, shop):
+    from sync.marketplaces.douyin.sandbox.models import DouyinShop
+
+    marketplace.order_create(shop, lines=[("ERP-1", 1)])
+    DouyinShop.objects.filter(pk=shop.pk).update(banned_until=timezone.now() + timedelta(seconds=1), ban_seconds=1)
+    page = market.orders_page(**window(), page=1)
+    assert len(page.trades) == 1
+    assert market.connection.calls.filter(outcome="rate_limited").exists()
