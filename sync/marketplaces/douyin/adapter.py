@@ -19,7 +19,7 @@ from sync.marketplaces.base import (
     CHANNEL_PUSH, Marketplace, OrdersPage, RefundsPage, StampsPage, StockWrites, WindowPolicy,
 )
 
-from . import mapping
+from . import listing, mapping
 
 PAGE_SIZE = 100  # searchList / afterSale/List: "每页数量，最多100个"
 SEARCH = "/order/searchList"
@@ -63,7 +63,7 @@ class DouyinMarketplace(Marketplace):
     stock_writes = StockWrites(full=True, delta=False, batch=1, idempotent=True, by_code=True)
     channel = CHANNEL_PUSH
     tz = ZoneInfo("Asia/Shanghai")
-    supports = frozenset({"logistics", "reconcile"})
+    supports = frozenset({"logistics", "listing", "reconcile"})
 
     # Orders and refunds (our pages count from 1, Douyin's from 0)
 
@@ -114,8 +114,10 @@ class DouyinMarketplace(Marketplace):
             self._push_stock(work, rows)
         elif kind == "logistics":
             self._push_logistics(work, rows)
+        elif kind == "listing":
+            listing.push_listing(work, self.connection, rows)
         else:
-            # Prices and listing are not offered for Douyin (supports): settled without a call.
+            # Prices are not offered for Douyin (supports): settled without a call.
             for row in rows:
                 work.skip(row)
 
@@ -172,9 +174,10 @@ class DouyinMarketplace(Marketplace):
     def _mark(self, row, *, found: bool, now) -> None:
         from sync.models import MappingLink, MarketplaceSku
 
+        # A link made by hand keeps its kind; only what the push learned changes.
         MarketplaceSku.objects.update_or_create(
-            connection=self.connection, product_id=row.product_id,
-            defaults={"found": found, "link": MappingLink.AUTO, "checked_at": now})
+            connection=self.connection, product_id=row.product_id, defaults={"found": found, "checked_at": now},
+            create_defaults={"found": found, "checked_at": now, "link": MappingLink.AUTO})
 
     def carriers(self) -> dict[str, str]:
         """{code: name} of Douyin's carriers, cached a day per connection (the list rarely changes)."""

@@ -17,7 +17,8 @@ def fresh_budgets():
     from sync import redis as sync_redis
 
     redis = sync_redis.connection()
-    for pattern in ("mh:budget:*", "mh:ban:*", "mh:metrics:*"):
+    # Also the adapter's cached carrier lists and shop scans: connection ids repeat between runs on one Redis.
+    for pattern in ("mh:budget:*", "mh:ban:*", "mh:metrics:*", "*mh:douyin:*"):
         for key in redis.scan_iter(pattern):
             redis.delete(key)
 

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from merchant.models import OrderStatus, RefundStatus
+from sync import http
 from sync.marketplaces.douyin.adapter import DouyinMarketplace
 from sync.marketplaces.douyin.client import DouyinClient
 from sync.marketplaces.douyin.sandbox import gateway, marketplace
@@ -61,6 +62,9 @@ def market(live_server, shop, merchant_a):
     token_obtain(client)
     yield DouyinMarketplace(connection, client=client)
     assert gateway.wait_until_idle()
+    # Close the pooled keep-alive connections while the live server still runs, so none of its request threads
+    # is left holding one at exit.
+    http.session().close()
 
 
 def window():
@@ -193,3 +197,29 @@ def test_a_ban_is_waited_out_and_the_call_goes_on(market, shop):
     page = market.orders_page(**window(), page=1)
     assert len(page.trades) == 1
     assert market.connection.calls.filter(outcome="rate_limited").exists()
+
+
+def test_listing_puts_the_shops_product_online_or_offline_after_finding_it_by_code(market, shop, merchant_a):
+    from merchant.models import ListingState
+    from sync.marketplaces.douyin.sandbox.models import DouyinProduct
+    from sync.models import MarketplaceSku
+
+    listed = ProductFactory(merchant=merchant_a, erp_product_id="ERP-1", listing_state=ListingState.LISTED)
+    delisted = ProductFactory(merchant=merchant_a, erp_product_id="ERP-2", listing_state=ListingState.READY)
+    elsewhere = ProductFactory(merchant=merchant_a, erp_product_id="ONLY-ON-TMALL")
+    DouyinProduct.objects.filter(shop=shop).update(online=False)
+    DouyinProduct.objects.filter(shop=shop, skus__code="ERP-2").update(online=True)
+    rows = [Outbox.objects.create(connection=market.connection, kind="listing", product=p, generation=1,
+                                  pending=True, due_at=timezone.now()) for p in (listed, delisted, elsewhere)]
+    work = Work(market.client, merchant_a)
+    market.push(work, "listing", rows)
+    assert work.acked == {rows[0].pk: "onsale", rows[1].pk: "instock"} and work.skipped == [rows[2].pk]
+    assert DouyinProduct.objects.get(shop=shop, skus__code="ERP-1").online
+    assert not DouyinProduct.objects.get(shop=shop, skus__code="ERP-2").online
+    link = MarketplaceSku.objects.get(connection=market.connection, product=listed)
+    assert link.found and link.num_iid == DouyinProduct.objects.get(skus__code="ERP-1").product_id
+    assert not MarketplaceSku.objects.get(connection=market.connection, product=elsewhere).found
+    # The shop is not read again for the next push.
+    calls = market.connection.calls.filter(method="product.listV2").count()
+    market.push(Work(market.client, merchant_a), "listing", rows[:1])
+    assert market.connection.calls.filter(method="product.listV2").count() == calls
