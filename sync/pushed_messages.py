@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from merchant.services.marketplace_orders import orders_upsert_marketplace
 
-from .errors import BusinessError
+from .errors import BusinessError, Permanent, failure_text
 from .marketplaces import marketplace_for
 from .models import PushedMessage
 
@@ -15,9 +15,19 @@ BATCH = 100
 
 def pushed_messages_handle(connection, *, marketplace=None) -> dict:
     """Handle every unhandled message of the connection, oldest first; returns counts. A retryable failure
-    leaves the rest unhandled and is raised (the job is retried); an order the platform does not know is
-    counted and its messages marked handled."""
-    market = marketplace or marketplace_for(connection)
+    leaves the rest unhandled and is raised (the job is retried); a permanent one (the seller must authorize
+    again) stops the connection as a pull would, and is raised; an order the platform does not know is counted
+    and its messages marked handled. Two jobs at once are harmless: the upsert is idempotent."""
+    from .runs import connection_stop
+
+    try:
+        return _handle(connection, marketplace or marketplace_for(connection))
+    except Permanent as exc:
+        connection_stop(connection, failure_text(exc))
+        raise
+
+
+def _handle(connection, market) -> dict:
     summary = {"messages": 0, "orders": 0, "created": 0, "updated": 0, "unchanged": 0, "unknown": 0}
     while True:
         rows = list(PushedMessage.objects.filter(connection=connection, handled_at=None)

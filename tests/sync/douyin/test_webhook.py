@@ -118,3 +118,18 @@ def test_an_order_the_platform_does_not_know_is_counted_and_its_message_handled(
     market = DouyinMarketplace(connection, client=DouyinClient(connection, sleep=no_sleep))
     summary = pushed_messages_handle(connection, marketplace=market)
     assert summary["unknown"] == 1 and not PushedMessage.objects.filter(handled_at=None).exists()
+
+
+def test_a_refused_token_while_handling_stops_the_connection(client, gateway, douyin_connection):
+    from sync.errors import SessionExpired
+    from sync.models import Connection
+
+    scripted, url = gateway({"/order/orderDetail": [error(40003, "isv.access-token-expired")],
+                             "/token/refresh": [error(40004, "isv.refresh-token-expired")]})
+    connection = douyin_connection(url)
+    post(client, body_of(message()))
+    market = DouyinMarketplace(connection, client=DouyinClient(connection, sleep=no_sleep))
+    with pytest.raises(SessionExpired):
+        pushed_messages_handle(connection, marketplace=market)
+    assert "refresh" in Connection.objects.get(pk=connection.pk).stopped_reason
+    assert PushedMessage.objects.filter(handled_at=None).count() == 1  # kept for when the shop is added again
