@@ -223,3 +223,20 @@ def test_listing_puts_the_shops_product_online_or_offline_after_finding_it_by_co
     calls = market.connection.calls.filter(method="product.listV2").count()
     market.push(Work(market.client, merchant_a), "listing", rows[:1])
     assert market.connection.calls.filter(method="product.listV2").count() == calls
+
+
+def test_platform_errors_are_retried_until_the_page_arrives(market, shop):
+    from sync.marketplaces.douyin.sandbox.models import DouyinShop
+
+    marketplace.order_create(shop, lines=[("ERP-1", 1)])
+    DouyinShop.objects.filter(pk=shop.pk).update(fail_next=2)
+    page = market.orders_page(**window(), page=1)
+    assert len(page.trades) == 1
+    assert market.connection.calls.filter(method="order.searchList").exclude(outcome="ok").count() == 2
+
+
+def test_an_md5_signing_connection_is_accepted_as_the_official_java_sdk_signs(market, shop):
+    market.connection.sign_method = "md5"
+    md5 = DouyinMarketplace(market.connection, client=DouyinClient(market.connection, sleep=short_sleep))
+    marketplace.order_create(shop, lines=[("ERP-1", 1)])
+    assert len(md5.orders_page(**window(), page=1).trades) == 1

@@ -133,3 +133,13 @@ def test_a_refused_token_while_handling_stops_the_connection(client, gateway, do
         pushed_messages_handle(connection, marketplace=market)
     assert "refresh" in Connection.objects.get(pk=connection.pk).stopped_reason
     assert PushedMessage.objects.filter(handled_at=None).count() == 1  # kept for when the shop is added again
+
+
+def test_the_job_handles_the_stored_messages_of_its_connection(client, gateway, douyin_connection):
+    from sync import jobs
+
+    scripted, url = gateway({"/order/orderDetail": [ok({"shop_order_detail": shop_order(ORDER)})]})
+    connection = douyin_connection(url)
+    post(client, body_of(message()))
+    summary = jobs.sync_pushed_messages(connection.pk)
+    assert summary["created"] == 1 and Order.objects.filter(order_no=ORDER).exists()
