@@ -15,7 +15,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from .breaker import DEGRADED_EVERY, breaker_probe_if_due
-from .marketplaces.top.times import TOP_TZ
+from .marketplaces import ADAPTERS, adapter_class
 from .item_mapping import ITEMS_EVERY, items_refresh_due
 from .models import PUSH_MODULES, BreakerState, Connection, ConnectionKind, SyncModule
 from .outbox import outbox_due
@@ -67,7 +67,7 @@ def dispatch(now=None) -> list[str]:
     # modules are free for the work derived below.
     runs_close_interrupted(now)
     enqueued = []
-    connections = Connection.objects.filter(kind=ConnectionKind.TOP, is_enabled=True, stopped_reason="")
+    connections = Connection.objects.filter(kind__in=list(ADAPTERS), is_enabled=True, stopped_reason="")
     # Pushes come from the outbox itself, not from Redis: whatever a lost job would have pushed is due here.
     pushes_due = outbox_due(now)
     for connection in connections.prefetch_related("checkpoints"):
@@ -83,10 +83,12 @@ def dispatch(now=None) -> list[str]:
         else:
             plan = [(jobs.sync_orders, SyncModule.ORDERS, orders_every),
                     (jobs.sync_refunds, SyncModule.REFUNDS, timedelta(seconds=connection.refunds_interval))]
-        local = now.astimezone(TOP_TZ)
+        market = adapter_class(connection.kind)
+        local = now.astimezone(market.tz)
         reconcile = checkpoints.get(SyncModule.RECONCILE)
-        last = reconcile.last_run_at.astimezone(TOP_TZ).date() if reconcile and reconcile.last_run_at else None
-        if local.hour >= RECONCILE_HOUR and last != local.date() and full and full.completed_at:
+        last = reconcile.last_run_at.astimezone(market.tz).date() if reconcile and reconcile.last_run_at else None
+        if "reconcile" in market.supports and local.hour >= RECONCILE_HOUR and last != local.date() \
+                and full and full.completed_at:
             plan.append((jobs.sync_reconcile, SyncModule.RECONCILE, timedelta(days=1)))
         for func, module, every in plan:
             if _due(checkpoints.get(module), every, now):
@@ -94,20 +96,22 @@ def dispatch(now=None) -> list[str]:
                 if job_id:
                     enqueued.append(job_id)
         # The shop's items are read once the first pull of orders is done (orders come first for the budget).
-        if full and full.completed_at and items_refresh_due(checkpoints.get(SyncModule.ITEMS), now):
+        if "items" in market.supports and full and full.completed_at \
+                and items_refresh_due(checkpoints.get(SyncModule.ITEMS), now):
             job_id = _enqueue(jobs.sync_items, connection.pk, SyncModule.ITEMS, ITEMS_EVERY, now)
             if job_id:
                 enqueued.append(job_id)
         # Drift repair reads back what the items refresh linked, after it (it needs the links).
         items = checkpoints.get(SyncModule.ITEMS)
         check_every = timedelta(seconds=settings.STOCK_CHECK_INTERVAL)
-        if settings.STOCK_CHECK_INTERVAL and items and items.position and \
+        if "stock_check" in market.supports and settings.STOCK_CHECK_INTERVAL and items and items.position and \
                 _due(checkpoints.get(SyncModule.STOCK_CHECK), check_every, now):
             job_id = _enqueue(jobs.sync_stock_check, connection.pk, SyncModule.STOCK_CHECK, check_every, now)
             if job_id:
                 enqueued.append(job_id)
         # Carrier traces of shipped orders, at a slow pace (sync.trace takes half a minute of budget at most).
-        if full and full.completed_at and _due(checkpoints.get(SyncModule.TRACE), TRACE_EVERY, now):
+        if "trace" in market.supports and full and full.completed_at \
+                and _due(checkpoints.get(SyncModule.TRACE), TRACE_EVERY, now):
             job_id = _enqueue(jobs.sync_trace, connection.pk, SyncModule.TRACE, TRACE_EVERY, now)
             if job_id:
                 enqueued.append(job_id)

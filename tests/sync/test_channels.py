@@ -140,7 +140,7 @@ def test_reconciliation_finds_and_repairs_a_planted_gap(synced, shop):
     assert Order.objects.count() == 40
     gone = Order.objects.order_by("created_at").first()
     day = gone.created_at.astimezone(TOP_TZ).date()
-    first, last = day_bounds(day)
+    first, last = day_bounds(day, TOP_TZ)
     same_day = Order.objects.filter(created_at__gte=first, created_at__lte=last).exclude(pk=gone.pk)
     older = same_day.first()
     gone.delete()
