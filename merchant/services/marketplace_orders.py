@@ -1,6 +1,6 @@
 """Writes of orders that come in from a marketplace connection: a bulk, idempotent upsert keyed by
 (merchant, marketplace, order number) where an older `modified` never overwrites a newer one (DESIGN
-rule 5), and refund states per line. Callers pass plain records (sync.marketplaces.top.mapping)."""
+rule 5), and refund states per line. Callers pass plain records (sync.marketplaces.records)."""
 from dataclasses import dataclass
 
 from django.db import transaction
