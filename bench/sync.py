@@ -62,7 +62,7 @@ from sync.marketplaces.top.client import TopClient  # noqa: E402
 from sync.marketplaces.top.times import to_top  # noqa: E402
 from sync.models import ApiCall, Checkpoint, Connection, SyncModule  # noqa: E402
 from sync.marketplaces.top.adapter import PAGE_SIZE, SOLD, TRADE_TYPES, TopMarketplace  # noqa: E402
-from sync.orders import orders_pull_incremental  # noqa: E402
+from sync.pipelines.orders import orders_pull_incremental  # noqa: E402
 from sync.pipelines import orders_sync  # noqa: E402
 from sync.runs import checkpoint_for, run_of  # noqa: E402
 from sync.marketplaces.top.sandbox import marketplace  # noqa: E402

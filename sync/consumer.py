@@ -11,7 +11,7 @@ from .calls import CallCounter
 from .marketplaces import ADAPTERS, adapter_class, client_for, marketplace_for
 from .marketplaces.base import CHANNEL_POLL
 from .errors import Permanent, SyncError, failure_text
-from .messages import messages_consume_once, messages_permit
+from .pipelines.messages import messages_consume_once, messages_permit
 from .models import Connection, RunOutcome, SyncModule, SyncRun
 from .runs import MESSAGE_RUN_SPAN, connection_stop, stop_reason
 

@@ -96,21 +96,21 @@ def sync_reconcile(connection_id: int, *, trigger: str = "schedule", first=None,
 
 
 def sync_items(connection_id: int, *, trigger: str = "schedule") -> dict | None:
-    """Read the shop's items and match them to our products (sync.item_mapping)."""
+    """Read the shop's items and match them to our products (sync.pipelines.items)."""
     from sync.pipelines import items_sync
 
     return _guarded(items_sync, connection_id, trigger=trigger)
 
 
 def sync_stock_check(connection_id: int, *, trigger: str = "schedule") -> dict | None:
-    """Read the marketplace's quantities back and repair drift (sync.drift)."""
+    """Read the marketplace's quantities back and repair drift (sync.pipelines.drift)."""
     from sync.pipelines import stock_check_sync
 
     return _guarded(stock_check_sync, connection_id, trigger=trigger)
 
 
 def sync_trace(connection_id: int, *, trigger: str = "schedule") -> dict | None:
-    """Read the due carrier traces of shipped orders and follow up stalled parcels (sync.trace)."""
+    """Read the due carrier traces of shipped orders and follow up stalled parcels (sync.pipelines.trace)."""
     from sync.pipelines import trace_sync
 
     return _guarded(trace_sync, connection_id, trigger=trigger)

@@ -274,7 +274,7 @@ def push_enqueue(*, connection_id: int, kind: str) -> str | None:
     return None
 
 
-# Claims and outcomes, used by the push pipelines (sync.outbound)
+# Claims and outcomes, used by the push pipelines (sync.pipelines.push)
 
 def backoff(attempts: int) -> timedelta:
     """Wait before attempt `attempts + 1`: 30 s doubling, at most an hour."""

@@ -16,11 +16,11 @@ from rq.job import Job, JobStatus
 
 from .breaker import DEGRADED_EVERY, breaker_probe_if_due
 from .marketplaces import ADAPTERS, adapter_class
-from .item_mapping import ITEMS_EVERY, items_refresh_due
+from .pipelines.items import ITEMS_EVERY, items_refresh_due
 from .models import PUSH_MODULES, BreakerState, Connection, ConnectionKind, SyncModule
 from .outbox import outbox_due
 from .runs import runs_close_interrupted
-from .trace import TRACE_EVERY
+from .pipelines.trace import TRACE_EVERY
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def dispatch(now=None) -> list[str]:
             job_id = _enqueue(jobs.sync_stock_check, connection.pk, SyncModule.STOCK_CHECK, check_every, now)
             if job_id:
                 enqueued.append(job_id)
-        # Carrier traces of shipped orders, at a slow pace (sync.trace takes half a minute of budget at most).
+        # Carrier traces of shipped orders, at a slow pace (sync.pipelines.trace takes half a minute of budget at most).
         if "trace" in market.supports and full and full.completed_at \
                 and _due(checkpoints.get(SyncModule.TRACE), TRACE_EVERY, now):
             job_id = _enqueue(jobs.sync_trace, connection.pk, SyncModule.TRACE, TRACE_EVERY, now)

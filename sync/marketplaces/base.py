@@ -143,7 +143,7 @@ class Marketplace(ABC):
         """Tell the platform these are handled (poll channel), so they are not delivered again."""
         raise NotImplementedError(f"{self.platform} pushes its messages")
 
-    # Writes. `work` is sync.outbound's Pass: the adapter makes its calls through work.call (which keeps the run's
+    # Writes. `work` is sync.pipelines.push's Pass: the adapter makes its calls through work.call (which keeps the run's
     # lease) and settles every row with work.ack(row, value) / work.fail(row, error, permanent=) /
     # work.skip(row) / work.defer(row).
 

@@ -66,7 +66,7 @@ class Refund:
     modified_at: datetime
 
 
-# A shop's items and SKUs, for matching them to our products (sync.item_mapping): num_iid is the platform's item
+# A shop's items and SKUs, for matching them to our products (sync.pipelines.items): num_iid is the platform's item
 # (product) id, outer_id the merchant's code on it.
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class Item:
     skus: list[Sku]
 
 
-# A parcel's carrier trace (sync.trace).
+# A parcel's carrier trace (sync.pipelines.trace).
 
 @dataclass(frozen=True)
 class TraceNode:

@@ -100,7 +100,7 @@ def test_orders_modified_while_paging_are_not_lost(top, shop):
     Checkpoint.objects.filter(connection=top, module=SyncModule.ORDERS).update(position=ago(minutes=2))
     marketplace_now_plus = timezone.now() + timedelta(seconds=10)
     from sync.marketplaces import marketplace_for
-    from sync.orders import orders_pull_incremental
+    from sync.pipelines.orders import orders_pull_incremental
     from sync.runs import run_of
 
     with run_of(top, SyncModule.ORDERS) as run:

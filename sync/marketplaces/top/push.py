@@ -1,8 +1,8 @@
 """TOP's writes (SPEC S4), behind the marketplace seam: stock, price, listing and logistics rows of the outbox,
-settled through the neutral push pipeline's Pass (sync.outbound).
+settled through the neutral push pipeline's Pass (sync.pipelines.push).
 
 Every item call needs the item's num_iid, which MarketplaceSku keeps: found by the items refresh
-(sync.item_mapping), linked by hand, or asked for our outer id (= ERP product id) at push time. A product that is
+(sync.pipelines.items), linked by hand, or asked for our outer id (= ERP product id) at push time. A product that is
 not on the marketplace, or was unlinked there by hand, is skipped: its row is settled without a call and without
 a failure. `taobao.skus.quantity.update` changes up to 20 SKUs of one item per call, so stock goes out one call per
 item and 20 SKUs; prices (`taobao.item.sku.price.update`) and listing (`taobao.item.update.listing` /

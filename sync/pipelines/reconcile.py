@@ -4,8 +4,8 @@ from datetime import date, datetime, time, timedelta
 
 from merchant.models import Order
 
-from .errors import BusinessError
-from .models import ReconcileReport
+from ..errors import BusinessError
+from ..models import ReconcileReport
 from .orders import pages, trades_store, window_pull
 
 SAMPLE = 20

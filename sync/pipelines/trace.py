@@ -23,10 +23,10 @@ from django.utils import timezone
 from merchant.models import Order, OrderStatus
 from merchant.services.followups import followup_stalled_open, followup_trace_moved
 
-from .marketplaces.records import Trace
-from .errors import BusinessError, RateLimited, Retryable
-from .models import TraceWatch
-from .ratelimit import BudgetTimeout, CallBudget
+from ..marketplaces.records import Trace
+from ..errors import BusinessError, RateLimited, Retryable
+from ..models import TraceWatch
+from ..ratelimit import BudgetTimeout, CallBudget
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 
 from merchant.models import Merchant
 
-from .errors import Permanent
-from .models import Outbox, OutboxKind
-from .outbox import MAX_ATTEMPTS, outbox_acked, outbox_claim, outbox_failed, outbox_release, outbox_skipped
+from ..errors import Permanent
+from ..models import Outbox, OutboxKind
+from ..outbox import MAX_ATTEMPTS, outbox_acked, outbox_claim, outbox_failed, outbox_release, outbox_skipped
 
 CLAIM = {OutboxKind.STOCK: 100}
 CLAIM_DEFAULT = 40

@@ -5,16 +5,16 @@ from datetime import date, datetime, timedelta
 
 from django.utils import timezone
 
-from .breaker import DEGRADED_EVERY
-from .marketplaces import adapter_class, client_for, marketplace_for
-from .models import PUSH_MODULES, BreakerState, Connection, StockCheck, SyncModule
+from ..breaker import DEGRADED_EVERY
+from ..marketplaces import adapter_class, client_for, marketplace_for
+from ..models import PUSH_MODULES, BreakerState, Connection, StockCheck, SyncModule
 from .drift import stock_check
-from .item_mapping import ItemsReport, items_refresh
+from .items import ItemsReport, items_refresh
 from .orders import orders_pull_full, orders_pull_incremental, orders_pull_range, refunds_pull
-from .outbound import Tally, outbox_push
-from .ratelimit import CallBudget
+from .push import Tally, outbox_push
+from ..ratelimit import CallBudget
 from .reconcile import reconcile_days
-from .runs import checkpoint_for, run_of
+from ..runs import checkpoint_for, run_of
 from .trace import NoWaitBudget, TraceReport, traces_read
 
 PUSH_KINDS = {module: kind for kind, module in PUSH_MODULES.items()}
@@ -88,7 +88,7 @@ def push_sync(connection: Connection, *, module: str, trigger: str = "schedule",
 
 
 def items_sync(connection: Connection, *, trigger: str = "schedule", client_factory=client_for) -> dict:
-    """Read the shop's items and match them to our products (sync.item_mapping). The summary adds how many
+    """Read the shop's items and match them to our products (sync.pipelines.items). The summary adds how many
     products are on the marketplace (`matched`) and how many are not (`not_on_marketplace`)."""
     report = ItemsReport()  # what a run stopped by a permanent error (not re-raised) reports
     with run_of(connection, SyncModule.ITEMS, mode="items", trigger=trigger) as run:
@@ -98,7 +98,7 @@ def items_sync(connection: Connection, *, trigger: str = "schedule", client_fact
 
 
 def stock_check_sync(connection: Connection, *, trigger: str = "schedule", client_factory=client_for) -> dict:
-    """Read the marketplace's quantities back and repair drift (sync.drift). The summary adds the SKUs compared,
+    """Read the marketplace's quantities back and repair drift (sync.pipelines.drift). The summary adds the SKUs compared,
     how many had drifted, how many were repaired, and those left for the order pull."""
     check = StockCheck()  # what a run stopped by a permanent error (not re-raised) reports
     with run_of(connection, SyncModule.STOCK_CHECK, mode="check", trigger=trigger) as run:
@@ -108,7 +108,7 @@ def stock_check_sync(connection: Connection, *, trigger: str = "schedule", clien
 
 
 def trace_sync(connection: Connection, *, trigger: str = "schedule", client_factory=client_for) -> dict:
-    """One pass of carrier traces (sync.trace): the summary adds traces read (`read`), parcels that moved
+    """One pass of carrier traces (sync.pipelines.trace): the summary adds traces read (`read`), parcels that moved
     (`moved`), follow-ups opened (`opened`), parcels signed for (`delivered`), failed reads (`failed`), traces
     still due (`left_due`) and whether the call budget ran out (`budget_spent`)."""
     report = TraceReport()  # what a run stopped by a permanent error (not re-raised) reports

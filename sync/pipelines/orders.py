@@ -20,10 +20,10 @@ from django.utils import timezone
 from merchant.models import Order, OrderSource
 from merchant.services.marketplace_orders import order_refunds_apply, orders_upsert_marketplace
 
-from .errors import BusinessError
-from .marketplaces.records import Refund, Trade
-from .models import Checkpoint, SyncModule
-from .runs import checkpoint_for
+from ..errors import BusinessError
+from ..marketplaces.records import Refund, Trade
+from ..models import Checkpoint, SyncModule
+from ..runs import checkpoint_for
 
 REFUNDS_START = timedelta(days=1)
 

@@ -24,12 +24,12 @@ from django.utils import timezone
 
 from merchant.models import Merchant
 
-from .errors import BusinessError
-from .item_mapping import DETAILS_PER_RUN, DETAILS_PER_RUN_MIN
-from .models import Checkpoint, MarketplaceSku, Outbox, OutboxKind, StockCheck, SyncModule
-from .outbound import outbox_push
-from .outbox import outbox_products_changed
-from .stock_rules import offered_quantities
+from ..errors import BusinessError
+from .items import DETAILS_PER_RUN, DETAILS_PER_RUN_MIN
+from ..models import Checkpoint, MarketplaceSku, Outbox, OutboxKind, StockCheck, SyncModule
+from .push import outbox_push
+from ..outbox import outbox_products_changed
+from ..stock_rules import offered_quantities
 
 REPAIR_ROUNDS = 3
 EXAMPLES = 10

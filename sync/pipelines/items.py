@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from merchant.models import Product
 
-from .marketplaces.records import Item
-from .errors import BusinessError
-from .models import MappingLink, MarketplaceListing, MarketplaceSku
-from .outbox import outbox_products_due
+from ..marketplaces.records import Item
+from ..errors import BusinessError
+from ..models import MappingLink, MarketplaceListing, MarketplaceSku
+from ..outbox import outbox_products_due
 
 # Items read in full per run: the connection's calls per minute, within these bounds.
 DETAILS_PER_RUN_MIN = 20

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from merchant.services.marketplace_orders import UpsertCounts, orders_upsert_marketplace
 
-from .errors import BusinessError, Retryable
-from .models import ProcessedMessage
+from ..errors import BusinessError, Retryable
+from ..models import ProcessedMessage
 
 log = logging.getLogger(__name__)
 
