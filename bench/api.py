@@ -15,7 +15,7 @@ SANDBOX_ENABLED=1) on a free loopback port, which also serves the sandbox market
      shop connected for a while has them); after one request of all its SKUs (for information), one request of
      --e2e-batch SKUs per second (--e2e-rate) for --e2e-seconds while a watcher polls the sandbox's SandboxSku
      quantity of those SKUs every 100 ms. Delay = the first poll showing the value - the bench's clock just
-     before the request. Without the outbound push (sync.outbox, sync.outbound, sync.sellable, the sandbox's
+     before the request. Without the outbound push (sync.outbox, sync.outbound, merchant.sellable, the sandbox's
      taobao.skus.quantity.update) it prints "end to end: not measured".
 Merchants `bench_api` (--skus products `API-00001`..., with a TOP connection to sandbox shop `bench-api`) and
 `bench_api_e2e` (--batch products, shop `bench-api-e2e`), all listed, matched to one shared base product, safety
@@ -393,7 +393,7 @@ def push_missing() -> str:
     from sync import jobs
     from sync.sandbox import gateway
 
-    missing = [name for name in ("sync.outbox", "sync.outbound", "sync.sellable") if importlib.util.find_spec(name) is None]
+    missing = [name for name in ("sync.outbox", "sync.outbound", "merchant.sellable") if importlib.util.find_spec(name) is None]
     if not hasattr(jobs, "sync_push"):
         missing.append("sync.jobs.sync_push")
     if "taobao.skus.quantity.update" not in gateway.METHODS:
@@ -543,7 +543,7 @@ def end_to_end(args, merchant: Merchant, shop: SandboxShop, base: str, key: str,
     if missing:
         return {"measured": False, "why": f"missing: {missing}"}
     from sync.outbox import outbox_due, push_enqueue
-    from sync.sellable import sellable_stock
+    from merchant.sellable import sellable_stock
 
     # The value pushed is the sellable stock: with safety stock 0, no batches and no orders it is the stock.
     products = list(merchant.products.all())

@@ -17,7 +17,7 @@ from sync.connectors.top.mapping import trade_from_top
 from sync.connectors.top.times import to_top
 from sync.erp.orders import orders_to_hand_over
 from sync.models import Connection, ConnectionKind, Outbox
-from sync.sellable import sellable_stock
+from merchant.sellable import sellable_stock
 from tests.api.conftest import ErpClient, erp  # noqa: F401  (the signed Open API client fixture)
 from tests.factories import OrderFactory, ProductFactory
 

@@ -18,7 +18,7 @@ from sync.models import Checkpoint, ProcessedMessage, SyncModule
 from sync.pipelines import orders_sync
 from sync.sandbox import marketplace
 from sync.sandbox.models import SandboxMessage
-from sync.sellable import sellable_stock
+from merchant.sellable import sellable_stock
 from tests.api.conftest import ErpClient
 
 from .conftest import ago, fast_client
