@@ -52,8 +52,7 @@ from merchant.models import (
     AuditEntry, Batch, Order, OrderItem, OrderStatus, Product, ProductReplenishment, RefundStatus,
 )
 from merchant.selectors import product_text_filter
-# Orders that still hold stock the ERP has not subtracted: the same rule as sellable stock.
-from merchant.sellable import HOLDING_STATUSES
+from merchant.sellable import HOLDING_STATUSES  # orders holding stock the ERP has not subtracted yet
 
 TREND_WORTH_SAYING = 0.01  # a trend of 1 % of the level per day or more is named in the reason
 WEEKDAY_WORTH_SAYING = 1.15

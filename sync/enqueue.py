@@ -28,14 +28,14 @@ PUSH_TTL = 600  # seconds a queued push may wait for a worker; past that the dis
 PUSH_JOB = "sync.jobs.sync_push"
 
 
-def job_id(connection_id: int, module: str) -> str:
+def sync_job_id(connection_id: int, module: str) -> str:
     """The scheduled job of one (connection, module): the dispatcher and the push enqueuer never queue it twice."""
     return f"sync-{connection_id}-{module}"
 
 
 def push_job_id(connection_id: int, kind: str) -> str:
     """The push job of one outbox kind (stock, price, listing, logistics) for the connection."""
-    return job_id(connection_id, PUSH_MODULES[kind])
+    return sync_job_id(connection_id, PUSH_MODULES[kind])
 
 
 def _status(job: str, connection):

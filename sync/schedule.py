@@ -1,6 +1,6 @@
 """The dispatcher (SPEC S5): run every minute by the one scheduler (config/cron.py); derives due work
 from the database (checkpoints' last runs, breaker state) and enqueues it under one job id per
-(connection, module) (sync.enqueue.job_id, the name the after-commit push enqueuer uses too), skipped while
+(connection, module) (sync.enqueue.sync_job_id, the name the after-commit push enqueuer uses too), skipped while
 that job still waits or runs (or waits for an RQ retry), so work never piles up behind a slow or failing
 job; a failed or finished one does not block its successor.
 The lease in sync.runs is what guarantees never two runs of one (connection, module) at once; a run whose
@@ -16,7 +16,7 @@ from rq.job import Job
 
 from .breaker import DEGRADED_EVERY, breaker_probe_if_due
 from .connectors.top.times import TOP_TZ
-from .enqueue import QUEUE, RETRY, WAITING, job_id as job_id_of, push_enqueue
+from .enqueue import QUEUE, RETRY, WAITING, push_enqueue, sync_job_id
 from .item_mapping import ITEMS_EVERY, items_refresh_due
 from .models import PUSH_MODULES, BreakerState, Connection, ConnectionKind, SyncModule
 from .outbox import outbox_due
@@ -45,7 +45,7 @@ def _ttl(every: timedelta) -> int:
 
 def _enqueue(func, connection_id: int, module: str, every: timedelta, now, **kwargs) -> str | None:
     queue = django_rq.get_queue(QUEUE)
-    job_id = job_id_of(connection_id, module)
+    job_id = sync_job_id(connection_id, module)
     try:
         if Job.fetch(job_id, connection=queue.connection).get_status() in WAITING:
             return None
