@@ -417,10 +417,11 @@ def redis_cleanup(conn_id: int) -> None:
     import django_rq
     from rq.job import Job
 
+    from sync.enqueue import FOLLOW_UP, sync_job_id
     from sync.models import SyncModule as Module
 
     redis = django_rq.get_connection("sync")
-    ids = [f"sync-{conn_id}-{m}{suffix}" for m in Module.values for suffix in ("", "-next")]
+    ids = [sync_job_id(conn_id, m) + suffix for m in Module.values for suffix in ("", FOLLOW_UP)]
     for job in Job.fetch_many(ids, connection=redis):
         if job is not None:
             job.delete()
@@ -542,8 +543,8 @@ def end_to_end(args, merchant: Merchant, shop: SandboxShop, base: str, key: str,
     missing = push_missing()
     if missing:
         return {"measured": False, "why": f"missing: {missing}"}
-    from sync.outbox import outbox_due, push_enqueue
     from merchant.sellable import sellable_stock
+    from sync.outbox import outbox_due, push_enqueue
 
     # The value pushed is the sellable stock: with safety stock 0, no batches and no orders it is the stock.
     products = list(merchant.products.all())
