@@ -36,5 +36,6 @@ def test_the_domain_imports_nothing_of_sync():
 def test_the_rule_sees_function_local_imports(tmp_path, monkeypatch):
     monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
     module = tmp_path / "module.py"
-    module.write_text("import os\n\ndef f():\n    from sync.outbox import x\n    import sync\n    from .sync import y\n")
+    module.write_text("import os, syncer\n\ndef f():\n"
+                      "    from sync.outbox import x\n    import sync\n    from .sync import y\n")
     assert _sync_imports(module) == ["module.py:4: imports sync.outbox", "module.py:5: imports sync"]
