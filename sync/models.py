@@ -16,6 +16,11 @@ class ConnectionKind(models.TextChoices):
     ERP = "erp", _("ERP bridge")
 
 
+# The kinds that are marketplaces (their folders in sync/marketplaces): orders come from them, stock and
+# logistics go to them.
+MARKETPLACE_KINDS = (ConnectionKind.TOP,)
+
+
 class SignMethod(models.TextChoices):
     MD5 = "md5", "md5"
     HMAC = "hmac", "hmac (HMAC-MD5)"

@@ -25,7 +25,7 @@ from merchant.models import Batch, Merchant, OrderSource, OrderStatus, Product
 from merchant.sellable import sellable_stock
 
 from .enqueue import push_enqueue, push_job_id  # noqa: F401  push_job_id: the push's job id, named once there
-from .models import Connection, ConnectionKind, Outbox, OutboxKind
+from .models import MARKETPLACE_KINDS, Connection, Outbox, OutboxKind
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class OutboxWriter:
 def _connections(merchant_id: int) -> list[Connection]:
     # Stopped connections record too: the owner fixes the session and every change made meanwhile goes out.
     # Disabled ones do not: they are off on purpose.
-    return list(Connection.objects.filter(merchant_id=merchant_id, kind=ConnectionKind.TOP, is_enabled=True)
+    return list(Connection.objects.filter(merchant_id=merchant_id, kind__in=MARKETPLACE_KINDS, is_enabled=True)
                 .only("pk", "is_enabled", "stopped_reason"))
 
 
@@ -130,7 +130,7 @@ def outbox_products_due(*, connection_id: int, product_ids: Iterable[int]) -> in
     and listing due there, so the marketplace gets the values in force. Call it inside the write's
     transaction; returns how many rows it marked."""
     product_ids = sorted({pk for pk in product_ids if pk})
-    connection = Connection.objects.filter(pk=connection_id, kind=ConnectionKind.TOP, is_enabled=True).first()
+    connection = Connection.objects.filter(pk=connection_id, kind__in=MARKETPLACE_KINDS, is_enabled=True).first()
     if connection is None or not product_ids:
         return 0
     now = timezone.now()
@@ -177,7 +177,7 @@ def _logistics_mark(orders) -> int:
         return 0
     now = timezone.now()
     marked = 0
-    for connection in Connection.objects.filter(pk__in=list(by_connection), kind=ConnectionKind.TOP, is_enabled=True):
+    for connection in Connection.objects.filter(pk__in=list(by_connection), kind__in=MARKETPLACE_KINDS, is_enabled=True):
         ids = sorted(by_connection[connection.pk])
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start:start + CHUNK]
@@ -200,7 +200,7 @@ def outbox_expiring_batches_recheck(*, today=None) -> int:
 
     today = today or timezone.localdate()
     marked = 0
-    merchant_ids = Connection.objects.filter(kind=ConnectionKind.TOP, is_enabled=True).values("merchant_id")
+    merchant_ids = Connection.objects.filter(kind__in=MARKETPLACE_KINDS, is_enabled=True).values("merchant_id")
     for merchant in Merchant.objects.filter(pk__in=merchant_ids):
         edge = today + timedelta(days=merchant.expiry_exclusion_days)
         crossed = Q(expiry_date__range=(edge - timedelta(days=1), edge)) | Q(

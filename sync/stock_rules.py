@@ -173,9 +173,9 @@ def product_offers(product, merchant) -> list[ConnectionOffer]:
     """Per marketplace connection of the merchant: the product's stock in force -> sellable -> offered, the rule
     that applies (in words; `override` when the SKU has its own) and the value the marketplace last acknowledged.
     A few queries per connection."""
-    from .models import ConnectionKind, Outbox, OutboxKind
+    from .models import MARKETPLACE_KINDS, Outbox, OutboxKind
 
-    connections = list(Connection.objects.filter(merchant=merchant, kind=ConnectionKind.TOP).order_by("name", "pk"))
+    connections = list(Connection.objects.filter(merchant=merchant, kind__in=MARKETPLACE_KINDS).order_by("name", "pk"))
     if not connections:
         return []
     sellable = sellable_stock([product], merchant)[product.pk]
