@@ -19,11 +19,11 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from merchant.permissions import Action, Actor
+from merchant.sellable import sellable_stock
 from merchant.services.audit import audit_changes
 
 from .models import Connection, StockRule
 from .outbox import outbox_products_changed
-from .sellable import sellable_stock
 
 RULE_FIELDS = ("ratio_percent", "adjust", "minimum", "maximum", "zero_below", "auto_delist")
 
@@ -173,9 +173,9 @@ def product_offers(product, merchant) -> list[ConnectionOffer]:
     """Per marketplace connection of the merchant: the product's stock in force -> sellable -> offered, the rule
     that applies (in words; `override` when the SKU has its own) and the value the marketplace last acknowledged.
     A few queries per connection."""
-    from .models import ConnectionKind, Outbox, OutboxKind
+    from .models import MARKETPLACE_KINDS, Outbox, OutboxKind
 
-    connections = list(Connection.objects.filter(merchant=merchant, kind=ConnectionKind.TOP).order_by("name", "pk"))
+    connections = list(Connection.objects.filter(merchant=merchant, kind__in=MARKETPLACE_KINDS).order_by("name", "pk"))
     if not connections:
         return []
     sellable = sellable_stock([product], merchant)[product.pk]

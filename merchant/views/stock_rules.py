@@ -9,13 +9,13 @@ from merchant.forms import StockRuleForm
 from merchant.permissions import Action
 from merchant.views.common import get_product_for_user, merchant_view
 from sync import stock_rules
-from sync.models import Connection, ConnectionKind, StockRule
+from sync.models import MARKETPLACE_KINDS, Connection, StockRule
 
 POST = ("POST",)
 
 
 def _get_marketplace_for_user(request, pk) -> Connection:
-    return get_object_or_404(Connection, merchant=request.merchant, kind=ConnectionKind.TOP, pk=pk)
+    return get_object_or_404(Connection, merchant=request.merchant, kind__in=MARKETPLACE_KINDS, pk=pk)
 
 
 def _save(request, connection, product, back: str):
