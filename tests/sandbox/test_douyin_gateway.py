@@ -352,3 +352,245 @@ def test_products_list_from_page_one_and_go_on_and_off_sale(api, shop):
     assert [p["product_id"] for p in offline] == [product_id]
     api.ok("/product/setOnline", {"product_id": product_id})
     assert api.ok("/product/listV2", {"page": 1, "size": 10, "status": 1})["total"] == 0
+
+
+# ------------------------------------------------------------------ faults
+
+
+def test_fail_next_answers_retryable_platform_errors_then_serves(api, shop):
+    set_faults(shop, fail_next=2)
+
+    codes = [api.call("/order/logisticsCompanyList", {})["code"] for _ in range(3)]
+
+    assert codes == [20000, 20000, 10000]
+    assert list(DouyinCall.objects.order_by("pk").values_list("outcome", flat=True))[-3:] == [
+        CallOutcome.ISP_ERROR, CallOutcome.ISP_ERROR, CallOutcome.OK]
+
+
+def test_error_rate_one_answers_service_errors_or_timeouts(api, shop):
+    set_faults(shop, error_rate=1.0)
+
+    codes = {api.call("/order/logisticsCompanyList", {})["code"] for _ in range(8)}
+
+    assert codes <= {20000, 20001} and codes
+
+
+def test_above_the_calls_per_minute_the_shop_is_banned_and_told_for_how_long(api, shop):
+    set_faults(shop, ban_calls_per_minute=3, ban_seconds=10)
+    DouyinCall.objects.all().delete()
+
+    bodies = [api.call("/order/logisticsCompanyList", {}) for _ in range(5)]
+
+    assert [b["code"] for b in bodies] == [10000, 10000, 10000, 60000, 60000]
+    assert bodies[3]["sub_code"] == "isp.traffic-limited"
+    assert bodies[3]["sub_msg"] == "请求过于频繁，请10秒后重试"
+    assert DouyinShop.objects.get(pk=shop.pk).banned_until > timezone.now()
+    set_faults(shop, banned_until=timezone.now() - timedelta(seconds=1), ban_calls_per_minute=0)
+    assert api.call("/order/logisticsCompanyList", {})["code"] == 10000
+
+
+def test_a_dropped_answer_is_an_incomplete_read_over_a_real_connection(api, shop, base):
+    set_faults(shop, drop_rate=1.0)
+    address = urlsplit(base)
+    method, stamp = "order.logisticsCompanyList", str(int(time.time()))
+    query = {"app_key": APP_KEY, "method": method, "timestamp": stamp, "v": "2", "access_token": api.token,
+             "sign_method": "md5",
+             "sign": signing.sign(app_key=APP_KEY, secret=SECRET, method=method, param_json="{}", timestamp=stamp,
+                                  sign_method="md5")}
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+
+    connection.request("POST", f"{address.path}/order/logisticsCompanyList?{urlencode(query)}", "{}",
+                       {"Content-Type": "application/json"})
+    response = connection.getresponse()
+
+    assert response.status == 200
+    with pytest.raises(http.client.IncompleteRead):
+        response.read()
+    connection.close()
+    assert DouyinCall.objects.order_by("pk").last().outcome == CallOutcome.DROPPED
+
+
+def test_malformed_rate_one_answers_a_body_that_is_not_json(api, shop):
+    set_faults(shop, malformed_rate=1.0)
+
+    response = api.raw("/order/logisticsCompanyList", {})
+
+    assert response.status_code == 200
+    with pytest.raises(ValueError):
+        json.loads(response.content)
+    assert DouyinCall.objects.order_by("pk").last().outcome == CallOutcome.MALFORMED
+
+
+def test_slow_rate_one_answers_after_slow_seconds(api, shop):
+    set_faults(shop, slow_rate=1.0, slow_seconds=1.0)
+
+    with pytest.raises(requests.Timeout):
+        api.raw("/order/logisticsCompanyList", {}, timeout=0.3)
+    started = time.monotonic()
+    assert api.call("/order/logisticsCompanyList", {})["code"] == 10000
+    assert time.monotonic() - started >= 1.0
+
+
+def test_orders_move_while_a_client_pages_so_a_forward_pager_misses_some(api, shop):
+    made = [marketplace.order_create(shop, lines=[("ERP-1", 1)], created=ago(minutes=50 - n)) for n in range(6)]
+    set_faults(shop, move_on_page_rate=1.0, move_count=2)
+    faults.seed(7)
+    window = {"update_time_start": epoch(ago(hours=1)), "update_time_end": epoch(ago(minutes=1)), "size": 2,
+              "order_by": "update_time", "order_asc": True}
+
+    first = api.ok("/order/searchList", {**window, "page": 0})
+    second = api.ok("/order/searchList", {**window, "page": 1})
+
+    call = DouyinCall.objects.filter(method="order.searchList").order_by("pk").last()
+    assert len(call.moved) == 2 and set(call.moved) <= {o.shop_order_id for o in made}
+    assert DouyinCall.objects.filter(method="order.searchList").order_by("pk").first().moved == []  # page 0
+    for order in DouyinOrder.objects.filter(shop_order_id__in=call.moved):
+        assert order.update_time >= call.at.replace(microsecond=0)
+    # The moved orders left the window under the pager: the total shrank, and reading on sees fewer orders.
+    assert (first["total"], second["total"]) == (6, 4)
+    seen = {o["order_id"] for page in (first, second) for o in page["shop_order_list"]}
+    seen |= {o["order_id"] for o in api.ok("/order/searchList", {**window, "page": 2})["shop_order_list"]}
+    assert len(seen) < 6
+    # A window reaching up to now finds them again (a pager with overlap catches up).
+    later = api.ok("/order/searchList", {**window, "update_time_end": epoch(ago()) + 5, "size": 100, "page": 0})
+    assert set(call.moved) <= {o["order_id"] for o in later["shop_order_list"]}
+
+
+def test_an_updated_order_shows_in_search_only_after_the_index_lag(api, shop):
+    old = marketplace.order_create(shop, lines=[("ERP-1", 1)], created=ago(minutes=5))
+    fresh = marketplace.order_create(shop, lines=[("ERP-1", 1)], created=ago(seconds=5))
+    set_faults(shop, index_lag_seconds=60)
+    window = {"update_time_start": epoch(ago(hours=1)), "update_time_end": epoch(ago()) + 5, "page": 0, "size": 10}
+
+    found = [o["order_id"] for o in api.ok("/order/searchList", window)["shop_order_list"]]
+
+    assert found == [old.shop_order_id]
+    assert api.ok("/order/orderDetail", {"shop_order_id": fresh.shop_order_id})["shop_order_detail"]["order_id"]
+    set_faults(shop, index_lag_seconds=0)
+    assert len(api.ok("/order/searchList", window)["shop_order_list"]) == 2
+
+
+# ------------------------------------------------------------------ push messages
+
+
+class Receiver:
+    """A tiny callback URL: records each POST, answers with `answer` (a dict, or raw bytes)."""
+
+    def __init__(self):
+        self.posts: list[tuple[dict, bytes]] = []
+        self.answer: dict | bytes = {"code": 0, "msg": "success"}
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                answer = receiver.answer
+                payload = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/douyin/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def messages(self) -> list[dict]:
+        return [m for _headers, body in self.posts for m in json.loads(body)]
+
+
+@pytest.fixture
+def receiver(shop):
+    server = Receiver()
+    set_faults(shop, push_enabled=True, callback_url=server.url)
+    shop.refresh_from_db()
+    yield server
+    server.close()
+
+
+def test_order_changes_queue_the_tags_of_the_platform(shop, receiver):
+    order = marketplace.order_create(shop, lines=[("ERP-1", 1), ("ERP-2", 1)], status=OrderStatus.UNPAID)
+    marketplace.order_pay(order)
+    marketplace.order_ship(shop, order.shop_order_id, company_code="shunfeng", logistics_code="SF1234567890123")
+    marketplace.order_finish(order)
+    cancelled = marketplace.order_create(shop, lines=[("ERP-1", 1)], status=OrderStatus.UNPAID)
+    marketplace.order_cancel(cancelled)
+    refunded = marketplace.order_create(shop, lines=[("ERP-2", 1)])
+    marketplace.after_sale_settle(marketplace.after_sale_create(refunded), success=True)
+
+    tags = list(DouyinPushMessage.objects.order_by("pk").values_list("tag", flat=True))
+
+    assert tags == ["100", "101", "102", "103", "100", "106", "100", "101", "200", "206", "106"]
+    paid = json.loads(DouyinPushMessage.objects.filter(tag="101").first().data)
+    lines = list(order.sku_orders.order_by("sku_order_id").values_list("sku_order_id", flat=True))
+    assert paid["p_id"] == int(order.shop_order_id) and paid["s_ids"] == [int(s) for s in lines]
+    assert (paid["shop_id"], paid["order_status"]) == (SHOP_ID, OrderStatus.AWAITING_SHIPMENT)
+    after_sale = json.loads(DouyinPushMessage.objects.get(tag="200").data)
+    assert after_sale["p_id"] == int(refunded.shop_order_id) and after_sale["aftersale_status"] == 6
+    assert DouyinOrder.objects.get(pk=refunded.pk).status == OrderStatus.CANCELLED
+
+
+def test_no_messages_are_queued_while_push_is_off(shop):
+    marketplace.order_create(shop, lines=[("ERP-1", 1)])
+
+    assert not DouyinPushMessage.objects.exists()
+
+
+def test_messages_are_posted_as_a_signed_json_array_and_marked_delivered_on_code_zero(shop, receiver):
+    order = marketplace.order_create(shop, lines=[("ERP-1", 1)])
+
+    counts = push.messages_deliver(shop, timezone.now())
+
+    assert counts == {"delivered": 2, "failed": 0, "dropped": 0}
+    (headers, body), = receiver.posts
+    assert headers["app-id"] == APP_KEY
+    assert signing.event_sign_matches(app_key=APP_KEY, secret=SECRET, body=body, signature=headers["event-sign"])
+    messages = json.loads(body)
+    assert [m["tag"] for m in messages] == ["100", "101"]
+    assert all(isinstance(m["msg_id"], str) and isinstance(m["data"], str) for m in messages)
+    assert json.loads(messages[0]["data"])["p_id"] == int(order.shop_order_id)
+    assert not DouyinPushMessage.objects.filter(delivered_at__isnull=True).exists()
+    assert push.messages_deliver(shop, timezone.now())["delivered"] == 0 and len(receiver.posts) == 1
+
+
+@pytest.mark.parametrize("answer", [{"code": 1, "msg": "fail"}, b"not json"])
+def test_a_batch_not_taken_is_delivered_again_later(shop, receiver, answer):
+    marketplace.order_create(shop, lines=[("ERP-1", 1)])
+    receiver.answer = answer
+    now = timezone.now()
+
+    assert push.messages_deliver(shop, now)["failed"] == 2
+    assert push.messages_deliver(shop, now + timedelta(seconds=1))["failed"] == 0  # not due yet
+    receiver.answer = {"code": 0, "msg": "success"}
+    assert push.messages_deliver(shop, now + timedelta(seconds=3))["delivered"] == 2
+
+    assert len(receiver.posts) == 2 and receiver.posts[0][1] == receiver.posts[1][1]
+    assert set(DouyinPushMessage.objects.values_list("attempts", flat=True)) == {2}
+
+
+def test_an_unreachable_callback_leaves_the_messages_due(shop, receiver):
+    marketplace.order_create(shop, lines=[("ERP-1", 1)])
+    receiver.close()
+
+    assert push.messages_deliver(shop, timezone.now())["failed"] == 2
+    assert DouyinPushMessage.objects.filter(delivered_at__isnull=True, attempts=1).count() == 2
+
+
+def test_push_drop_rate_drops_messages_for_good(shop, receiver):
+    set_faults(shop, push_drop_rate=1.0)
+    shop.refresh_from_db()
+    marketplace.order_create(shop, lines=[("ERP-1", 1)])
+
+    assert push.messages_deliver(shop, timezone.now()) == {"delivered": 0, "failed": 0, "dropped": 2}
+    assert receiver.posts == []
+    assert push.messages_deliver(shop, timezone.now() + timedelta(hours=1))["dropped"] == 0
