@@ -225,7 +225,9 @@ def test_search_list_answers_orders_of_the_update_window_in_the_contract_shape(a
     assert (order["order_amount"], order["pay_amount"], order["post_amount"]) == (1250 * 2 + 2300 + 800,) * 2 + (800,)
     assert [(s["code"], s["item_num"], s["goods_price"], s["parent_order_id"]) for s in order["sku_order_list"]] == [
         ("ERP-1", 2, 1250, inside.shop_order_id), ("ERP-2", 1, 2300, inside.shop_order_id)]
-    assert all(isinstance(s["order_id"], str) and isinstance(s["sku_id"], str) for s in order["sku_order_list"])
+    # As the Go SDK's order_searchList response types them: SKU order ids are strings, sku_id and product_id int64.
+    assert all(isinstance(s["order_id"], str) and isinstance(s["sku_id"], int) and isinstance(s["product_id"], int)
+               for s in order["sku_order_list"])
     assert order["sku_order_list"][0]["after_sale_info"] == {"after_sale_status": 0, "after_sale_type": 0,
                                                              "refund_status": 0}
     assert order["encrypt_post_receiver"].startswith("#") and "*" in order["mask_post_receiver"]
@@ -318,7 +320,7 @@ def test_sync_stock_sets_the_full_stock_by_code_or_sku_id(api, shop):
 
     assert api.ok("/sku/syncStock", {"code": "ERP-1", "stock_num": 7, "incremental": False}) == {}
     assert api.ok("/sku/stockNum", {"sku_id": str(sku.sku_id)})["stock_num"] == 7
-    api.ok("/sku/syncStock", {"sku_id": str(sku.sku_id), "stock_num": 0})
+    api.ok("/sku/syncStock", {"sku_id": sku.sku_id, "stock_num": 0})  # int64, as the Go SDK sends it
     assert api.ok("/sku/stockNum", {"code": "ERP-1"})["stock_num"] == 0
     assert api.call("/sku/syncStock", {"code": "NOPE", "stock_num": 1})["code"] == 50002
     assert api.call("/sku/syncStock", {"code": "ERP-1", "stock_num": -1})["code"] == 40004

@@ -250,7 +250,8 @@ def _batch_decrypt(shop: DouyinShop, params: dict, now: datetime, plan) -> dict:
         auth_id, text = str(info.get("auth_id", "")), str(info.get("cipher_text", ""))
         plain = cipher.decrypt(auth_id, text) if DouyinOrder.objects.filter(shop=shop, shop_order_id=auth_id).exists() \
             else None
-        answers.append({"auth_id": auth_id, "cipher_text": text, "decrypt_text": plain or "",
+        answers.append({"auth_id": auth_id, "cipher_text": text, "decrypt_text": plain or "", "data_type": 0,
+                        "is_virtual_tel": False,
                         "err_no": 0 if plain is not None else 300008,
                         "err_msg": "" if plain is not None else "解密失败：密文与订单不符"})
     return {"decrypt_infos": answers, "custom_err": {"err_code": 0, "err_msg": ""}}
@@ -287,7 +288,7 @@ def _sku_sync_stock(shop: DouyinShop, params: dict, now: datetime, plan) -> dict
 def _sku_stock_num(shop: DouyinShop, params: dict, now: datetime, plan) -> dict:
     sku_id, code = _sku_key(params)
     sku = marketplace.sku_find(shop, sku_id=sku_id, code=code)
-    return {"sku_id": str(sku.sku_id), "code": sku.code, "stock_num": sku.stock_num, "prehold_stock_num": 0,
+    return {"sku_id": sku.sku_id, "code": sku.code, "stock_num": sku.stock_num, "prehold_stock_num": 0,
             "step_stock_num": 0, "prehold_step_stock_num": 0}
 
 
