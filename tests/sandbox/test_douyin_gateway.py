@@ -44,13 +44,13 @@ class Api:
 
     def raw(self, path: str, params: dict | None = None, *, sign_method: str | None = "hmac-sha256",
             timestamp: str | None = None, token: str | None = None, secret: str | None = None,
-            body: str | None = None, timeout: float = 10.0) -> requests.Response:
+            body: str | None = None, timeout: float = 10.0, v: str = "2") -> requests.Response:
         method = signing.method_name(path)
         text = signing.param_json(params)
         stamp = timestamp if timestamp is not None else str(int(time.time()))
-        query = {"app_key": self.app_key, "method": method, "timestamp": stamp, "v": "2"}
+        query = {"app_key": self.app_key, "method": method, "timestamp": stamp, "v": v}
         query["sign"] = signing.sign(app_key=self.app_key, secret=secret or self.secret, method=method,
-                                     param_json=text, timestamp=stamp, sign_method=sign_method or "md5")
+                                     param_json=text, timestamp=stamp, v=v, sign_method=sign_method or "md5")
         if sign_method:
             query["sign_method"] = sign_method
         if not path.startswith("/token/"):
@@ -134,9 +134,22 @@ def test_a_timestamp_far_off_is_refused_whichever_form_it_has(api, form):
     assert api.call("/order/logisticsCompanyList", {}, timestamp=near_stamp)["code"] == 10000
 
 
-def test_an_unknown_app_key_and_a_wrong_version_are_refused(api):
+def test_an_unknown_app_key_a_wrong_version_and_a_method_not_matching_the_path_are_refused(api):
+    assert api.call("/order/logisticsCompanyList", {}, v="1")["sub_code"] == "isv.version-invalid"
+    stamp = str(int(time.time()))
+    query = {"app_key": APP_KEY, "method": "order.searchList", "timestamp": stamp, "v": "2", "access_token": api.token,
+             "sign": signing.sign(app_key=APP_KEY, secret=SECRET, method="order.searchList", param_json="{}",
+                                  timestamp=stamp)}
+    mismatch = requests.post(f"{api.base}/order/orderDetail?{urlencode(query)}", data=b"{}", timeout=10).json()
+    assert (mismatch["code"], mismatch["sub_code"]) == (40003, "isv.method-invalid")
     api.app_key = "nobody"
     assert api.call("/order/logisticsCompanyList", {})["sub_code"] == "isv.app-key-invalid"
+
+
+def test_a_missing_system_parameter_is_named(api):
+    response = requests.post(f"{api.base}/order/logisticsCompanyList?app_key={APP_KEY}", data=b"{}", timeout=10)
+
+    assert (response.json()["code"], response.json()["sub_code"]) == (40001, "isv.missing-parameter:method")
 
 
 def test_an_unknown_access_token_is_refused(api):
@@ -578,6 +591,17 @@ def test_a_batch_not_taken_is_delivered_again_later(shop, receiver, answer):
 
     assert len(receiver.posts) == 2 and receiver.posts[0][1] == receiver.posts[1][1]
     assert set(DouyinPushMessage.objects.values_list("attempts", flat=True)) == {2}
+
+
+def test_the_platform_gives_up_on_a_message_after_its_last_try(shop, receiver):
+    marketplace.order_create(shop, lines=[("ERP-1", 1)])
+    receiver.answer = {"code": 1}
+    DouyinPushMessage.objects.update(attempts=push.ATTEMPTS_MAX - 1)
+
+    assert push.messages_deliver(shop, timezone.now())["failed"] == 2
+
+    assert DouyinPushMessage.objects.filter(dropped=True).count() == 2
+    assert push.messages_deliver(shop, timezone.now() + timedelta(hours=1))["failed"] == 0
 
 
 def test_an_unreachable_callback_leaves_the_messages_due(shop, receiver):
