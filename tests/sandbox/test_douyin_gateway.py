@@ -15,7 +15,7 @@ from django.utils import timezone
 from sync.marketplaces.douyin import signing
 from sync.marketplaces.douyin.sandbox import faults, gateway, marketplace, push
 from sync.marketplaces.douyin.sandbox.models import (
-    AfterSaleStatus, CallOutcome, DouyinCall, DouyinIdempotentId, DouyinOrder, DouyinPushMessage, DouyinShop,
+    CallOutcome, DouyinCall, DouyinIdempotentId, DouyinOrder, DouyinPushMessage, DouyinShop,
     DouyinSku, OrderStatus, RefundStatus,
 )
 

@@ -15,16 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from sync.marketplaces.douyin import signing
 
-from . import faults, marketplace
-from .shapes import LOGISTICS_COMPANIES, after_sale_shape, order_shape, product_shape, sku_shape
+from . import cipher, faults, marketplace
 from .models import CallOutcome, DouyinAfterSale, DouyinOrder, DouyinProduct, DouyinShop, DouyinSku
+from .shapes import LOGISTICS_COMPANIES, after_sale_shape, order_shape, product_shape, sku_shape
 
 TIMESTAMP_SKEW = timedelta(minutes=10)
 GMT8 = dt_timezone(timedelta(hours=8))
@@ -201,7 +201,7 @@ def _search_list(shop: DouyinShop, params: dict, now: datetime, plan) -> dict:
     if page > 0:
         plan.moved = faults.move_on_page(shop, orders, now)
     orders = orders.order_by(*((order_by, "shop_order_id") if ascending else (f"-{order_by}", "-shop_order_id")))
-    rows, total = _slice(orders, page, size)
+    rows, total = _slice(orders.select_related("shop"), page, size)
     return {"shop_order_list": [order_shape(order) for order in _with_lines(rows)], "total": total, "page": page,
             "size": size}
 
@@ -210,7 +210,7 @@ def _order_detail(shop: DouyinShop, params: dict, now: datetime, plan) -> dict:
     order_id = str(params.get("shop_order_id") or "")
     if not order_id:
         raise _missing("shop_order_id")
-    order = DouyinOrder.objects.filter(shop=shop, shop_order_id=order_id).prefetch_related("sku_orders").first()
+    order = DouyinOrder.objects.filter(shop=shop, shop_order_id=order_id).select_related("shop").first()
     if order is None:
         raise GatewayError(50002, "业务处理失败", "isv.business-failed:order-not-exist", f"订单 {order_id} 不存在")
     return {"shop_order_detail": order_shape(order)}
@@ -243,8 +243,6 @@ def _batch_decrypt(shop: DouyinShop, params: dict, now: datetime, plan) -> dict:
         raise _missing("cipher_infos")
     if len(infos) > DECRYPT_MAX:
         raise _invalid("cipher_infos", f"cipher_infos 最多 {DECRYPT_MAX} 个")
-    from . import cipher
-
     answers = []
     for info in infos:
         auth_id, text = str(info.get("auth_id", "")), str(info.get("cipher_text", ""))
@@ -339,8 +337,6 @@ METHODS: dict[str, Method] = {
 # Parameters
 
 def _with_lines(orders: list[DouyinOrder]) -> list[DouyinOrder]:
-    from django.db.models import prefetch_related_objects
-
     prefetch_related_objects(orders, "sku_orders")
     return orders
 
@@ -374,7 +370,7 @@ def _int(params: dict, name: str, *, default: int | None = None) -> int:
         if default is None:
             raise _missing(name)
         return default
-    if isinstance(raw, bool) or isinstance(raw, float):
+    if isinstance(raw, (bool, float)):
         raise _invalid(name, f"{name} 须为整数")
     try:
         return int(raw)
