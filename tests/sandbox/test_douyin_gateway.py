@@ -15,7 +15,7 @@ from django.utils import timezone
 from sync.marketplaces.douyin import signing
 from sync.marketplaces.douyin.sandbox import faults, gateway, marketplace, push
 from sync.marketplaces.douyin.sandbox.models import (
-    CallOutcome, DouyinCall, DouyinIdempotentId, DouyinOrder, DouyinPushMessage, DouyinShop,
+    CallOutcome, DouyinAfterSale, DouyinCall, DouyinIdempotentId, DouyinOrder, DouyinPushMessage, DouyinShop,
     DouyinSku, OrderStatus, RefundStatus,
 )
 
@@ -471,6 +471,22 @@ def test_orders_move_while_a_client_pages_so_a_forward_pager_misses_some(api, sh
     assert set(call.moved) <= {o["order_id"] for o in later["shop_order_list"]}
 
 
+def test_after_sales_settle_while_a_client_pages_them(api, shop):
+    orders = [marketplace.order_create(shop, lines=[("ERP-1", 1)], created=ago(hours=2)) for _ in range(4)]
+    opened = [marketplace.after_sale_create(order, at=ago(minutes=40 - n)) for n, order in enumerate(orders)]
+    set_faults(shop, move_on_page_rate=1.0, move_count=1)
+    window = {"update_start_time": epoch(ago(hours=1)), "update_end_time": epoch(ago(minutes=1)), "size": 2,
+              "order_by": ["update_time asc"]}
+
+    first = api.ok("/afterSale/List", {**window, "page": 0})
+    second = api.ok("/afterSale/List", {**window, "page": 1})
+
+    call = DouyinCall.objects.filter(method="afterSale.List").order_by("pk").last()
+    assert len(call.moved) == 1 and call.moved[0] in {a.aftersale_id for a in opened}
+    assert (first["total"], second["total"]) == (4, 3)
+    assert DouyinAfterSale.objects.get(aftersale_id=call.moved[0]).aftersale_status == 12
+
+
 def test_an_updated_order_shows_in_search_only_after_the_index_lag(api, shop):
     old = marketplace.order_create(shop, lines=[("ERP-1", 1)], created=ago(minutes=5))
     fresh = marketplace.order_create(shop, lines=[("ERP-1", 1)], created=ago(seconds=5))
@@ -481,6 +497,10 @@ def test_an_updated_order_shows_in_search_only_after_the_index_lag(api, shop):
 
     assert found == [old.shop_order_id]
     assert api.ok("/order/orderDetail", {"shop_order_id": fresh.shop_order_id})["shop_order_detail"]["order_id"]
+    marketplace.after_sale_create(old)
+    lagging = api.ok("/afterSale/List", {"update_start_time": epoch(ago(hours=1)), "update_end_time": epoch(ago()) + 5,
+                                         "page": 0, "size": 10})
+    assert lagging["total"] == 0
     set_faults(shop, index_lag_seconds=0)
     assert len(api.ok("/order/searchList", window)["shop_order_list"]) == 2
 

@@ -226,11 +226,15 @@ def _after_sale_list(shop: DouyinShop, params: dict, now: datetime, plan) -> dic
             rows = rows.filter(**{lookup: moment})
     if order_id := str(params.get("order_id") or ""):
         rows = rows.filter(order__shop_order_id=order_id)
+    if shop.index_lag_seconds:
+        rows = rows.exclude(update_time__gt=now - timedelta(seconds=shop.index_lag_seconds))
     # order_by is a list of "<field> <asc|desc>" (afterSale_List_request.go); the first one decides here.
     spec = (params.get("order_by") or ["update_time desc"])[0]
     field, _sep, direction = str(spec).partition(" ")
     if field not in ("update_time", "apply_time") or direction not in ("asc", "desc", ""):
         raise _invalid("order_by", "order_by 形如 \"update_time asc\"")
+    if page > 0:
+        plan.moved = faults.move_on_page(shop, rows, now)
     rows = rows.order_by(*((field, "aftersale_id") if direction == "asc" else (f"-{field}", "-aftersale_id")))
     found, total = _slice(rows.select_related("order", "sku_order"), page, size)
     return {"items": [after_sale_shape(row) for row in found], "has_more": (page + 1) * size < total,
