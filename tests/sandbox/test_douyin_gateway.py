@@ -44,7 +44,7 @@ class Api:
 
     def raw(self, path: str, params: dict | None = None, *, sign_method: str | None = "hmac-sha256",
             timestamp: str | None = None, token: str | None = None, secret: str | None = None,
-            body: str | None = None, timeout: float = 10.0, v: str = "2") -> requests.Response:
+            body: str | bytes | None = None, timeout: float = 10.0, v: str = "2") -> requests.Response:
         method = signing.method_name(path)
         text = signing.param_json(params)
         stamp = timestamp if timestamp is not None else str(int(time.time()))
@@ -55,7 +55,7 @@ class Api:
             query["sign_method"] = sign_method
         if not path.startswith("/token/"):
             query["access_token"] = self.token if token is None else token
-        return requests.post(f"{self.base}{path}?{urlencode(query)}", data=(body or text).encode(),
+        return requests.post(f"{self.base}{path}?{urlencode(query)}", data=body if isinstance(body, bytes) else (body or text).encode(),
                              headers={"Content-Type": "application/json"}, timeout=timeout)
 
     def call(self, path: str, params: dict | None = None, **options) -> dict:
@@ -144,6 +144,11 @@ def test_an_unknown_app_key_a_wrong_version_and_a_method_not_matching_the_path_a
     assert (mismatch["code"], mismatch["sub_code"]) == (40003, "isv.method-invalid")
     api.app_key = "nobody"
     assert api.call("/order/logisticsCompanyList", {})["sub_code"] == "isv.app-key-invalid"
+
+
+@pytest.mark.parametrize("body", [b"[1, 2]", b"{not json", b"\xff\xfe"])
+def test_a_body_that_is_not_a_json_object_is_refused(api, body):
+    assert api.call("/order/logisticsCompanyList", {}, body=body)["code"] == 40004
 
 
 def test_a_missing_system_parameter_is_named(api):

@@ -124,10 +124,9 @@ def _authenticate(request: HttpRequest, method_path: str, query: dict, shop: Dou
         stamp = None
     if stamp is None or abs(now - stamp) > TIMESTAMP_SKEW:
         raise GatewayError(40003, "无效的系统参数", "isv.timestamp-invalid", "timestamp 与服务器时间相差超过10分钟")
-    text = request.body.decode("utf-8") if request.body else query.get("param_json", "") or "{}"
     try:
-        params = json.loads(text)
-    except ValueError:
+        params = json.loads(request.body.decode("utf-8") if request.body else query.get("param_json") or "{}")
+    except ValueError:  # UnicodeDecodeError is one
         params = None
     if not isinstance(params, dict):
         raise GatewayError(40004, "无效的业务参数", "isv.parameter-invalid:param_json", "param_json 不是JSON对象")
