@@ -15,7 +15,7 @@ SANDBOX_ENABLED=1) on a free loopback port, which also serves the sandbox market
      shop connected for a while has them); after one request of all its SKUs (for information), one request of
      --e2e-batch SKUs per second (--e2e-rate) for --e2e-seconds while a watcher polls the sandbox's SandboxSku
      quantity of those SKUs every 100 ms. Delay = the first poll showing the value - the bench's clock just
-     before the request. Without the outbound push (sync.outbox, sync.outbound, sync.sellable, the sandbox's
+     before the request. Without the outbound push (sync.outbox, sync.pipelines.push, merchant.sellable, the sandbox's
      taobao.skus.quantity.update) it prints "end to end: not measured".
 Merchants `bench_api` (--skus products `API-00001`..., with a TOP connection to sandbox shop `bench-api`) and
 `bench_api_e2e` (--batch products, shop `bench-api-e2e`), all listed, matched to one shared base product, safety
@@ -393,7 +393,7 @@ def push_missing() -> str:
     from sync import jobs
     from sync.marketplaces.top.sandbox import gateway
 
-    missing = [name for name in ("sync.outbox", "sync.outbound", "sync.sellable") if importlib.util.find_spec(name) is None]
+    missing = [name for name in ("sync.outbox", "sync.pipelines.push", "merchant.sellable") if importlib.util.find_spec(name) is None]
     if not hasattr(jobs, "sync_push"):
         missing.append("sync.jobs.sync_push")
     if "taobao.skus.quantity.update" not in gateway.METHODS:
@@ -417,10 +417,11 @@ def redis_cleanup(conn_id: int) -> None:
     import django_rq
     from rq.job import Job
 
+    from sync.enqueue import FOLLOW_UP, sync_job_id
     from sync.models import SyncModule as Module
 
     redis = django_rq.get_connection("sync")
-    ids = [f"sync-{conn_id}-{m}{suffix}" for m in Module.values for suffix in ("", "-next")]
+    ids = [sync_job_id(conn_id, m) + suffix for m in Module.values for suffix in ("", FOLLOW_UP)]
     for job in Job.fetch_many(ids, connection=redis):
         if job is not None:
             job.delete()
@@ -542,8 +543,8 @@ def end_to_end(args, merchant: Merchant, shop: SandboxShop, base: str, key: str,
     missing = push_missing()
     if missing:
         return {"measured": False, "why": f"missing: {missing}"}
+    from merchant.sellable import sellable_stock
     from sync.outbox import outbox_due, push_enqueue
-    from sync.sellable import sellable_stock
 
     # The value pushed is the sellable stock: with safety stock 0, no batches and no orders it is the stock.
     products = list(merchant.products.all())

@@ -61,7 +61,8 @@ from sync.marketplaces.top import mapping  # noqa: E402
 from sync.marketplaces.top.client import TopClient  # noqa: E402
 from sync.marketplaces.top.times import to_top  # noqa: E402
 from sync.models import ApiCall, Checkpoint, Connection, SyncModule  # noqa: E402
-from sync.orders import PAGE_SIZE, SOLD, TRADE_TYPES, orders_pull_incremental  # noqa: E402
+from sync.marketplaces.top.adapter import PAGE_SIZE, SOLD, TRADE_TYPES, TopMarketplace  # noqa: E402
+from sync.pipelines.orders import orders_pull_incremental  # noqa: E402
 from sync.pipelines import orders_sync  # noqa: E402
 from sync.runs import checkpoint_for, run_of  # noqa: E402
 from sync.marketplaces.top.sandbox import marketplace  # noqa: E402
@@ -207,7 +208,7 @@ def steady_state(conn: Connection, merchant: Merchant, shop: SandboxShop, count:
             until = min(first + timedelta(minutes=k), timezone.now())
             with run_of(conn, SyncModule.ORDERS, mode="incremental", trigger="bench") as run:
                 client = TopClient(conn, counter=run.counter)
-                orders_pull_incremental(run, client, until=until)
+                orders_pull_incremental(run, TopMarketplace(conn, client=client), until=until)
             position = run.checkpoint.position
             runs.append(run.record)
             if k > span / timedelta(minutes=1) + 5:

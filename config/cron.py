@@ -7,8 +7,8 @@ from sync.marketplaces.douyin.sandbox import jobs as sandbox_douyin_jobs
 from sync.marketplaces.top.sandbox import jobs as sandbox_jobs
 from sync.erp.sandbox import jobs as sandbox_erp_jobs
 
-cron.register(jobs.switches_resume_expired, queue_name="default", interval=60)
-cron.register(jobs.batches_expire, queue_name="default", interval=3600)
+cron.register(merchant_jobs.switches_resume_expired, queue_name="default", interval=60)
+cron.register(merchant_jobs.batches_expire, queue_name="default", interval=3600)
 cron.register(jobs.sync_dispatch, queue_name="default", interval=60)
 # Imports lost with a worker or with Redis are queued again, as the dispatcher does for sync work.
 cron.register(merchant_jobs.imports_recover, queue_name="default", interval=60)
@@ -21,7 +21,7 @@ cron.register(merchant_jobs.presale_freezes_expire, queue_name="default", interv
 cron.register(jobs.notifications_dispatch, queue_name="default", interval=60)
 cron.register(merchant_jobs.notifications_scan, queue_name="default", interval=3600)
 cron.register(jobs.sync_records_purge, queue_name="default", interval=86400)
-cron.register(jobs.api_nonces_purge, queue_name="default", interval=3600)
+cron.register(merchant_jobs.api_nonces_purge, queue_name="default", interval=3600)
 # The simulated marketplace's buyers and sellers (demo only: it acts on shops with demo activity on).
 cron.register(sandbox_jobs.sandbox_activity, queue_name="default", interval=15)
 # The simulated Douyin shop's buyers and sellers, and its push messages to the app's callback URL (demo only).

@@ -5,6 +5,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 
+from merchant.changes import settings_changed
 from merchant.forms import ThrottledAdminAuthenticationForm
 from merchant.models import (
     BaseProduct, Carrier, CustomerGroup, Membership, Merchant, PendingReviewProduct, RegionGroup,
@@ -12,7 +13,6 @@ from merchant.models import (
 )
 from merchant.permissions import Actor
 from merchant.services.catalog import product_approve
-from sync.outbox import outbox_products_changed
 
 User = get_user_model()
 
@@ -34,8 +34,8 @@ class MerchantAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         # Sellable stock depends on these settings: every product's stock goes out to the marketplaces again.
-        if change and {"safety_stock", "expiry_exclusion_days"} & set(form.changed_data):
-            outbox_products_changed(merchant_id=obj.pk, product_ids=None, kinds=("stock",))
+        if change:
+            settings_changed(merchant_id=obj.pk, fields=form.changed_data)
 
 
 @admin.register(Membership)

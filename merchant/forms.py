@@ -20,6 +20,7 @@ from merchant.models import (
 from merchant.services.login_throttle import LoginThrottled, login_attempt_begin, login_attempt_end
 from merchant.validators import normalise_username, validate_storable_text, validate_username
 from sync.models import Connection, ConnectionKind, StockRule
+from sync.services import gateway_url_check
 
 PRICE = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.01")}
 DATE = forms.DateInput(attrs={"type": "date"})
@@ -436,8 +437,6 @@ class ConnectionForm(forms.ModelForm):
     def clean_gateway_url(self) -> str:
         """The service checks again on save; checking here shows the reason next to the field at once."""
         from django.core.exceptions import ValidationError
-
-        from sync.services import gateway_url_check
 
         url = self.cleaned_data["gateway_url"]
         try:

@@ -7,10 +7,13 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.dateparse import parse_datetime
 
+from merchant.api.auth import nonces_purge
 from merchant.job_slots import deferred, merchant_slot
 from merchant.models import ImportJob, ImportStatus, Merchant
 from merchant.services.order_attention import order_attention_refresh, order_exceptions_notify
 from merchant.services.imports import import_actor, import_apply_claimed, imports_recover as recover
+from merchant.services.stock import stock_recompute_expired_batches
+from merchant.services.switches import switches_resume_expired as switches_resume
 from merchant.spreadsheets.imports import pipeline
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,25 @@ def orders_attention_sweep():
             order_exceptions_notify(merchant=merchant, order_ids=ids)
         newly += len(ids)
     return {"newly_needing_attention": newly}
+
+
+def switches_resume_expired() -> int:
+    """Periodic: end time-boxed pauses whose until-time has passed and apply what was held."""
+    resumed = switches_resume()
+    if resumed:
+        log.info("resumed %s expired switch pauses", resumed)
+    return resumed
+
+
+def batches_expire() -> int:
+    """Periodic: batch-managed stock drops expired batches (SPEC M6), and products whose batches crossed the
+    expiry exclusion window are told to the outside (merchant.changes)."""
+    return stock_recompute_expired_batches()
+
+
+def api_nonces_purge() -> int:
+    """Periodic (hourly): Open API nonces old enough that their timestamps are refused anyway."""
+    return nonces_purge()
 
 
 def presale_freezes_expire() -> dict:

@@ -14,7 +14,7 @@ other part of the system knows about purchase orders.
 
 Available stock is the stock that can still be sold: the stock in force (for a batch-managed product its
 on-sale batches outside the expiry exclusion window) less the quantity of orders the ERP has not taken yet
-(they are not out of the ERP's stock figure yet), as sync/sellable.py counts them; the marketplaces' safety
+(they are not out of the ERP's stock figure yet), as merchant/sellable.py counts them; the marketplaces' safety
 stock is not subtracted (it is still the merchant's stock).
 
 Demand history (what merchant/forecast.py is given), per product and day in the merchant's time zone, over
@@ -52,9 +52,8 @@ from merchant.models import (
     AuditEntry, Batch, Order, OrderItem, OrderStatus, Product, ProductReplenishment, RefundStatus,
 )
 from merchant.selectors import product_text_filter
+from merchant.sellable import HOLDING_STATUSES  # orders holding stock the ERP has not subtracted yet
 
-# Orders that still hold stock the ERP has not subtracted (the same rule as sync/sellable.py).
-HOLDING_STATUSES = (OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_SHIPMENT, OrderStatus.PARTIALLY_SHIPPED)
 TREND_WORTH_SAYING = 0.01  # a trend of 1 % of the level per day or more is named in the reason
 WEEKDAY_WORTH_SAYING = 1.15
 

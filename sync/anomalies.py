@@ -24,6 +24,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from merchant.services.notifications import notify
+
 from .models import AnomalyKind, AnswerAnomaly, AnswerShape
 
 log = logging.getLogger(__name__)
@@ -204,8 +206,6 @@ def anomaly_record(*, connection, method: str, kind: str, subject: str, example:
 
 
 def _notify(connection, anomaly: AnswerAnomaly) -> None:
-    from merchant.services.notifications import notify
-
     notify(merchant=connection.merchant_id, event="answer_anomaly", subject_key=f"anomaly:{anomaly.pk}",
            title=_("%(connection)s answered %(method)s in an unusual way") % {
                "connection": connection.name, "method": anomaly.method},

@@ -13,3 +13,10 @@ class SyncConfig(AppConfig):
         from .robots import webhook_url_problem
 
         webhook_url_check_register(webhook_url_problem)
+
+        # The back office's changes (merchant.changes) are written to the outbox inside their own transaction.
+        from merchant import changes
+
+        from .outbox import OutboxWriter
+
+        changes.subscribe(OutboxWriter())

@@ -12,7 +12,7 @@ from merchant.models import AuditSource
 from merchant.permissions import Action, Actor
 
 from .erp.client import ErpClient
-from .marketplaces.top.client import TopClient
+from .marketplaces import client_for
 from .models import Connection, ConnectionKind, ConnectionTest, ConnectionTestStatus
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def connection_test_request(*, connection: Connection, actor: Actor, language: s
     return test
 
 
-def connection_test_run(*, test_id: int, top_client=TopClient, erp_client=ErpClient) -> ConnectionTest | None:
+def connection_test_run(*, test_id: int, market_client=client_for, erp_client=ErpClient) -> ConnectionTest | None:
     """Run a queued test once (the claim is a conditional update, so a redelivered job does nothing); returns
     the finished test, or None when it was not queued any more."""
     from .erp.services import erp_connection_test
@@ -51,7 +51,7 @@ def connection_test_run(*, test_id: int, top_client=TopClient, erp_client=ErpCli
             if test.connection.kind == ConnectionKind.ERP:
                 result = erp_connection_test(connection=test.connection, actor=actor, client_factory=erp_client)
             else:
-                result = connection_test(connection=test.connection, actor=actor, client_factory=top_client)
+                result = connection_test(connection=test.connection, actor=actor, client_factory=market_client)
         except Exception:
             log.exception("connection test %s failed", test_id)
             result = TestResult(False, _("The test could not be run. Try again later."))

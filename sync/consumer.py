@@ -8,10 +8,11 @@ from django.utils import timezone
 
 from .breaker import breaker_after_run
 from .calls import CallCounter
-from .marketplaces.top.client import TopClient
+from .marketplaces import ADAPTERS, adapter_class, client_for, marketplace_for
+from .marketplaces.base import CHANNEL_POLL
 from .errors import Permanent, SyncError, failure_text
-from .messages import messages_consume_once, messages_permit
-from .models import Connection, ConnectionKind, RunOutcome, SyncModule, SyncRun
+from .pipelines.messages import messages_consume_once, messages_permit
+from .models import Connection, RunOutcome, SyncModule, SyncRun
 from .runs import MESSAGE_RUN_SPAN, connection_stop, stop_reason
 
 log = logging.getLogger(__name__)
@@ -30,14 +31,14 @@ def idle_sleep_next(current: float, received: bool, *, floor: float, ceiling: fl
 
 
 class Consumer:
-    def __init__(self, only=None, client_factory=TopClient, clock=time.monotonic):
+    def __init__(self, only=None, client_factory=client_for, clock=time.monotonic):
         self.only = set(only or [])
         self.client_factory = client_factory
         self.clock = clock
         self.state = {}
 
     def _connections(self):
-        qs = Connection.objects.filter(kind=ConnectionKind.TOP, is_enabled=True, stopped_reason="",
+        qs = Connection.objects.filter(kind__in=list(ADAPTERS), is_enabled=True, stopped_reason="",
                                        messages_enabled=True)
         return qs.filter(pk__in=self.only) if self.only else qs
 
@@ -47,8 +48,9 @@ class Consumer:
             if state is not None:
                 self._close(state, RunOutcome.OK)
             counter = CallCounter()
+            market = marketplace_for(connection, self.client_factory(connection, counter=counter))
             state = {
-                "client": self.client_factory(connection, counter=counter), "counter": counter, "permitted": False,
+                "market": market, "counter": counter, "permitted": False,
                 "record": SyncRun.objects.create(connection=connection, module=SyncModule.MESSAGES, mode="consume",
                                                  trigger="consumer", started_at=timezone.now()),
                 "retry_at": 0.0, "failures": 0, "counted": (0, 0),
@@ -59,7 +61,9 @@ class Consumer:
     def poll_all(self) -> dict:
         results = {}
         for connection in self._connections():
-            results[connection.pk] = self.poll(connection)
+            # Platforms that push their messages to our callback (Douyin) have nothing to take here.
+            if adapter_class(connection.kind).channel == CHANNEL_POLL:
+                results[connection.pk] = self.poll(connection)
         return results
 
     def poll(self, connection) -> dict:
@@ -68,9 +72,9 @@ class Consumer:
             return {"received": 0, "waiting": True}
         try:
             if not state["permitted"]:
-                messages_permit(state["client"])
+                messages_permit(state["market"])
                 state["permitted"] = True
-            summary = messages_consume_once(connection, state["client"])
+            summary = messages_consume_once(connection, state["market"])
             state["failures"] = 0
         except Permanent as exc:
             connection_stop(connection, stop_reason(exc, connection))

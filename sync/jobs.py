@@ -1,4 +1,5 @@
-"""RQ entry points only: each loads what it needs and calls one pipeline function."""
+"""RQ entry points only: each loads what it needs and calls one pipeline function. The back office's own
+periodic jobs (switch pauses, batch expiry, Open API nonces...) are in merchant.jobs."""
 import logging
 import time
 
@@ -10,23 +11,6 @@ log = logging.getLogger(__name__)
 
 PUSH_LEASE_WAITS = 40
 PUSH_LEASE_PAUSE = 0.5  # seconds
-
-
-def switches_resume_expired() -> int:
-    """Periodic: end time-boxed pauses whose until-time has passed and apply what was held."""
-    from merchant.services.switches import switches_resume_expired as resume
-
-    resumed = resume()
-    if resumed:
-        log.info("resumed %s expired switch pauses", resumed)
-    return resumed
-
-
-def batches_expire() -> int:
-    """Periodic: batch-managed stock drops expired batches (SPEC M6)."""
-    from merchant.services.stock import stock_recompute_expired_batches
-
-    return stock_recompute_expired_batches()
 
 
 def sync_dispatch() -> int:
@@ -41,13 +25,6 @@ def sync_records_purge() -> dict:
     from sync.retention import records_purge
 
     return records_purge()
-
-
-def api_nonces_purge() -> int:
-    """Periodic (hourly): Open API nonces old enough that their timestamps are refused anyway."""
-    from merchant.api.auth import nonces_purge
-
-    return nonces_purge()
 
 
 def _active(connection_id: int):
@@ -96,21 +73,21 @@ def sync_reconcile(connection_id: int, *, trigger: str = "schedule", first=None,
 
 
 def sync_items(connection_id: int, *, trigger: str = "schedule") -> dict | None:
-    """Read the shop's items and match them to our products (sync.item_mapping)."""
+    """Read the shop's items and match them to our products (sync.pipelines.items)."""
     from sync.pipelines import items_sync
 
     return _guarded(items_sync, connection_id, trigger=trigger)
 
 
 def sync_stock_check(connection_id: int, *, trigger: str = "schedule") -> dict | None:
-    """Read the marketplace's quantities back and repair drift (sync.drift)."""
+    """Read the marketplace's quantities back and repair drift (sync.pipelines.drift)."""
     from sync.pipelines import stock_check_sync
 
     return _guarded(stock_check_sync, connection_id, trigger=trigger)
 
 
 def sync_trace(connection_id: int, *, trigger: str = "schedule") -> dict | None:
-    """Read the due carrier traces of shipped orders and follow up stalled parcels (sync.trace)."""
+    """Read the due carrier traces of shipped orders and follow up stalled parcels (sync.pipelines.trace)."""
     from sync.pipelines import trace_sync
 
     return _guarded(trace_sync, connection_id, trigger=trigger)

@@ -408,7 +408,7 @@ class MappingLink(models.TextChoices):
 
 class MarketplaceSku(models.Model):
     """Where a product lives on one marketplace: every item call needs the item's num_iid (and price calls the
-    SKU's property string). Found by reading the shop's items (sync.item_mapping, matching the SKU's outer id
+    SKU's property string). Found by reading the shop's items (sync.pipelines.items, matching the SKU's outer id
     to our ERP product id) or by asking for one outer id at push time; `found=False` means the product is not
     on that marketplace, which is not a failure: pushes skip it. A link made or removed by hand (`link`) is
     kept by every refresh."""
@@ -581,7 +581,7 @@ class StockCheck(models.Model):
 
 class TraceWatch(models.Model):
     """The carrier trace of one marketplace order we shipped (taobao.logistics.trace.search), as far as we have
-    read it, and when to read it again: sooner while it moves, later each time it did not (sync.trace). Kept
+    read it, and when to read it again: sooner while it moves, later each time it did not (sync.pipelines.trace). Kept
     until the parcel is signed for or the order leaves the shipped state."""
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")

@@ -3,6 +3,9 @@ that changes sellable stock or ships, records here in its own transaction what a
 and asks for a push once it commits. Redis only carries that request; the dispatcher finds pending rows by
 itself, so a flushed queue or a killed worker delays a push but never loses it.
 
+The back office reports its writes through merchant.changes; OutboxWriter (registered in SyncConfig.ready)
+turns each into rows here, inside the write's transaction.
+
 A row is a (connection, kind, product) or (connection, logistics, order). A change bumps its generation; a
 push claims the rows that are due (recording the generation it saw), pushes the value in force, and
 acknowledges that generation only. A change made meanwhile has a newer generation and stays pending.
@@ -14,12 +17,15 @@ from collections.abc import Iterable
 from datetime import timedelta
 from functools import partial
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import BooleanField, Case, DateTimeField, F, PositiveIntegerField, Q, Value, When
 from django.utils import timezone
 
-from .models import PUSH_MODULES, Connection, ConnectionKind, Outbox, OutboxKind
+from merchant.models import Batch, Merchant, OrderSource, OrderStatus, Product
+from merchant.sellable import sellable_stock
+
+from .enqueue import push_enqueue, push_job_id  # noqa: F401  push_job_id: the push's job id, named once there
+from .models import Connection, ConnectionKind, Outbox, OutboxKind
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +37,25 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 PRODUCT_KINDS = (OutboxKind.STOCK, OutboxKind.PRICE, OutboxKind.LISTING)
-# Product fields -> what the marketplace must hear about (batch_managed: stock then comes from batches).
-FIELD_KINDS = {
-    "stock": OutboxKind.STOCK, "batch_managed": OutboxKind.STOCK,
-    "default_price": OutboxKind.PRICE, "listing_state": OutboxKind.LISTING,
-}
 
 
-def kinds_of(fields: Iterable[str]) -> tuple[str, ...]:
-    """The outbox kinds a change of these product fields calls for (maybe none)."""
-    return tuple(sorted({FIELD_KINDS[name] for name in fields if name in FIELD_KINDS}))
+class OutboxWriter:
+    """merchant.changes' subscriber: each change of the back office becomes outbox rows, in its transaction."""
+
+    def products_changed(self, *, merchant_id: int, product_ids, kinds) -> int:
+        return outbox_products_changed(merchant_id=merchant_id, product_ids=product_ids, kinds=kinds)
+
+    def orders_changed(self, *, orders) -> int:
+        return outbox_logistics_changed(orders=orders)
+
+    def expiring_batches_recheck(self, *, today=None) -> int:
+        return outbox_expiring_batches_recheck(today=today)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, OutboxWriter)
+
+    def __hash__(self) -> int:
+        return hash(OutboxWriter)
 
 
 def _connections(merchant_id: int) -> list[Connection]:
@@ -75,8 +90,6 @@ def outbox_products_changed(*, merchant_id: int, product_ids: Iterable[int] | No
     marked = 0
     with transaction.atomic():
         if product_ids is None:
-            from merchant.models import Product
-
             for kind in kinds:
                 for connection_id in connection_ids:
                     # Ids only, read in full before inserting into the table the query looks at.
@@ -148,33 +161,12 @@ def _bump(where: Q, now) -> int:
     )
 
 
-def outbox_order_changed(*, order) -> int:
-    """An order's status or lines changed: see outbox_orders_changed."""
-    return outbox_orders_changed(orders=[order])
-
-
-def outbox_orders_changed(*, orders: Iterable) -> int:
-    """Orders' status or lines changed: their products' sellable stock may have moved (unless the ERP took an
-    order: then the ERP's stock already has it), and a marketplace order that is now shipped must tell the
-    marketplace (logistics). Call it inside the write's transaction. Returns how many rows it marked; a few
-    queries per 500 orders, so a bulk shipment writes the outbox once, not once per order."""
-    from merchant.models import OrderItem, OrderSource, OrderStatus
-
-    orders = list(orders)
-    marked = 0
-    untaken = defaultdict(list)  # merchant id -> orders the ERP has not taken
-    for order in orders:
-        if not order.taken_by_erp:
-            untaken[order.merchant_id].append(order.pk)
-    for merchant_id, ids in untaken.items():
-        product_ids = set()
-        for start in range(0, len(ids), CHUNK):
-            product_ids.update(OrderItem.objects.filter(order_id__in=ids[start:start + CHUNK], product__isnull=False)
-                               .values_list("product_id", flat=True))
-        marked += outbox_products_changed(merchant_id=merchant_id, kinds=(OutboxKind.STOCK,), product_ids=product_ids)
-    marked += _logistics_mark([order for order in orders if order.status == OrderStatus.SHIPPED
-                               and order.connection_id and order.source == OrderSource.MARKETPLACE])
-    return marked
+def outbox_logistics_changed(*, orders: Iterable) -> int:
+    """Orders' status or lines changed (merchant.changes.orders_changed, which has already marked the stock
+    their change moved): a marketplace order that is now shipped must tell its marketplace. Call it inside
+    the write's transaction; returns how many rows it marked, a few queries per 500 orders."""
+    return _logistics_mark([order for order in orders if order.status == OrderStatus.SHIPPED
+                            and order.connection_id and order.source == OrderSource.MARKETPLACE])
 
 
 def _logistics_mark(orders) -> int:
@@ -203,9 +195,7 @@ def outbox_expiring_batches_recheck(*, today=None) -> int:
     stock of batch-managed products with a batch that crossed it since yesterday (a day of overlap, in case
     the job missed a run) whose sellable stock is not what was last pushed. Run by the periodic batch-expiry
     job; returns how many rows it marked."""
-    from merchant.models import Batch, Merchant, Product
-
-    from .sellable import sellable_stock
+    # Here, not at the top: a stock rule's change is itself written through this module's functions.
     from .stock_rules import offered, rules_for
 
     today = today or timezone.localdate()
@@ -234,47 +224,7 @@ def outbox_expiring_batches_recheck(*, today=None) -> int:
     return marked
 
 
-# Transport
-
-def push_job_id(connection_id: int, kind: str) -> str:
-    """The dispatcher's job id for this push (sync.schedule), so the two never queue it twice."""
-    return f"sync-{connection_id}-{PUSH_MODULES[kind]}"
-
-
-def push_enqueue(*, connection_id: int, kind: str) -> str | None:
-    """Ask a worker to push `kind` for the connection; returns the job id, or None when a queued job will see
-    the change anyway. Best effort: when Redis is unreachable the dispatcher finds the row within a minute."""
-    import django_rq
-    from redis.exceptions import RedisError
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job, JobStatus
-
-    from . import jobs
-    from .schedule import QUEUE, RETRY
-
-    module = PUSH_MODULES[kind]
-    try:
-        queue = django_rq.get_queue(QUEUE)
-        # A job that is running may have read the outbox before this change committed: then queue a second
-        # one behind it (its own id, so a burst still makes at most two).
-        for job_id in (push_job_id(connection_id, kind), push_job_id(connection_id, kind) + "-next"):
-            try:
-                status = Job.fetch(job_id, connection=queue.connection).get_status()
-            except NoSuchJobError:
-                status = None
-            if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
-                return None
-            if status == JobStatus.STARTED:
-                continue
-            queue.enqueue(jobs.sync_push, connection_id, kind=str(kind), job_id=job_id, retry=RETRY,
-                          job_timeout=settings.SYNC_JOB_TIMEOUT, ttl=600, result_ttl=3600, failure_ttl=86400)
-            return job_id
-    except RedisError:
-        log.warning("could not queue the %s push of connection %s; the dispatcher will", module, connection_id)
-    return None
-
-
-# Claims and outcomes, used by the push pipelines (sync.outbound)
+# Claims and outcomes, used by the push pipelines (sync.pipelines.push)
 
 def backoff(attempts: int) -> timedelta:
     """Wait before attempt `attempts + 1`: 30 s doubling, at most an hour."""

@@ -1,7 +1,8 @@
 """The dispatcher (SPEC S5): run every minute by the one scheduler (config/cron.py); derives due work
 from the database (checkpoints' last runs, breaker state) and enqueues it under one job id per
-(connection, module), skipped while that job still waits or runs (or waits for an RQ retry), so work
-never piles up behind a slow or failing job; a failed or finished one does not block its successor.
+(connection, module) (sync.enqueue.sync_job_id, the name the after-commit push enqueuer uses too), skipped while
+that job still waits or runs (or waits for an RQ retry), so work never piles up behind a slow or failing
+job; a failed or finished one does not block its successor.
 The lease in sync.runs is what guarantees never two runs of one (connection, module) at once; a run whose
 lease lapsed (its worker died) is closed here as interrupted."""
 import logging
@@ -10,26 +11,23 @@ from datetime import timedelta
 import django_rq
 from django.conf import settings
 from django.utils import timezone
-from rq import Retry
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Job
 
 from .breaker import DEGRADED_EVERY, breaker_probe_if_due
-from .marketplaces.top.times import TOP_TZ
-from .item_mapping import ITEMS_EVERY, items_refresh_due
+from .enqueue import QUEUE, RETRY, WAITING, push_enqueue, sync_job_id
+from .marketplaces import ADAPTERS, adapter_class
+from .pipelines.items import ITEMS_EVERY, items_refresh_due
 from .models import PUSH_MODULES, BreakerState, Connection, ConnectionKind, SyncModule
 from .outbox import outbox_due
 from .runs import runs_close_interrupted
-from .trace import TRACE_EVERY
+from .pipelines.trace import TRACE_EVERY
 
 log = logging.getLogger(__name__)
 
-QUEUE = "sync"
 SLACK = timedelta(seconds=5)
 PUSH_EVERY = timedelta(minutes=1)
 RECONCILE_HOUR = 3  # GMT+8, after the day's late changes have settled
-RETRY = Retry(max=3, interval=[15, 60, 240])
-WAITING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 def _due(checkpoint, every: timedelta, now) -> bool:
@@ -40,9 +38,14 @@ def _due(checkpoint, every: timedelta, now) -> bool:
     return now - checkpoint.last_run_at >= every - SLACK
 
 
+def _ttl(every: timedelta) -> int:
+    # A job not started within two intervals is dropped; the next dispatch re-derives it.
+    return int(max(every.total_seconds() * 2, 120))
+
+
 def _enqueue(func, connection_id: int, module: str, every: timedelta, now, **kwargs) -> str | None:
     queue = django_rq.get_queue(QUEUE)
-    job_id = f"sync-{connection_id}-{module}"
+    job_id = sync_job_id(connection_id, module)
     try:
         if Job.fetch(job_id, connection=queue.connection).get_status() in WAITING:
             return None
@@ -52,8 +55,7 @@ def _enqueue(func, connection_id: int, module: str, every: timedelta, now, **kwa
         # The hard limit: one slow ERP or marketplace cannot hold a worker longer than this (sync.runs closes the
         # run as interrupted; its checkpoint keeps what it finished).
         func, connection_id, job_id=job_id, retry=RETRY, job_timeout=settings.SYNC_JOB_TIMEOUT,
-        # A job not started within two intervals is dropped; the next dispatch re-derives it.
-        ttl=int(max(every.total_seconds() * 2, 120)), result_ttl=3600, failure_ttl=86400, **kwargs,
+        ttl=_ttl(every), result_ttl=3600, failure_ttl=86400, **kwargs,
     )
     return job_id
 
@@ -67,7 +69,7 @@ def dispatch(now=None) -> list[str]:
     # modules are free for the work derived below.
     runs_close_interrupted(now)
     enqueued = []
-    connections = Connection.objects.filter(kind=ConnectionKind.TOP, is_enabled=True, stopped_reason="")
+    connections = Connection.objects.filter(kind__in=list(ADAPTERS), is_enabled=True, stopped_reason="")
     # Pushes come from the outbox itself, not from Redis: whatever a lost job would have pushed is due here.
     pushes_due = outbox_due(now)
     for connection in connections.prefetch_related("checkpoints"):
@@ -83,10 +85,12 @@ def dispatch(now=None) -> list[str]:
         else:
             plan = [(jobs.sync_orders, SyncModule.ORDERS, orders_every),
                     (jobs.sync_refunds, SyncModule.REFUNDS, timedelta(seconds=connection.refunds_interval))]
-        local = now.astimezone(TOP_TZ)
+        market = adapter_class(connection.kind)
+        local = now.astimezone(market.tz)
         reconcile = checkpoints.get(SyncModule.RECONCILE)
-        last = reconcile.last_run_at.astimezone(TOP_TZ).date() if reconcile and reconcile.last_run_at else None
-        if local.hour >= RECONCILE_HOUR and last != local.date() and full and full.completed_at:
+        last = reconcile.last_run_at.astimezone(market.tz).date() if reconcile and reconcile.last_run_at else None
+        if "reconcile" in market.supports and local.hour >= RECONCILE_HOUR and last != local.date() \
+                and full and full.completed_at:
             plan.append((jobs.sync_reconcile, SyncModule.RECONCILE, timedelta(days=1)))
         for func, module, every in plan:
             if _due(checkpoints.get(module), every, now):
@@ -94,20 +98,22 @@ def dispatch(now=None) -> list[str]:
                 if job_id:
                     enqueued.append(job_id)
         # The shop's items are read once the first pull of orders is done (orders come first for the budget).
-        if full and full.completed_at and items_refresh_due(checkpoints.get(SyncModule.ITEMS), now):
+        if "items" in market.supports and full and full.completed_at \
+                and items_refresh_due(checkpoints.get(SyncModule.ITEMS), now):
             job_id = _enqueue(jobs.sync_items, connection.pk, SyncModule.ITEMS, ITEMS_EVERY, now)
             if job_id:
                 enqueued.append(job_id)
         # Drift repair reads back what the items refresh linked, after it (it needs the links).
         items = checkpoints.get(SyncModule.ITEMS)
         check_every = timedelta(seconds=settings.STOCK_CHECK_INTERVAL)
-        if settings.STOCK_CHECK_INTERVAL and items and items.position and \
+        if "stock_check" in market.supports and settings.STOCK_CHECK_INTERVAL and items and items.position and \
                 _due(checkpoints.get(SyncModule.STOCK_CHECK), check_every, now):
             job_id = _enqueue(jobs.sync_stock_check, connection.pk, SyncModule.STOCK_CHECK, check_every, now)
             if job_id:
                 enqueued.append(job_id)
-        # Carrier traces of shipped orders, at a slow pace (sync.trace takes half a minute of budget at most).
-        if full and full.completed_at and _due(checkpoints.get(SyncModule.TRACE), TRACE_EVERY, now):
+        # Carrier traces of shipped orders, at a slow pace (sync.pipelines.trace takes half a minute of budget at most).
+        if "trace" in market.supports and full and full.completed_at \
+                and _due(checkpoints.get(SyncModule.TRACE), TRACE_EVERY, now):
             job_id = _enqueue(jobs.sync_trace, connection.pk, SyncModule.TRACE, TRACE_EVERY, now)
             if job_id:
                 enqueued.append(job_id)
@@ -115,7 +121,8 @@ def dispatch(now=None) -> list[str]:
             checkpoint = checkpoints.get(module)
             running = checkpoint and checkpoint.lease_until and checkpoint.lease_until > now
             if (connection.pk, kind) in pushes_due and not running:
-                job_id = _enqueue(jobs.sync_push, connection.pk, module, PUSH_EVERY, now, kind=str(kind))
+                # The same enqueuer as after a commit: one job id, and a follow-up behind a push that runs.
+                job_id = push_enqueue(connection_id=connection.pk, kind=kind, ttl=_ttl(PUSH_EVERY))
                 if job_id:
                     enqueued.append(job_id)
     enqueued += _dispatch_erp(now)

@@ -3,18 +3,15 @@ are write-only: stored encrypted, never returned to a page or a log."""
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from merchant.permissions import Action, Actor
 
-from .marketplaces.top.client import TopClient
+from .marketplaces import client_for, marketplace_for
 from .marketplaces.top.signing import SIGN_METHODS
-from .marketplaces.top.times import to_top
 from .errors import SyncError
 from .http import url_problem
 from .models import Connection, ConnectionKind
@@ -130,19 +127,14 @@ def error_text(exc: SyncError) -> str:
     return str(exc)
 
 
-def connection_test(*, connection: Connection, actor: Actor, client_factory=TopClient) -> TestResult:
-    """One cheap signed call with the stored credentials (orders modified in the last minute). Makes an
+def connection_test(*, connection: Connection, actor: Actor, client_factory=client_for) -> TestResult:
+    """One cheap signed call with the stored credentials (the marketplace adapter's test_call). Makes an
     outbound call: run it on a worker (sync.connection_tests), never inside a web request."""
     actor.require(Action.CONNECTIONS)
-    now = timezone.now()
     try:
-        body = client_factory(connection).call("taobao.trades.sold.increment.get", {
-            "fields": "tid", "start_modified": to_top(now - timedelta(minutes=1)), "end_modified": to_top(now),
-            "page_size": 1, "page_no": 1,
-        })
+        request_id = marketplace_for(connection, client_factory(connection)).test_call()
     except SyncError as exc:
         return TestResult(False, _("The marketplace refused the call: %(error)s") % {"error": error_text(exc)})
-    request_id = str(body.get("request_id") or "")
     return TestResult(True, _("Connected. The marketplace answered (request id %(id)s).")
                       % {"id": request_id if _TOKEN.fullmatch(request_id) else "-"})
 

@@ -19,11 +19,11 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from merchant.permissions import Action, Actor
+from merchant.sellable import sellable_stock
 from merchant.services.audit import audit_changes
 
 from .models import Connection, StockRule
 from .outbox import outbox_products_changed
-from .sellable import sellable_stock
 
 RULE_FIELDS = ("ratio_percent", "adjust", "minimum", "maximum", "zero_below", "auto_delist")
 

@@ -311,7 +311,7 @@ def test_a_failed_apply_changes_nothing(merchant_a, owner, carriers, shop, monke
     def broken(**kwargs):
         raise RuntimeError("the outbox table went away")
 
-    monkeypatch.setattr("merchant.services.shipping.outbox_orders_changed", broken)
+    monkeypatch.setattr("merchant.services.shipping.orders_changed", broken)
     with pytest.raises(RuntimeError):
         applied(job, owner)
 

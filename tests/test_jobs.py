@@ -31,7 +31,7 @@ def test_switches_resume_expired_job_runs_through_the_queue():
     HeldValueFactory(product=still_paused, field="stock", value=65)
 
     queue = django_rq.get_queue("default")
-    job = queue.enqueue("sync.jobs.switches_resume_expired")
+    job = queue.enqueue("merchant.jobs.switches_resume_expired")
     rq.SimpleWorker([queue], connection=queue.connection).work(burst=True)
 
     job.refresh()

@@ -11,13 +11,13 @@ from django.utils import timezone
 from merchant.models import AuditEntry, Merchant, Order, PresaleHandoff, Product
 from merchant.permissions import Actor
 from merchant.selectors.presale import presale_frozen_by_product, presale_frozen_summary
+from merchant.sellable import sellable_stock
 from merchant.services.marketplace_orders import orders_upsert_marketplace
 from merchant.services.presale import merchant_presale_handoff_set, presale_freezes_expire
 from sync.marketplaces.top.mapping import trade_from_top
 from sync.marketplaces.top.times import to_top
 from sync.erp.orders import orders_to_hand_over
 from sync.models import Connection, ConnectionKind, Outbox
-from sync.sellable import sellable_stock
 from tests.api.conftest import ErpClient, erp  # noqa: F401  (the signed Open API client fixture)
 from tests.factories import OrderFactory, ProductFactory
 

@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from merchant.models import AuditEntry
-from sync.item_mapping import mapping_rematch
+from sync.pipelines.items import mapping_rematch
 from sync.models import ConnectionKind, MappingLink, MarketplaceListing, MarketplaceSku, Outbox
 
 from .factories import ConnectionFactory, ProductFactory

@@ -1,6 +1,6 @@
 """Demo follow-ups: a few marketplace parcels of the demo merchant whose carrier trace stalled, in the states a
 customer-service desk sees (new, assigned with a note, moving again, resolved). The live demo adds its own as the
-sandbox's traces stall (sync.trace)."""
+sandbox's traces stall (sync.pipelines.trace)."""
 from datetime import timedelta
 
 from merchant.models import Order, OrderSource, OrderStatus

@@ -1,7 +1,7 @@
 """Follow-ups (客服跟进): a work item for the merchant's customer service, opened by a rule and closed by a person.
 
 The first kind is a stalled parcel: the carrier's trace of a marketplace order we shipped has had no new node
-for longer than the merchant allows (Merchant.logistics_stall_hours). Sync opens it (sync.trace); a member
+for longer than the merchant allows (Merchant.logistics_stall_hours). Sync opens it (sync.pipelines.trace); a member
 assigns it, notes what was done and resolves it. A trace that moves again after opening does not close it: the
 merchant's work item stays until someone resolves it, and the page says the parcel moved."""
 from django.conf import settings

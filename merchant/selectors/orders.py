@@ -59,7 +59,7 @@ def _not_shipped(merchant, now):
 
 def _stalled(merchant, now):
     since = now - timedelta(hours=merchant.logistics_stall_hours)
-    # An order whose carrier trace we read (sync.trace) is judged by that trace, through its follow-up; one with
+    # An order whose carrier trace we read (sync.pipelines.trace) is judged by that trace, through its follow-up; one with
     # an open follow-up is listed by that rule.
     watch = apps.get_model("sync", "TraceWatch")
     return (_orders(merchant).filter(status=S.SHIPPED, shipped_at__lt=since)

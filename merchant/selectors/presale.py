@@ -2,7 +2,7 @@
 which presale orders the ERP is not to be offered yet.
 
 A frozen order is one with `presale_frozen` set (merchant.services.presale keeps it). Sellable stock
-(sync.sellable) counts a frozen order once, as the pending-payment order it also is; what is shown here as
+(merchant.sellable) counts a frozen order once, as the pending-payment order it also is; what is shown here as
 "frozen for presale" is that part of the held quantity, not more of it. An order the ERP took already at
 deposit (the merchant's choice) is still frozen here, but sellable stock no longer holds it: the ERP's
 own stock figure has it out.

@@ -7,10 +7,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from merchant.changes import kinds_of, products_changed
 from merchant.models import Batch, GroupPrice, ListingState, Product, ShipmentItem
 from merchant.models.catalog import MONEY
 from merchant.permissions import Action, Actor
-from sync.outbox import kinds_of, outbox_products_changed
 
 from .audit import apply_changes, audit_changes
 from .stock import stock_recompute_from_batches
@@ -70,7 +70,7 @@ def product_update(*, product: Product, actor: Actor, reason: str = "", **values
         )
         if "batch_managed" in changes and locked.batch_managed:
             stock_recompute_from_batches(product=locked, actor=actor, reason=reason)
-        outbox_products_changed(merchant_id=locked.merchant_id, product_ids=[locked.pk], kinds=kinds_of(changes))
+        products_changed(merchant_id=locked.merchant_id, product_ids=[locked.pk], kinds=kinds_of(changes))
     return locked
 
 
@@ -142,7 +142,7 @@ def listing_set(*, products, listed: bool, actor: Actor) -> tuple[list[Product],
             )
             changed.append(product)
         if changed:
-            outbox_products_changed(merchant_id=changed[0].merchant_id, product_ids=[p.pk for p in changed],
+            products_changed(merchant_id=changed[0].merchant_id, product_ids=[p.pk for p in changed],
                                     kinds=("listing",))
     return changed, refused
 
@@ -163,7 +163,7 @@ def product_approve(*, product: Product, base_product, actor: Actor) -> Product:
             merchant_id=locked.merchant_id, entity="product", entity_id=locked.pk, changes=changes, actor=actor,
             reason="platform review",
         )
-        outbox_products_changed(merchant_id=locked.merchant_id, product_ids=[locked.pk], kinds=kinds_of(changes))
+        products_changed(merchant_id=locked.merchant_id, product_ids=[locked.pk], kinds=kinds_of(changes))
     return locked
 
 
@@ -211,7 +211,7 @@ def batch_save(
         )
         stock_recompute_from_batches(product=product, actor=actor, reason=_("batches changed"))
         # Sellable stock leaves out batches near expiry: it can move while the stock in force does not.
-        outbox_products_changed(merchant_id=product.merchant_id, product_ids=[product.pk], kinds=("stock",))
+        products_changed(merchant_id=product.merchant_id, product_ids=[product.pk], kinds=("stock",))
     return batch
 
 
@@ -236,4 +236,4 @@ def batch_delete(*, batch: Batch, actor: Actor) -> None:
         )
         batch.delete()
         stock_recompute_from_batches(product=product, actor=actor, reason=_("batches changed"))
-        outbox_products_changed(merchant_id=product.merchant_id, product_ids=[product.pk], kinds=("stock",))
+        products_changed(merchant_id=product.merchant_id, product_ids=[product.pk], kinds=("stock",))

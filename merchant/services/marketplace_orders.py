@@ -1,13 +1,13 @@
 """Writes of orders that come in from a marketplace connection: a bulk, idempotent upsert keyed by
 (merchant, marketplace, order number) where an older `modified` never overwrites a newer one (DESIGN
-rule 5), and refund states per line. Callers pass plain records (sync.marketplaces.top.mapping)."""
+rule 5), and refund states per line. Callers pass plain records (sync.marketplaces.records)."""
 from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
 
+from merchant.changes import products_changed
 from merchant.models import Order, OrderItem, OrderSource, OrderStatus, RefundStatus
-from sync.outbox import outbox_products_changed
 
 from .bulk.stock import products_by_key
 from .presale import presale_freezes
@@ -156,8 +156,8 @@ def orders_upsert_marketplace(*, connection, trades) -> UpsertCounts:
             )
             new_items += _update_lines(changed, products)
         OrderItem.objects.bulk_create(new_items, batch_size=BATCH)
-        # Orders the ERP has not taken hold stock (sync.sellable): what the marketplaces may sell moved.
-        outbox_products_changed(merchant_id=merchant_id, kinds=("stock",), product_ids={
+        # Orders the ERP has not taken hold stock (merchant.sellable): what the marketplaces may sell moved.
+        products_changed(merchant_id=merchant_id, kinds=("stock",), product_ids={
             products[line.erp_product_id] for order, trade in created + changed if not order.taken_by_erp
             for line in trade.lines if line.erp_product_id in products})
     counts.created += len(created)
@@ -237,6 +237,6 @@ def order_refunds_apply(*, connection, refunds) -> tuple[UpsertCounts, set[str]]
             if order.pk in states:
                 order.refund_status = order_refund_status(states[order.pk])
         Order.objects.bulk_update([o for o in orders.values() if o.pk in states], ["refund_status"], batch_size=BATCH)
-        outbox_products_changed(merchant_id=connection.merchant_id, kinds=("stock",),
+        products_changed(merchant_id=connection.merchant_id, kinds=("stock",),
                                 product_ids={item.product_id for item in updated if item.order_id in touched_orders})
     return counts, missing

@@ -49,7 +49,7 @@ def _expiring(merchant, today, now) -> dict[str, int]:
 
 def _stalled(merchant, today, now) -> dict[str, int]:
     """Shipments without progress: by our own tracking entries, or, for the marketplace orders whose carrier
-    trace sync reads (sync.trace), by their open follow-up."""
+    trace sync reads (sync.pipelines.trace), by their open follow-up."""
     before = now - STALLED_AFTER
     watch = apps.get_model("sync", "TraceWatch")
     ids = (Order.objects.filter(merchant=merchant, status=OrderStatus.SHIPPED, shipped_at__lt=before)

@@ -8,9 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from merchant.changes import products_changed
 from merchant.models import AuditEntry, Module, Order, OrderItem
 from merchant.permissions import Action, Actor
-from sync.outbox import outbox_products_changed
 
 from .audit import audit_entries
 from .order_attention import order_attention_touch
@@ -70,6 +70,6 @@ def _taken_set(*, merchant, orders, taken: bool, at, actor: Actor, reason: str) 
         AuditEntry.objects.bulk_create(entries)
         product_ids = set(OrderItem.objects.filter(order_id__in=ids, product__isnull=False)
                           .values_list("product_id", flat=True))
-        outbox_products_changed(merchant_id=merchant.pk, product_ids=product_ids, kinds=("stock",))
+        products_changed(merchant_id=merchant.pk, product_ids=product_ids, kinds=("stock",))
         order_attention_touch(merchant_id=merchant.pk, order_ids=ids)
     return set(ids)

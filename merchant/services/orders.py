@@ -9,9 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from merchant.changes import order_changed
 from merchant.models import ErpStatus, Order, OrderFlag, OrderStatus, Shipment, ShipmentItem, TrackingEntry
 from merchant.permissions import Action, Actor
-from sync.outbox import outbox_order_changed
 
 from .audit import apply_changes, audit_changes
 from .order_attention import order_attention_touch
@@ -71,7 +71,7 @@ def order_status_change(*, order: Order, status: str, reason: str, actor: Actor)
         if status == S.COMPLETED:
             values["completed_at"] = timezone.now()
         _save(locked, apply_changes(locked, values), actor, reason.strip())
-        outbox_order_changed(order=locked)
+        order_changed(order=locked)
     return locked
 
 
@@ -129,7 +129,7 @@ def order_erp_status_add(
         changes = apply_changes(locked, values)
         _save(locked, changes, actor)
         if "status" in changes:
-            outbox_order_changed(order=locked)
+            order_changed(order=locked)
     return entry
 
 

@@ -17,9 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from merchant.changes import products_changed
 from merchant.models import AuditEntry, AuditSource, Merchant, Order, OrderItem, OrderStatus, PresaleHandoff, PresaleStage
 from merchant.permissions import Action, Actor
-from sync.outbox import outbox_products_changed
 
 from .audit import audit_entries, merchant_settings_write
 
@@ -59,7 +59,7 @@ def presale_freezes_expire(*, now: datetime | None = None) -> int:
                 # Orders the ERP has taken hold nothing in sellable stock, so releasing them moves nothing.
                 products = OrderItem.objects.filter(order_id__in=order_ids, order__taken_by_erp=False,
                                                     product__isnull=False).values_list("product_id", flat=True)
-                outbox_products_changed(merchant_id=merchant_id, kinds=("stock",), product_ids=set(products))
+                products_changed(merchant_id=merchant_id, kinds=("stock",), product_ids=set(products))
         released += len(claimed)
         if len(rows) < EXPIRE_BATCH:
             return released

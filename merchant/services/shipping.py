@@ -14,9 +14,9 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from merchant.changes import orders_changed
 from merchant.models import AuditEntry, Carrier, Order, OrderItem, OrderStatus, Shipment, ShipmentItem
 from merchant.permissions import Action, Actor
-from sync.outbox import outbox_orders_changed
 
 from .audit import apply_changes, audit_entries
 from .order_attention import order_attention_touch
@@ -228,7 +228,7 @@ def orders_ship(*, shipments: list[ShipmentRequest], actor: Actor, reason: str =
         for entry in entries:
             entry.at = now  # auto_now_add is not applied by COPY
         insert_many(AuditEntry, entries)
-        outbox_orders_changed(orders=orders.values())
+        orders_changed(orders=orders.values())
         for merchant_id in {order.merchant_id for order in orders.values()}:
             order_attention_touch(merchant_id=merchant_id,
                                   order_ids=[pk for pk, order in orders.items() if order.merchant_id == merchant_id])

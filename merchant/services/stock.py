@@ -3,9 +3,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from merchant.changes import expiring_batches_recheck, products_changed
 from merchant.models import Product
 from merchant.permissions import Action, Actor
-from sync.outbox import outbox_expiring_batches_recheck, outbox_products_changed
 
 from .audit import audit_changes
 
@@ -53,7 +53,7 @@ def _write_stock(locked: Product, quantity: int, actor: Actor, reason: str) -> N
         merchant_id=locked.merchant_id, entity="product", entity_id=locked.pk,
         changes={"stock": (old, quantity)}, actor=actor, reason=reason,
     )
-    outbox_products_changed(merchant_id=locked.merchant_id, product_ids=[locked.pk], kinds=("stock",))
+    products_changed(merchant_id=locked.merchant_id, product_ids=[locked.pk], kinds=("stock",))
 
 
 def stock_set_by_hand(
@@ -103,5 +103,5 @@ def stock_recompute_expired_batches(*, today=None) -> int:
         if stock_recompute_from_batches(product=product, actor=actor, reason=_("batch expired"), today=today).stock != before:
             changed += 1
     # Sellable stock also drops as batches enter the merchant's expiry exclusion window.
-    outbox_expiring_batches_recheck(today=today)
+    expiring_batches_recheck(today=today)
     return changed

@@ -20,6 +20,11 @@ def is_marketplace(kind: str) -> bool:
     return kind in ADAPTERS
 
 
+def adapter_class(kind: str):
+    """The adapter class of a marketplace kind (its channel, window policy and capabilities are class data)."""
+    return import_string(ADAPTERS[kind])
+
+
 def client_for(connection, **kwargs):
     """The platform's client for this connection; KeyError for a kind that is not a marketplace."""
     return import_string(CLIENTS[connection.kind])(connection, **kwargs)
@@ -27,4 +32,4 @@ def client_for(connection, **kwargs):
 
 def marketplace_for(connection, client=None, **kwargs):
     """The adapter for this connection, over `client` (default: a new client_for(connection, **kwargs))."""
-    return import_string(ADAPTERS[connection.kind])(connection, client=client or client_for(connection, **kwargs))
+    return adapter_class(connection.kind)(connection, client=client or client_for(connection, **kwargs))

@@ -85,7 +85,7 @@ class Message:
     """One change message: its id on the platform, its topic in the platform's words, the order it names ("" when
     none) and whether it is one we act on (an order or refund change)."""
 
-    message_id: int
+    message_id: int | None  # None: the message came without a usable id (it is skipped)
     topic: str
     order_no: str
     acts: bool
@@ -143,7 +143,7 @@ class Marketplace(ABC):
         """Tell the platform these are handled (poll channel), so they are not delivered again."""
         raise NotImplementedError(f"{self.platform} pushes its messages")
 
-    # Writes. `work` is sync.outbound's Pass: the adapter makes its calls through work.call (which keeps the run's
+    # Writes. `work` is sync.pipelines.push's Pass: the adapter makes its calls through work.call (which keeps the run's
     # lease) and settles every row with work.ack(row, value) / work.fail(row, error, permanent=) /
     # work.skip(row) / work.defer(row).
 
@@ -153,15 +153,18 @@ class Marketplace(ABC):
 
     # Items, stock read-back and carrier traces, where `supports` names them.
 
-    def items_all(self):
+    def items_all(self, *, onsale: bool, on_page=None) -> list:
+        """Every item header (records.ItemHeader) on sale, or in the warehouse; on_page() after each page."""
         raise NotImplementedError(f"{self.platform} does not list items")
 
-    def item_get(self, item_id: int):
+    def item_get(self, item_id: int, *, onsale: bool = True):
+        """One item with its SKUs (records.Item); BusinessError when the shop no longer has it."""
         raise NotImplementedError(f"{self.platform} does not read items")
 
     def trace_of(self, order_no: str):
         raise NotImplementedError(f"{self.platform} does not read carrier traces")
 
     @abstractmethod
-    def test_call(self) -> None:
-        """One cheap call that proves the credentials work ("test the connection")."""
+    def test_call(self) -> str:
+        """One cheap call that proves the credentials work ("test the connection"); returns the platform's
+        request id for it ("" when it gives none)."""

@@ -64,3 +64,55 @@ class Refund:
     status: str
     platform_status: str
     modified_at: datetime
+
+
+# A shop's items and SKUs, for matching them to our products (sync.pipelines.items): num_iid is the platform's item
+# (product) id, outer_id the merchant's code on it.
+
+@dataclass(frozen=True)
+class ItemHeader:
+    num_iid: int
+    title: str
+    outer_id: str
+    modified: datetime | None
+    onsale: bool
+
+
+@dataclass(frozen=True)
+class Sku:
+    sku_id: int
+    outer_id: str
+    properties: str
+    name: str
+    quantity: int | None
+    price: Decimal | None
+
+
+@dataclass(frozen=True)
+class Item:
+    header: ItemHeader
+    skus: list[Sku]
+
+
+# A parcel's carrier trace (sync.pipelines.trace).
+
+@dataclass(frozen=True)
+class TraceNode:
+    at: datetime
+    text: str
+    action: str
+
+
+@dataclass(frozen=True)
+class Trace:
+    tid: str
+    out_sid: str
+    company_name: str
+    status: str
+    nodes: tuple[TraceNode, ...]
+    # Signed for, as the platform tells it (each platform has its own signal for it).
+    delivered: bool
+
+    @property
+    def last(self) -> TraceNode | None:
+        return max(self.nodes, key=lambda n: n.at) if self.nodes else None

@@ -10,7 +10,7 @@ from sync.consumer import Consumer
 from sync.models import BreakerEvent, BreakerState, Checkpoint, ProcessedMessage, ReconcileReport, SyncModule
 from sync.marketplaces.top.times import TOP_TZ
 from sync.pipelines import orders_sync, reconcile_sync, refunds_sync
-from sync.reconcile import day_bounds
+from sync.pipelines.reconcile import day_bounds
 from sync.marketplaces.top.sandbox import marketplace
 from sync.marketplaces.top.sandbox.models import SandboxMessage, SandboxShop, SandboxTrade
 
@@ -140,7 +140,7 @@ def test_reconciliation_finds_and_repairs_a_planted_gap(synced, shop):
     assert Order.objects.count() == 40
     gone = Order.objects.order_by("created_at").first()
     day = gone.created_at.astimezone(TOP_TZ).date()
-    first, last = day_bounds(day)
+    first, last = day_bounds(day, TOP_TZ)
     same_day = Order.objects.filter(created_at__gte=first, created_at__lte=last).exclude(pk=gone.pk)
     older = same_day.first()
     gone.delete()
@@ -169,7 +169,7 @@ def test_messages_are_not_confirmed_when_storing_fails(synced, shop, monkeypatch
     def broken_store(**kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("sync.messages.orders_upsert_marketplace", broken_store)
+    monkeypatch.setattr("sync.pipelines.messages.orders_upsert_marketplace", broken_store)
     summary = consumer.poll(synced)
     assert "database went away" in summary["error"]
     assert SandboxMessage.objects.filter(shop=shop, confirmed_at__isnull=True).exists()

@@ -1,4 +1,4 @@
-"""Drift repair (SPEC S12, sync/drift.py) against the sandbox marketplace over HTTP: quantities changed behind our
+"""Drift repair (SPEC S12, sync/pipelines/drift.py) against the sandbox marketplace over HTTP: quantities changed behind our
 back and writes that silently do not stick are repaired by one stock check; a SKU lower on the marketplace while
 our orders lag is left for the order pull; the CLI, the connection page and /metrics show the checks."""
 import json
@@ -12,7 +12,7 @@ from django.utils import timezone
 from merchant.models import AuditSource, Product
 from merchant.permissions import Actor
 from sync import stock_rules
-from sync.drift import orders_lagging
+from sync.pipelines.drift import orders_lagging
 from sync.models import MarketplaceSku, StockCheck
 from sync.pipelines import items_sync, orders_sync, push_sync, stock_check_sync
 from sync.marketplaces.top.sandbox import faults as sandbox_faults

@@ -6,7 +6,7 @@ import pytest
 from merchant.models import AuditEntry, AuditSource, Notification
 from merchant.permissions import Actor
 from merchant.services.stock import stock_set
-from sync import item_mapping
+from sync.pipelines import items as item_mapping
 from sync.marketplaces.top import items
 from sync.errors import BusinessError, Permanent, SyncError
 from sync.mapping_services import mapping_link, mapping_match_by_code, mapping_unlink

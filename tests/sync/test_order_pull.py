@@ -99,11 +99,13 @@ def test_orders_modified_while_paging_are_not_lost(top, shop):
     # Orders moved to "now" are in the next window; the next run picks them up.
     Checkpoint.objects.filter(connection=top, module=SyncModule.ORDERS).update(position=ago(minutes=2))
     marketplace_now_plus = timezone.now() + timedelta(seconds=10)
-    from sync.orders import orders_pull_incremental
+    from sync.marketplaces import marketplace_for
+    from sync.pipelines.orders import orders_pull_incremental
     from sync.runs import run_of
 
     with run_of(top, SyncModule.ORDERS) as run:
-        orders_pull_incremental(run, fast_client(top, counter=run.counter), until=marketplace_now_plus)
+        orders_pull_incremental(run, marketplace_for(top, fast_client(top, counter=run.counter)),
+                                until=marketplace_now_plus)
     assert_in_step_with_the_marketplace(shop)
 
 

@@ -10,7 +10,7 @@ from merchant.models import AuditSource, ListingState, Merchant, Product
 from merchant.permissions import Actor
 from merchant.services.catalog import listing_set, product_update
 from merchant.services.stock import stock_set
-from sync import outbound
+from sync.pipelines import push as outbound
 from sync.errors import SyncError
 from sync.models import MarketplaceSku, Outbox, OutboxKind, RunOutcome, SyncRun
 from sync.outbox import IN_FLIGHT, MAX_ATTEMPTS, outbox_claim, outbox_products_changed

@@ -10,6 +10,7 @@ from django.utils import timezone
 from merchant.models import AuditSource, Merchant, Order, OrderStatus, Product
 from merchant.permissions import Actor
 from merchant.selectors.presale import presale_frozen_by_product
+from merchant.sellable import sellable_stock
 from merchant.services.api_credentials import api_credential_create
 from merchant.services.presale import presale_freezes_expire
 from merchant.services.stock import stock_set
@@ -18,7 +19,6 @@ from sync.models import Checkpoint, ProcessedMessage, SyncModule
 from sync.pipelines import orders_sync
 from sync.marketplaces.top.sandbox import marketplace
 from sync.marketplaces.top.sandbox.models import SandboxMessage
-from sync.sellable import sellable_stock
 from tests.api.conftest import ErpClient
 
 from .conftest import ago, fast_client

@@ -19,7 +19,7 @@ from sync.pipelines import trace_sync
 from sync.ratelimit import CallBudget
 from sync.marketplaces.top.sandbox import marketplace
 from sync.marketplaces.top.sandbox.models import SandboxCall, SandboxTrade
-from sync.trace import BASE_INTERVAL, MAX_INTERVAL, next_read_at
+from sync.pipelines.trace import BASE_INTERVAL, MAX_INTERVAL, next_read_at
 from tests.factories import CarrierFactory
 
 from .conftest import ago, fast_client

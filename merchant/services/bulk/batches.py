@@ -7,8 +7,8 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _, ngettext
 
+from merchant.changes import products_changed
 from merchant.models import Batch, Product
-from sync.outbox import outbox_products_changed
 
 from .copy import update_many
 from .common import CHANGED, NEW, UNCHANGED, WRITE_BATCH, AuditBuffer, Item, Outcome, invalid
@@ -144,8 +144,8 @@ class BatchesPlan:
         update_many(Product, changed, ["batch_managed", "stock", "listing_state", "updated_at"])
         audit.flush()
         # Every named product: a batch's date alone can move sellable stock (expiry exclusion window).
-        outbox_products_changed(merchant_id=self.merchant.pk, product_ids=list(self.named), kinds=("stock",))
-        outbox_products_changed(merchant_id=self.merchant.pk, product_ids=relisted, kinds=("listing",))
+        products_changed(merchant_id=self.merchant.pk, product_ids=list(self.named), kinds=("stock",))
+        products_changed(merchant_id=self.merchant.pk, product_ids=relisted, kinds=("listing",))
 
 
 def _batch_text(values: dict) -> str:

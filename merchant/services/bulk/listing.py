@@ -2,8 +2,8 @@
 review or, to list, without stock."""
 from django.utils import timezone
 
+from merchant.changes import products_changed
 from merchant.models import ListingState, Product
-from sync.outbox import outbox_products_changed
 
 from ..catalog import listing_refusal
 from .copy import update_many
@@ -54,5 +54,5 @@ class ListingPlan:
             audit.add("product", product.pk, outcome.changes)
         update_many(Product, changed, ["listing_state", "updated_at"])
         audit.flush()
-        outbox_products_changed(merchant_id=self.merchant.pk, product_ids=[p.pk for p in changed], kinds=("listing",))
+        products_changed(merchant_id=self.merchant.pk, product_ids=[p.pk for p in changed], kinds=("listing",))
         return len(changed)

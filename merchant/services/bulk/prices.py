@@ -5,9 +5,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from merchant.changes import products_changed
 from merchant.models import CustomerGroup, GroupPrice, Product, RegionGroup
 from merchant.spreadsheets.imports.cells import normalise_text
-from sync.outbox import outbox_products_changed
 
 from ..catalog import _check_price
 from .copy import update_many
@@ -108,7 +108,7 @@ class PricesPlan:
         update_many(GroupPrice, changed_prices, ["price"])
         GroupPrice.objects.bulk_create(new_prices, batch_size=WRITE_BATCH)
         audit.flush()
-        outbox_products_changed(merchant_id=self.merchant.pk, kinds=("price",), product_ids=[
+        products_changed(merchant_id=self.merchant.pk, kinds=("price",), product_ids=[
             o.product_id for o in outcomes if o.action == CHANGED and "default_price" in o.changes])
         return len(touched_products) + len(changed_prices) + len(new_prices)
 

@@ -3,9 +3,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from merchant.changes import kinds_of, products_changed
 from merchant.models import BaseProduct, ListingState, Product
 from merchant.pinyin import name_pinyin
-from sync.outbox import kinds_of, outbox_products_changed
 
 from ..catalog import _check_price
 from .copy import insert_rows
@@ -151,10 +151,10 @@ class ProductsPlan:
             update_fields=[*WRITE_FIELDS, "name_pinyin", "updated_at"],
         )
         audit.flush()
-        outbox_products_changed(merchant_id=self.merchant.pk, product_ids=ids,
+        products_changed(merchant_id=self.merchant.pk, product_ids=ids,
                                 kinds=("stock", "price", "listing"))
         for kind in ("stock", "price", "listing"):
-            outbox_products_changed(merchant_id=self.merchant.pk, kinds=(kind,), product_ids=[
+            products_changed(merchant_id=self.merchant.pk, kinds=(kind,), product_ids=[
                 o.product_id for o in outcomes if o.action == CHANGED and kind in kinds_of(o.changes)])
         return len(new) + len(changed)
 

@@ -2,8 +2,8 @@
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from merchant.changes import products_changed
 from merchant.models import Product
-from sync.outbox import outbox_products_changed
 
 from .copy import update_many
 from .common import CHANGED, UNCHANGED, AuditBuffer, Item, Outcome, invalid, require
@@ -84,6 +84,6 @@ class StockPlan:
         update_many(Product, changed, ["stock", "listing_state", "updated_at"])
         audit.flush()
         for kind, field in (("stock", "stock"), ("listing", "listing_state")):
-            outbox_products_changed(merchant_id=self.merchant.pk, kinds=(kind,), product_ids=[
+            products_changed(merchant_id=self.merchant.pk, kinds=(kind,), product_ids=[
                 o.product_id for o in outcomes if o.action == CHANGED and field in o.changes])
         return len(changed)

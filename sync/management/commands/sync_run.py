@@ -9,6 +9,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from sync.erp.orders import erp_orders_sync
 from sync.erp.pull import erp_pull_sync
 from sync.errors import SyncError
+from sync.marketplaces import adapter_class, is_marketplace
 from sync.models import Connection, ConnectionKind, SyncRun
 from sync.pipelines import (
     PUSH_KINDS, items_sync, orders_sync, push_sync, reconcile_sync, refunds_sync, stock_check_sync, trace_sync,
@@ -28,6 +29,9 @@ def _moment(text: str | None, name: str) -> datetime | None:
 
 
 ERP_JOBS = {"erp_pull": erp_pull_sync, "erp_orders": erp_orders_sync}
+# Jobs a marketplace offers only where its adapter says so (sync.marketplaces.base.Marketplace.supports).
+CAPABILITY = {"reconcile": "reconcile", "items": "items", "stock_check": "stock_check", "trace": "trace",
+              "prices": "price", "listing": "listing", "logistics": "logistics"}
 
 
 class Command(BaseCommand):
@@ -53,6 +57,9 @@ class Command(BaseCommand):
             self.stderr.write(f"note: the connection was stopped: {connection.stopped_reason}")
         if (job in ERP_JOBS) != (connection.kind == ConnectionKind.ERP):
             raise CommandError(f"{job} does not apply to a {connection.get_kind_display()} connection")
+        if is_marketplace(connection.kind) and job in CAPABILITY \
+                and CAPABILITY[job] not in adapter_class(connection.kind).supports:
+            raise CommandError(f"{job} is not offered by a {connection.get_kind_display()} connection")
         since, until = _moment(since, "since"), _moment(until, "until")
         if since and until and since >= until:
             raise CommandError("--since must be before --until")

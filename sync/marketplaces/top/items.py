@@ -1,11 +1,8 @@
 """The shop's items as TOP lists them: the item headers of `taobao.items.onsale.get` (on sale) and
 `taobao.items.inventory.get` (in the warehouse), paged; one item with its SKUs from `taobao.item.seller.get`.
 Every answer is checked here and refused whole (MalformedAnswer) before anything is written."""
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
-
 from sync.errors import MalformedAnswer
+from sync.marketplaces.records import Item, ItemHeader, Sku
 
 from .mapping import _money, _require, _text, _time, total_results, unwrap_list
 
@@ -17,31 +14,6 @@ ITEM_FIELDS = "num_iid,title,outer_id,modified,approve_status,sku"
 # items.onsale.get: "每页条数 ... 最大值：200"; and page_no * page_size must stay under 100,000.
 PAGE_SIZE = 200
 MAX_PAGES = 100_000 // PAGE_SIZE
-
-
-@dataclass(frozen=True)
-class ItemHeader:
-    num_iid: int
-    title: str
-    outer_id: str
-    modified: datetime | None
-    onsale: bool
-
-
-@dataclass(frozen=True)
-class Sku:
-    sku_id: int
-    outer_id: str
-    properties: str
-    name: str
-    quantity: int | None
-    price: Decimal | None
-
-
-@dataclass(frozen=True)
-class Item:
-    header: ItemHeader
-    skus: list[Sku]
 
 
 def _int(record: dict, name: str, where: str) -> int:

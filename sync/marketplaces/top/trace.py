@@ -1,10 +1,8 @@
 """A parcel's carrier trace as TOP gives it: `taobao.logistics.trace.search` (tid) ->
 `out_sid, company_name, tid, status, trace_list.transit_step_info[{status_time, status_desc, action}]`
 (reference/top-api/taobao_logistics_trace_search.json). The answer is checked whole (MalformedAnswer)."""
-from dataclasses import dataclass
-from datetime import datetime
-
 from sync.errors import MalformedAnswer
+from sync.marketplaces.records import Trace, TraceNode
 
 from .mapping import _text, _time, unwrap_list
 
@@ -13,30 +11,6 @@ TRACE_SEARCH = "taobao.logistics.trace.search"
 # used for this: TOP documents that a parcel shipped with logistics.offline.send reports "对方已签收" at once,
 # whatever the carrier says, so only a signing node counts.
 SIGNED_ACTIONS = frozenset({"SIGNED", "TMS_SIGN", "STA_SIGN"})
-
-
-@dataclass(frozen=True)
-class TraceNode:
-    at: datetime
-    text: str
-    action: str
-
-
-@dataclass(frozen=True)
-class Trace:
-    tid: str
-    out_sid: str
-    company_name: str
-    status: str
-    nodes: tuple[TraceNode, ...]
-
-    @property
-    def last(self) -> TraceNode | None:
-        return max(self.nodes, key=lambda n: n.at) if self.nodes else None
-
-    @property
-    def delivered(self) -> bool:
-        return any(node.action.upper() in SIGNED_ACTIONS for node in self.nodes)
 
 
 def trace_read(body: dict) -> Trace:
@@ -50,7 +24,7 @@ def trace_read(body: dict) -> Trace:
                                text=_text(step, "status_desc", 300), action=_text(step, "action", 40)))
     return Trace(tid=str(body.get("tid") or ""), out_sid=_text(body, "out_sid", 64),
                  company_name=_text(body, "company_name", 100), status=_text(body, "status", 100),
-                 nodes=tuple(nodes))
+                 nodes=tuple(nodes), delivered=any(node.action.upper() in SIGNED_ACTIONS for node in nodes))
 
 
 def trace_search(client, tid: int) -> Trace:

@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from merchant.models import AuditSource, ListingState, Merchant
 from merchant.permissions import Actor
+from merchant.sellable import sellable_stock
 from sync.models import Connection, ConnectionKind
 from sync.erp.sandbox.demo import demo_erp_connect
-from sync.sellable import sellable_stock
 from sync.services import connection_create
 
 from . import marketplace

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from merchant.models import Merchant, OrderStatus, Product, RefundStatus
-from sync.sellable import sellable_stock
+from merchant.sellable import sellable_stock
 from tests.factories import BatchFactory, OrderFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db

@@ -20,6 +20,8 @@ For a batch-managed product the stock in force is its on-sale batches, less thos
 merchant's expiry_exclusion_days: a batch expiring on or before today + N is not offered (N = 0 leaves out
 only the expired ones, as stock itself does), and an empty batch never counts.
 """
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 from django.db.models import Q, Sum
@@ -27,6 +29,9 @@ from django.utils import timezone
 
 from merchant.models import Batch, OrderItem, OrderStatus, PresaleStage, RefundStatus
 
+CHUNK = 500
+# The merchant settings sellable stock depends on: a change of either moves every product's sellable stock.
+SELLABLE_SETTINGS = frozenset({"safety_stock", "expiry_exclusion_days"})
 HOLDING_STATUSES = (OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_SHIPMENT, OrderStatus.PARTIALLY_SHIPPED)
 # A deposit-paid presale no longer frozen (its balance deadline passed) holds nothing.
 PRESALE_RELEASED = Q(order__is_presale=True, order__presale_status=PresaleStage.DEPOSIT_PAID,
@@ -57,3 +62,21 @@ def sellable_stock(products, merchant, *, today: date | None = None) -> dict[int
         .values_list("product_id").annotate(total=Sum("quantity")).values_list("product_id", "total")
     )
     return {pk: max(0, stock - held.get(pk, 0) - merchant.safety_stock) for pk, stock in in_force.items()}
+
+
+def products_held_by(orders: Iterable) -> dict[int, set[int]]:
+    """{merchant id: product ids} whose sellable stock a change to these orders may move: the products of
+    the orders the ERP has not taken (a taken order is already out of the ERP's stock, so it holds nothing
+    here and moving it moves nothing). One query per 500 orders."""
+    untaken = defaultdict(list)  # merchant id -> orders the ERP has not taken
+    for order in orders:
+        if not order.taken_by_erp:
+            untaken[order.merchant_id].append(order.pk)
+    held = {}
+    for merchant_id, ids in untaken.items():
+        product_ids = set()
+        for start in range(0, len(ids), CHUNK):
+            product_ids.update(OrderItem.objects.filter(order_id__in=ids[start:start + CHUNK], product__isnull=False)
+                               .values_list("product_id", flat=True))
+        held[merchant_id] = product_ids
+    return held

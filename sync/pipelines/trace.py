@@ -23,10 +23,10 @@ from django.utils import timezone
 from merchant.models import Order, OrderStatus
 from merchant.services.followups import followup_stalled_open, followup_trace_moved
 
-from .marketplaces.top.trace import Trace, trace_search
-from .errors import BusinessError, RateLimited, Retryable
-from .models import TraceWatch
-from .ratelimit import BudgetTimeout, CallBudget
+from ..marketplaces.records import Trace
+from ..errors import BusinessError, RateLimited, Retryable
+from ..models import TraceWatch
+from ..ratelimit import BudgetTimeout, CallBudget
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def _tid(order: Order) -> int | None:
         return None
 
 
-def traces_read(run, client, *, now: datetime | None = None) -> TraceReport:
+def traces_read(run, market, *, now: datetime | None = None) -> TraceReport:
     """One pass over the connection's due traces (see the module docstring). Returns the report; a permanent
     error is raised (the run stops the connection), everything else stops the pass or that one trace."""
     connection = run.connection
@@ -166,7 +166,7 @@ def traces_read(run, client, *, now: datetime | None = None) -> TraceReport:
                 TraceWatch.objects.filter(pk=watch.pk).update(active=False)
                 continue
             try:
-                trace = trace_search(client, tid)
+                trace = market.trace_of(tid)
             except (BudgetSpent, BudgetTimeout, RateLimited):
                 report.budget_spent = True
                 break

@@ -24,13 +24,12 @@ from django.utils import timezone
 
 from merchant.models import Merchant
 
-from .marketplaces.top.items import item_get
-from .errors import BusinessError
-from .item_mapping import DETAILS_PER_RUN, DETAILS_PER_RUN_MIN
-from .models import Checkpoint, MarketplaceSku, Outbox, OutboxKind, StockCheck, SyncModule
-from .outbound import outbox_push
-from .outbox import outbox_products_changed
-from .stock_rules import offered_quantities
+from ..errors import BusinessError
+from .items import DETAILS_PER_RUN, DETAILS_PER_RUN_MIN
+from ..models import Checkpoint, MarketplaceSku, Outbox, OutboxKind, StockCheck, SyncModule
+from .push import outbox_push
+from ..outbox import outbox_products_changed
+from ..stock_rules import offered_quantities
 
 REPAIR_ROUNDS = 3
 EXAMPLES = 10
@@ -62,12 +61,12 @@ def orders_lagging(connection, now) -> bool:
     return position is None or now - position > timedelta(seconds=2 * connection.orders_interval + 60)
 
 
-def _read(client, run, num_iids) -> dict[int, int]:
+def _read(market, run, num_iids) -> dict[int, int]:
     """{sku_id: quantity on the marketplace} of these items (an item deleted meanwhile is left out)."""
     quantities = {}
     for num_iid in num_iids:
         try:
-            item = item_get(client, num_iid, onsale=True)
+            item = market.item_get(num_iid, onsale=True)
         except BusinessError:
             continue
         for sku in item.skus:
@@ -99,7 +98,7 @@ def _compare(connection, links: list[MarketplaceSku], theirs: dict[int, int], me
     return result
 
 
-def stock_check(run, client, *, now=None) -> StockCheck:
+def stock_check(run, market, *, now=None) -> StockCheck:
     """Read back, compare and repair (see the module docstring); returns the recorded StockCheck. Raises
     SyncError from the calls (a check that fails records nothing; the next one starts over)."""
     connection = run.connection
@@ -117,7 +116,7 @@ def stock_check(run, client, *, now=None) -> StockCheck:
     links = [link for link in links if link.num_iid in in_todo]
     lagging = orders_lagging(connection, now)
 
-    comparison = _compare(connection, links, _read(client, run, todo), merchant, lagging)
+    comparison = _compare(connection, links, _read(market, run, todo), merchant, lagging)
     first = comparison
     examples = [drift.example() for drift in comparison.drifts[:EXAMPLES]]
     for _round in range(REPAIR_ROUNDS):
@@ -126,9 +125,9 @@ def stock_check(run, client, *, now=None) -> StockCheck:
         drifted = [drift.link for drift in comparison.drifts]
         outbox_products_changed(merchant_id=merchant.pk, product_ids=[link.product_id for link in drifted],
                                 kinds=("stock",), connection_ids=[connection.pk])
-        outbox_push(run, client, OutboxKind.STOCK)
+        outbox_push(run, market, OutboxKind.STOCK)
         again = sorted({link.num_iid for link in drifted})
-        comparison = _compare(connection, drifted, _read(client, run, again), merchant, lagging)
+        comparison = _compare(connection, drifted, _read(market, run, again), merchant, lagging)
     check = StockCheck.objects.create(
         connection=connection, run=run.record, at=now, items=len(todo), skus=first.compared,
         drifted=len(first.drifts), repaired=len(first.drifts) - len(comparison.drifts),

@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from merchant.models import Product
 
-from .marketplaces.top.items import Item, item_get, items_all
-from .errors import BusinessError
-from .models import MappingLink, MarketplaceListing, MarketplaceSku
-from .outbox import outbox_products_due
+from ..marketplaces.records import Item
+from ..errors import BusinessError
+from ..models import MappingLink, MarketplaceListing, MarketplaceSku
+from ..outbox import outbox_products_due
 
 # Items read in full per run: the connection's calls per minute, within these bounds.
 DETAILS_PER_RUN_MIN = 20
@@ -40,7 +40,7 @@ class ItemsReport:
     newly_found: int = 0
 
 
-def items_refresh(run, client, *, now=None) -> ItemsReport:
+def items_refresh(run, market, *, now=None) -> ItemsReport:
     """Read the shop (see the module docstring), store its SKUs and match our products. Returns the report;
     raises SyncError from the calls (what was stored by then stays)."""
     connection = run.connection
@@ -48,7 +48,7 @@ def items_refresh(run, client, *, now=None) -> ItemsReport:
     report = ItemsReport()
     headers = {}
     for onsale in (True, False):
-        for header in items_all(client, onsale=onsale, on_page=run.renew):
+        for header in market.items_all(onsale=onsale, on_page=run.renew):
             headers[header.num_iid] = header
     report.items = run.record.fetched = len(headers)
     known = dict(MarketplaceListing.objects.filter(connection=connection)
@@ -60,7 +60,7 @@ def items_refresh(run, client, *, now=None) -> ItemsReport:
     gone = set()
     for header in stale[:per_run]:
         try:
-            item = item_get(client, header.num_iid, onsale=header.onsale)
+            item = market.item_get(header.num_iid, onsale=header.onsale)
         except BusinessError:
             gone.add(header.num_iid)  # deleted between the list and this call
             continue
