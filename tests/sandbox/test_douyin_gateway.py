@@ -15,7 +15,7 @@ from django.utils import timezone
 from sync.marketplaces.douyin import signing
 from sync.marketplaces.douyin.sandbox import faults, gateway, marketplace, push
 from sync.marketplaces.douyin.sandbox.models import (
-    AfterSaleStatus, CallOutcome, DouyinCall, DouyinIdempotentId, DouyinOrder, DouyinPushMessage, DouyinShop,
+    CallOutcome, DouyinAfterSale, DouyinCall, DouyinIdempotentId, DouyinOrder, DouyinPushMessage, DouyinShop,
     DouyinSku, OrderStatus, RefundStatus,
 )
 
@@ -44,18 +44,18 @@ class Api:
 
     def raw(self, path: str, params: dict | None = None, *, sign_method: str | None = "hmac-sha256",
             timestamp: str | None = None, token: str | None = None, secret: str | None = None,
-            body: str | None = None, timeout: float = 10.0) -> requests.Response:
+            body: str | bytes | None = None, timeout: float = 10.0, v: str = "2") -> requests.Response:
         method = signing.method_name(path)
         text = signing.param_json(params)
         stamp = timestamp if timestamp is not None else str(int(time.time()))
-        query = {"app_key": self.app_key, "method": method, "timestamp": stamp, "v": "2"}
+        query = {"app_key": self.app_key, "method": method, "timestamp": stamp, "v": v}
         query["sign"] = signing.sign(app_key=self.app_key, secret=secret or self.secret, method=method,
-                                     param_json=text, timestamp=stamp, sign_method=sign_method or "md5")
+                                     param_json=text, timestamp=stamp, v=v, sign_method=sign_method or "md5")
         if sign_method:
             query["sign_method"] = sign_method
         if not path.startswith("/token/"):
             query["access_token"] = self.token if token is None else token
-        return requests.post(f"{self.base}{path}?{urlencode(query)}", data=(body or text).encode(),
+        return requests.post(f"{self.base}{path}?{urlencode(query)}", data=body if isinstance(body, bytes) else (body or text).encode(),
                              headers={"Content-Type": "application/json"}, timeout=timeout)
 
     def call(self, path: str, params: dict | None = None, **options) -> dict:
@@ -134,9 +134,27 @@ def test_a_timestamp_far_off_is_refused_whichever_form_it_has(api, form):
     assert api.call("/order/logisticsCompanyList", {}, timestamp=near_stamp)["code"] == 10000
 
 
-def test_an_unknown_app_key_and_a_wrong_version_are_refused(api):
+def test_an_unknown_app_key_a_wrong_version_and_a_method_not_matching_the_path_are_refused(api):
+    assert api.call("/order/logisticsCompanyList", {}, v="1")["sub_code"] == "isv.version-invalid"
+    stamp = str(int(time.time()))
+    query = {"app_key": APP_KEY, "method": "order.searchList", "timestamp": stamp, "v": "2", "access_token": api.token,
+             "sign": signing.sign(app_key=APP_KEY, secret=SECRET, method="order.searchList", param_json="{}",
+                                  timestamp=stamp)}
+    mismatch = requests.post(f"{api.base}/order/orderDetail?{urlencode(query)}", data=b"{}", timeout=10).json()
+    assert (mismatch["code"], mismatch["sub_code"]) == (40003, "isv.method-invalid")
     api.app_key = "nobody"
     assert api.call("/order/logisticsCompanyList", {})["sub_code"] == "isv.app-key-invalid"
+
+
+@pytest.mark.parametrize("body", [b"[1, 2]", b"{not json", b"\xff\xfe"])
+def test_a_body_that_is_not_a_json_object_is_refused(api, body):
+    assert api.call("/order/logisticsCompanyList", {}, body=body)["code"] == 40004
+
+
+def test_a_missing_system_parameter_is_named(api):
+    response = requests.post(f"{api.base}/order/logisticsCompanyList?app_key={APP_KEY}", data=b"{}", timeout=10)
+
+    assert (response.json()["code"], response.json()["sub_code"]) == (40001, "isv.missing-parameter:method")
 
 
 def test_an_unknown_access_token_is_refused(api):
@@ -225,7 +243,9 @@ def test_search_list_answers_orders_of_the_update_window_in_the_contract_shape(a
     assert (order["order_amount"], order["pay_amount"], order["post_amount"]) == (1250 * 2 + 2300 + 800,) * 2 + (800,)
     assert [(s["code"], s["item_num"], s["goods_price"], s["parent_order_id"]) for s in order["sku_order_list"]] == [
         ("ERP-1", 2, 1250, inside.shop_order_id), ("ERP-2", 1, 2300, inside.shop_order_id)]
-    assert all(isinstance(s["order_id"], str) and isinstance(s["sku_id"], str) for s in order["sku_order_list"])
+    # As the Go SDK's order_searchList response types them: SKU order ids are strings, sku_id and product_id int64.
+    assert all(isinstance(s["order_id"], str) and isinstance(s["sku_id"], int) and isinstance(s["product_id"], int)
+               for s in order["sku_order_list"])
     assert order["sku_order_list"][0]["after_sale_info"] == {"after_sale_status": 0, "after_sale_type": 0,
                                                              "refund_status": 0}
     assert order["encrypt_post_receiver"].startswith("#") and "*" in order["mask_post_receiver"]
@@ -318,7 +338,7 @@ def test_sync_stock_sets_the_full_stock_by_code_or_sku_id(api, shop):
 
     assert api.ok("/sku/syncStock", {"code": "ERP-1", "stock_num": 7, "incremental": False}) == {}
     assert api.ok("/sku/stockNum", {"sku_id": str(sku.sku_id)})["stock_num"] == 7
-    api.ok("/sku/syncStock", {"sku_id": str(sku.sku_id), "stock_num": 0})
+    api.ok("/sku/syncStock", {"sku_id": sku.sku_id, "stock_num": 0})  # int64, as the Go SDK sends it
     assert api.ok("/sku/stockNum", {"code": "ERP-1"})["stock_num"] == 0
     assert api.call("/sku/syncStock", {"code": "NOPE", "stock_num": 1})["code"] == 50002
     assert api.call("/sku/syncStock", {"code": "ERP-1", "stock_num": -1})["code"] == 40004
@@ -352,3 +372,276 @@ def test_products_list_from_page_one_and_go_on_and_off_sale(api, shop):
     assert [p["product_id"] for p in offline] == [product_id]
     api.ok("/product/setOnline", {"product_id": product_id})
     assert api.ok("/product/listV2", {"page": 1, "size": 10, "status": 1})["total"] == 0
+
+
+# ------------------------------------------------------------------ faults
+
+
+def test_fail_next_answers_retryable_platform_errors_then_serves(api, shop):
+    set_faults(shop, fail_next=2)
+
+    codes = [api.call("/order/logisticsCompanyList", {})["code"] for _ in range(3)]
+
+    assert codes == [20000, 20000, 10000]
+    assert list(DouyinCall.objects.order_by("pk").values_list("outcome", flat=True))[-3:] == [
+        CallOutcome.ISP_ERROR, CallOutcome.ISP_ERROR, CallOutcome.OK]
+
+
+def test_error_rate_one_answers_service_errors_or_timeouts(api, shop):
+    set_faults(shop, error_rate=1.0)
+
+    codes = {api.call("/order/logisticsCompanyList", {})["code"] for _ in range(8)}
+
+    assert codes <= {20000, 20001} and codes
+
+
+def test_above_the_calls_per_minute_the_shop_is_banned_and_told_for_how_long(api, shop):
+    set_faults(shop, ban_calls_per_minute=3, ban_seconds=10)
+    DouyinCall.objects.all().delete()
+
+    bodies = [api.call("/order/logisticsCompanyList", {}) for _ in range(5)]
+
+    assert [b["code"] for b in bodies] == [10000, 10000, 10000, 60000, 60000]
+    assert bodies[3]["sub_code"] == "isp.traffic-limited"
+    assert bodies[3]["sub_msg"] == "请求过于频繁，请10秒后重试"
+    assert DouyinShop.objects.get(pk=shop.pk).banned_until > timezone.now()
+    set_faults(shop, banned_until=timezone.now() - timedelta(seconds=1), ban_calls_per_minute=0)
+    assert api.call("/order/logisticsCompanyList", {})["code"] == 10000
+
+
+def test_a_dropped_answer_is_an_incomplete_read_over_a_real_connection(api, shop, base):
+    set_faults(shop, drop_rate=1.0)
+    address = urlsplit(base)
+    method, stamp = "order.logisticsCompanyList", str(int(time.time()))
+    query = {"app_key": APP_KEY, "method": method, "timestamp": stamp, "v": "2", "access_token": api.token,
+             "sign_method": "md5",
+             "sign": signing.sign(app_key=APP_KEY, secret=SECRET, method=method, param_json="{}", timestamp=stamp,
+                                  sign_method="md5")}
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+
+    connection.request("POST", f"{address.path}/order/logisticsCompanyList?{urlencode(query)}", "{}",
+                       {"Content-Type": "application/json"})
+    response = connection.getresponse()
+
+    assert response.status == 200
+    with pytest.raises(http.client.IncompleteRead):
+        response.read()
+    connection.close()
+    assert DouyinCall.objects.order_by("pk").last().outcome == CallOutcome.DROPPED
+
+
+def test_malformed_rate_one_answers_a_body_that_is_not_json(api, shop):
+    set_faults(shop, malformed_rate=1.0)
+
+    response = api.raw("/order/logisticsCompanyList", {})
+
+    assert response.status_code == 200
+    with pytest.raises(ValueError):
+        json.loads(response.content)
+    assert DouyinCall.objects.order_by("pk").last().outcome == CallOutcome.MALFORMED
+
+
+def test_slow_rate_one_answers_after_slow_seconds(api, shop):
+    set_faults(shop, slow_rate=1.0, slow_seconds=1.0)
+
+    with pytest.raises(requests.Timeout):
+        api.raw("/order/logisticsCompanyList", {}, timeout=0.3)
+    started = time.monotonic()
+    assert api.call("/order/logisticsCompanyList", {})["code"] == 10000
+    assert time.monotonic() - started >= 1.0
+
+
+def test_orders_move_while_a_client_pages_so_a_forward_pager_misses_some(api, shop):
+    made = [marketplace.order_create(shop, lines=[("ERP-1", 1)], created=ago(minutes=50 - n)) for n in range(6)]
+    set_faults(shop, move_on_page_rate=1.0, move_count=2)
+    faults.seed(7)
+    window = {"update_time_start": epoch(ago(hours=1)), "update_time_end": epoch(ago(minutes=1)), "size": 2,
+              "order_by": "update_time", "order_asc": True}
+
+    first = api.ok("/order/searchList", {**window, "page": 0})
+    second = api.ok("/order/searchList", {**window, "page": 1})
+
+    call = DouyinCall.objects.filter(method="order.searchList").order_by("pk").last()
+    assert len(call.moved) == 2 and set(call.moved) <= {o.shop_order_id for o in made}
+    assert DouyinCall.objects.filter(method="order.searchList").order_by("pk").first().moved == []  # page 0
+    for order in DouyinOrder.objects.filter(shop_order_id__in=call.moved):
+        assert order.update_time >= call.at.replace(microsecond=0)
+    # The moved orders left the window under the pager: the total shrank, and reading on sees fewer orders.
+    assert (first["total"], second["total"]) == (6, 4)
+    seen = {o["order_id"] for page in (first, second) for o in page["shop_order_list"]}
+    seen |= {o["order_id"] for o in api.ok("/order/searchList", {**window, "page": 2})["shop_order_list"]}
+    assert len(seen) < 6
+    # A window reaching up to now finds them again (a pager with overlap catches up).
+    later = api.ok("/order/searchList", {**window, "update_time_end": epoch(ago()) + 5, "size": 100, "page": 0})
+    assert set(call.moved) <= {o["order_id"] for o in later["shop_order_list"]}
+
+
+def test_after_sales_settle_while_a_client_pages_them(api, shop):
+    orders = [marketplace.order_create(shop, lines=[("ERP-1", 1)], created=ago(hours=2)) for _ in range(4)]
+    opened = [marketplace.after_sale_create(order, at=ago(minutes=40 - n)) for n, order in enumerate(orders)]
+    set_faults(shop, move_on_page_rate=1.0, move_count=1)
+    window = {"update_start_time": epoch(ago(hours=1)), "update_end_time": epoch(ago(minutes=1)), "size": 2,
+              "order_by": ["update_time asc"]}
+
+    first = api.ok("/afterSale/List", {**window, "page": 0})
+    second = api.ok("/afterSale/List", {**window, "page": 1})
+
+    call = DouyinCall.objects.filter(method="afterSale.List").order_by("pk").last()
+    assert len(call.moved) == 1 and call.moved[0] in {a.aftersale_id for a in opened}
+    assert (first["total"], second["total"]) == (4, 3)
+    assert DouyinAfterSale.objects.get(aftersale_id=call.moved[0]).aftersale_status == 12
+
+
+def test_an_updated_order_shows_in_search_only_after_the_index_lag(api, shop):
+    old = marketplace.order_create(shop, lines=[("ERP-1", 1)], created=ago(minutes=5))
+    fresh = marketplace.order_create(shop, lines=[("ERP-1", 1)], created=ago(seconds=5))
+    set_faults(shop, index_lag_seconds=60)
+    window = {"update_time_start": epoch(ago(hours=1)), "update_time_end": epoch(ago()) + 5, "page": 0, "size": 10}
+
+    found = [o["order_id"] for o in api.ok("/order/searchList", window)["shop_order_list"]]
+
+    assert found == [old.shop_order_id]
+    assert api.ok("/order/orderDetail", {"shop_order_id": fresh.shop_order_id})["shop_order_detail"]["order_id"]
+    marketplace.after_sale_create(old)
+    lagging = api.ok("/afterSale/List", {"update_start_time": epoch(ago(hours=1)), "update_end_time": epoch(ago()) + 5,
+                                         "page": 0, "size": 10})
+    assert lagging["total"] == 0
+    set_faults(shop, index_lag_seconds=0)
+    assert len(api.ok("/order/searchList", window)["shop_order_list"]) == 2
+
+
+# ------------------------------------------------------------------ push messages
+
+
+class Receiver:
+    """A tiny callback URL: records each POST, answers with `answer` (a dict, or raw bytes)."""
+
+    def __init__(self):
+        self.posts: list[tuple[dict, bytes]] = []
+        self.answer: dict | bytes = {"code": 0, "msg": "success"}
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                answer = receiver.answer
+                payload = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/douyin/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def messages(self) -> list[dict]:
+        return [m for _headers, body in self.posts for m in json.loads(body)]
+
+
+@pytest.fixture
+def receiver(shop):
+    server = Receiver()
+    set_faults(shop, push_enabled=True, callback_url=server.url)
+    shop.refresh_from_db()
+    yield server
+    server.close()
+
+
+def test_order_changes_queue_the_tags_of_the_platform(shop, receiver):
+    order = marketplace.order_create(shop, lines=[("ERP-1", 1), ("ERP-2", 1)], status=OrderStatus.UNPAID)
+    marketplace.order_pay(order)
+    marketplace.order_ship(shop, order.shop_order_id, company_code="shunfeng", logistics_code="SF1234567890123")
+    marketplace.order_finish(order)
+    cancelled = marketplace.order_create(shop, lines=[("ERP-1", 1)], status=OrderStatus.UNPAID)
+    marketplace.order_cancel(cancelled)
+    refunded = marketplace.order_create(shop, lines=[("ERP-2", 1)])
+    marketplace.after_sale_settle(marketplace.after_sale_create(refunded), success=True)
+
+    tags = list(DouyinPushMessage.objects.order_by("pk").values_list("tag", flat=True))
+
+    assert tags == ["100", "101", "102", "103", "100", "106", "100", "101", "200", "206", "106"]
+    paid = json.loads(DouyinPushMessage.objects.filter(tag="101").first().data)
+    lines = list(order.sku_orders.order_by("sku_order_id").values_list("sku_order_id", flat=True))
+    assert paid["p_id"] == int(order.shop_order_id) and paid["s_ids"] == [int(s) for s in lines]
+    assert (paid["shop_id"], paid["order_status"]) == (SHOP_ID, OrderStatus.AWAITING_SHIPMENT)
+    after_sale = json.loads(DouyinPushMessage.objects.get(tag="200").data)
+    assert after_sale["p_id"] == int(refunded.shop_order_id) and after_sale["aftersale_status"] == 6
+    assert DouyinOrder.objects.get(pk=refunded.pk).status == OrderStatus.CANCELLED
+
+
+def test_no_messages_are_queued_while_push_is_off(shop):
+    marketplace.order_create(shop, lines=[("ERP-1", 1)])
+
+    assert not DouyinPushMessage.objects.exists()
+
+
+def test_messages_are_posted_as_a_signed_json_array_and_marked_delivered_on_code_zero(shop, receiver):
+    order = marketplace.order_create(shop, lines=[("ERP-1", 1)])
+
+    counts = push.messages_deliver(shop, timezone.now())
+
+    assert counts == {"delivered": 2, "failed": 0, "dropped": 0}
+    (headers, body), = receiver.posts
+    assert headers["app-id"] == APP_KEY
+    assert signing.event_sign_matches(app_key=APP_KEY, secret=SECRET, body=body, signature=headers["event-sign"])
+    messages = json.loads(body)
+    assert [m["tag"] for m in messages] == ["100", "101"]
+    assert all(isinstance(m["msg_id"], str) and isinstance(m["data"], str) for m in messages)
+    assert json.loads(messages[0]["data"])["p_id"] == int(order.shop_order_id)
+    assert not DouyinPushMessage.objects.filter(delivered_at__isnull=True).exists()
+    assert push.messages_deliver(shop, timezone.now())["delivered"] == 0 and len(receiver.posts) == 1
+
+
+@pytest.mark.parametrize("answer", [{"code": 1, "msg": "fail"}, b"not json"])
+def test_a_batch_not_taken_is_delivered_again_later(shop, receiver, answer):
+    marketplace.order_create(shop, lines=[("ERP-1", 1)])
+    receiver.answer = answer
+    now = timezone.now()
+
+    assert push.messages_deliver(shop, now)["failed"] == 2
+    assert push.messages_deliver(shop, now + timedelta(seconds=1))["failed"] == 0  # not due yet
+    receiver.answer = {"code": 0, "msg": "success"}
+    assert push.messages_deliver(shop, now + timedelta(seconds=3))["delivered"] == 2
+
+    assert len(receiver.posts) == 2 and receiver.posts[0][1] == receiver.posts[1][1]
+    assert set(DouyinPushMessage.objects.values_list("attempts", flat=True)) == {2}
+
+
+def test_the_platform_gives_up_on_a_message_after_its_last_try(shop, receiver):
+    marketplace.order_create(shop, lines=[("ERP-1", 1)])
+    receiver.answer = {"code": 1}
+    DouyinPushMessage.objects.update(attempts=push.ATTEMPTS_MAX - 1)
+
+    assert push.messages_deliver(shop, timezone.now())["failed"] == 2
+
+    assert DouyinPushMessage.objects.filter(dropped=True).count() == 2
+    assert push.messages_deliver(shop, timezone.now() + timedelta(hours=1))["failed"] == 0
+
+
+def test_an_unreachable_callback_leaves_the_messages_due(shop, receiver):
+    marketplace.order_create(shop, lines=[("ERP-1", 1)])
+    receiver.close()
+
+    assert push.messages_deliver(shop, timezone.now())["failed"] == 2
+    assert DouyinPushMessage.objects.filter(delivered_at__isnull=True, attempts=1).count() == 2
+
+
+def test_push_drop_rate_drops_messages_for_good(shop, receiver):
+    set_faults(shop, push_drop_rate=1.0)
+    shop.refresh_from_db()
+    marketplace.order_create(shop, lines=[("ERP-1", 1)])
+
+    assert push.messages_deliver(shop, timezone.now()) == {"delivered": 0, "failed": 0, "dropped": 2}
+    assert receiver.posts == []
+    assert push.messages_deliver(shop, timezone.now() + timedelta(hours=1))["dropped"] == 0

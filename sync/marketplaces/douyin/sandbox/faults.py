@@ -15,7 +15,9 @@ from django.db.models import F, QuerySet
 from sync.marketplaces.top.sandbox.faults import pause, respond  # generic HTTP plumbing (slow, cut short)
 
 from . import marketplace
-from .models import CallOutcome, DouyinCall, DouyinOrder, DouyinShop, OrderStatus
+from .models import (
+    FINAL_AFTER_SALE_STATUSES, CallOutcome, DouyinAfterSale, DouyinCall, DouyinOrder, DouyinShop, OrderStatus,
+)
 
 SERVICE_ERROR = {"code": 20000, "msg": "服务异常，请稍后重试", "sub_code": "isp.service-error",
                  "sub_msg": "服务暂时不可用"}
@@ -80,13 +82,19 @@ def record(shop: DouyinShop, method: str, outcome: str, code: int | None, at: da
 
 
 def move_on_page(shop: DouyinShop, window: QuerySet, at: datetime) -> list[str]:
-    """With the shop's move_on_page_rate, change up to move_count orders of the window a client is paging
-    through, as buyers would meanwhile (an unpaid order paid, else words for the seller): their update_time
-    becomes `at`, so a pager reading forward by update_time can miss them. Returns the moved order ids."""
+    """With the shop's move_on_page_rate, change up to move_count orders (or open after-sales) of the window a
+    client is paging through, as buyers would meanwhile (an unpaid order paid, else words for the seller; an
+    after-sale settled): their update_time becomes `at`, so a pager reading forward by update_time can miss
+    them. Returns the moved order (or after-sale) ids."""
     if not shop.move_count or not _hit(shop.move_on_page_rate):
         return []
+    if window.model is DouyinAfterSale:
+        window = window.exclude(aftersale_status__in=FINAL_AFTER_SALE_STATUSES)
     pks = list(window.values_list("pk", flat=True))
     chosen = _rng.sample(pks, k=min(len(pks), shop.move_count))
+    if window.model is DouyinAfterSale:
+        rows = DouyinAfterSale.objects.filter(pk__in=chosen).order_by("pk")
+        return [marketplace.after_sale_settle(row, success=True, at=at).aftersale_id for row in rows]
     moved = []
     for order in DouyinOrder.objects.filter(pk__in=chosen).select_related("shop").order_by("pk"):
         if order.status == OrderStatus.UNPAID:

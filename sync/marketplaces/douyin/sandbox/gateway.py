@@ -15,16 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from sync.marketplaces.douyin import signing
 
-from . import faults, marketplace
-from .shapes import LOGISTICS_COMPANIES, after_sale_shape, order_shape, product_shape, sku_shape
+from . import cipher, faults, marketplace
 from .models import CallOutcome, DouyinAfterSale, DouyinOrder, DouyinProduct, DouyinShop, DouyinSku
+from .shapes import LOGISTICS_COMPANIES, after_sale_shape, order_shape, product_shape, sku_shape
 
 TIMESTAMP_SKEW = timedelta(minutes=10)
 GMT8 = dt_timezone(timedelta(hours=8))
@@ -124,10 +124,9 @@ def _authenticate(request: HttpRequest, method_path: str, query: dict, shop: Dou
         stamp = None
     if stamp is None or abs(now - stamp) > TIMESTAMP_SKEW:
         raise GatewayError(40003, "无效的系统参数", "isv.timestamp-invalid", "timestamp 与服务器时间相差超过10分钟")
-    text = request.body.decode("utf-8") if request.body else query.get("param_json", "") or "{}"
     try:
-        params = json.loads(text)
-    except ValueError:
+        params = json.loads(request.body.decode("utf-8") if request.body else query.get("param_json") or "{}")
+    except ValueError:  # UnicodeDecodeError is one
         params = None
     if not isinstance(params, dict):
         raise GatewayError(40004, "无效的业务参数", "isv.parameter-invalid:param_json", "param_json 不是JSON对象")
@@ -201,7 +200,7 @@ def _search_list(shop: DouyinShop, params: dict, now: datetime, plan) -> dict:
     if page > 0:
         plan.moved = faults.move_on_page(shop, orders, now)
     orders = orders.order_by(*((order_by, "shop_order_id") if ascending else (f"-{order_by}", "-shop_order_id")))
-    rows, total = _slice(orders, page, size)
+    rows, total = _slice(orders.select_related("shop"), page, size)
     return {"shop_order_list": [order_shape(order) for order in _with_lines(rows)], "total": total, "page": page,
             "size": size}
 
@@ -210,7 +209,7 @@ def _order_detail(shop: DouyinShop, params: dict, now: datetime, plan) -> dict:
     order_id = str(params.get("shop_order_id") or "")
     if not order_id:
         raise _missing("shop_order_id")
-    order = DouyinOrder.objects.filter(shop=shop, shop_order_id=order_id).prefetch_related("sku_orders").first()
+    order = DouyinOrder.objects.filter(shop=shop, shop_order_id=order_id).select_related("shop").first()
     if order is None:
         raise GatewayError(50002, "业务处理失败", "isv.business-failed:order-not-exist", f"订单 {order_id} 不存在")
     return {"shop_order_detail": order_shape(order)}
@@ -226,11 +225,15 @@ def _after_sale_list(shop: DouyinShop, params: dict, now: datetime, plan) -> dic
             rows = rows.filter(**{lookup: moment})
     if order_id := str(params.get("order_id") or ""):
         rows = rows.filter(order__shop_order_id=order_id)
+    if shop.index_lag_seconds:
+        rows = rows.exclude(update_time__gt=now - timedelta(seconds=shop.index_lag_seconds))
     # order_by is a list of "<field> <asc|desc>" (afterSale_List_request.go); the first one decides here.
     spec = (params.get("order_by") or ["update_time desc"])[0]
     field, _sep, direction = str(spec).partition(" ")
     if field not in ("update_time", "apply_time") or direction not in ("asc", "desc", ""):
         raise _invalid("order_by", "order_by 形如 \"update_time asc\"")
+    if page > 0:
+        plan.moved = faults.move_on_page(shop, rows, now)
     rows = rows.order_by(*((field, "aftersale_id") if direction == "asc" else (f"-{field}", "-aftersale_id")))
     found, total = _slice(rows.select_related("order", "sku_order"), page, size)
     return {"items": [after_sale_shape(row) for row in found], "has_more": (page + 1) * size < total,
@@ -243,14 +246,13 @@ def _batch_decrypt(shop: DouyinShop, params: dict, now: datetime, plan) -> dict:
         raise _missing("cipher_infos")
     if len(infos) > DECRYPT_MAX:
         raise _invalid("cipher_infos", f"cipher_infos 最多 {DECRYPT_MAX} 个")
-    from . import cipher
-
     answers = []
     for info in infos:
         auth_id, text = str(info.get("auth_id", "")), str(info.get("cipher_text", ""))
         plain = cipher.decrypt(auth_id, text) if DouyinOrder.objects.filter(shop=shop, shop_order_id=auth_id).exists() \
             else None
-        answers.append({"auth_id": auth_id, "cipher_text": text, "decrypt_text": plain or "",
+        answers.append({"auth_id": auth_id, "cipher_text": text, "decrypt_text": plain or "", "data_type": 0,
+                        "is_virtual_tel": False,
                         "err_no": 0 if plain is not None else 300008,
                         "err_msg": "" if plain is not None else "解密失败：密文与订单不符"})
     return {"decrypt_infos": answers, "custom_err": {"err_code": 0, "err_msg": ""}}
@@ -287,7 +289,7 @@ def _sku_sync_stock(shop: DouyinShop, params: dict, now: datetime, plan) -> dict
 def _sku_stock_num(shop: DouyinShop, params: dict, now: datetime, plan) -> dict:
     sku_id, code = _sku_key(params)
     sku = marketplace.sku_find(shop, sku_id=sku_id, code=code)
-    return {"sku_id": str(sku.sku_id), "code": sku.code, "stock_num": sku.stock_num, "prehold_stock_num": 0,
+    return {"sku_id": sku.sku_id, "code": sku.code, "stock_num": sku.stock_num, "prehold_stock_num": 0,
             "step_stock_num": 0, "prehold_step_stock_num": 0}
 
 
@@ -338,8 +340,6 @@ METHODS: dict[str, Method] = {
 # Parameters
 
 def _with_lines(orders: list[DouyinOrder]) -> list[DouyinOrder]:
-    from django.db.models import prefetch_related_objects
-
     prefetch_related_objects(orders, "sku_orders")
     return orders
 
@@ -373,7 +373,7 @@ def _int(params: dict, name: str, *, default: int | None = None) -> int:
         if default is None:
             raise _missing(name)
         return default
-    if isinstance(raw, bool) or isinstance(raw, float):
+    if isinstance(raw, (bool, float)):
         raise _invalid(name, f"{name} 须为整数")
     try:
         return int(raw)

@@ -26,6 +26,7 @@ ACCESS_LIFETIME = timedelta(days=7)
 REFRESH_LIFETIME = timedelta(days=14)
 # Within this much of the access token's expiry a refresh hands out a new pair; the old one lasts this long.
 REFRESH_WINDOW = timedelta(hours=1)
+PARCEL_TRANSIT = timedelta(minutes=10)
 CHUNK = 1000
 UNLISTED_PRICE = 1000
 # 19-digit ids like Douyin's (below 2**63: the Go SDK parses p_id as int64).
@@ -471,7 +472,9 @@ def activity_tick(shop: DouyinShop, *, now: datetime | None = None, rng: random.
         order_ship(shop, order.shop_order_id, company_code="zhongtong",
                    logistics_code=f"ZT{rng.randrange(10**12):012d}", at=now)
         counts["shipped"] += 1
-    for order in _some(orders.filter(status=OrderStatus.SHIPPED), rng, rng.randint(0, 1)):
+    # A parcel takes a while to arrive (demo minutes) before its buyer can confirm receipt.
+    arrived = orders.filter(status=OrderStatus.SHIPPED, ship_time__lte=now - PARCEL_TRANSIT)
+    for order in _some(arrived, rng, 1 if rng.random() < 0.3 else 0):
         order_finish(order, at=now)
         counts["finished"] += 1
     if rng.random() < 0.05:

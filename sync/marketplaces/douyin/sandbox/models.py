@@ -151,7 +151,7 @@ class DouyinProduct(models.Model):
 class DouyinSku(models.Model):
     product = models.ForeignKey(DouyinProduct, on_delete=models.CASCADE, related_name="skus")
     sku_id = models.BigIntegerField(unique=True)
-    code = models.CharField(max_length=64, help_text=_("The merchant's SKU code (商家编码)."))
+    code = models.CharField(max_length=64, help_text=_("The merchant's SKU code."))
     spec_name = models.CharField(max_length=100, default="标准装")
     price = models.PositiveIntegerField(help_text=_("Fen."))
     stock_num = models.IntegerField(default=0)

@@ -3,7 +3,7 @@
 As Douyin does (douyin-protocol.md, Message push; the Go SDK's message/doudian_message.go reads it): the body is
 a JSON array of {"tag", "msg_id", "data": "<JSON text>"}, headers `app-id` and `event-sign`
 (md5(app_key + body + app_secret)); only an answer {"code": 0} delivers the batch, anything else (an error,
-a timeout, another code) leaves it due again later. A share of messages is dropped (push_drop_rate): polling
+a timeout, another code) leaves it due again later, up to ATTEMPTS_MAX tries. A share of messages is dropped (push_drop_rate): polling
 is the safety net. This plays the platform, so it uses plain `requests`, not the app's outbound layer.
 """
 import json
@@ -23,6 +23,8 @@ BATCH = 50
 TIMEOUT = 3.0
 # A batch not taken is offered again after 2, 4, 8 ... seconds, at most this long apart.
 RETRY_MAX = timedelta(minutes=5)
+# The platform stops offering a message after this many failed deliveries (it is then only found by polling).
+ATTEMPTS_MAX = 12
 
 
 def messages_deliver(shop: DouyinShop, now: datetime) -> dict:
@@ -51,7 +53,8 @@ def messages_deliver(shop: DouyinShop, now: datetime) -> dict:
         else:
             for message in batch:
                 wait = min(timedelta(seconds=2 ** (message.attempts + 1)), RETRY_MAX)
-                DouyinPushMessage.objects.filter(pk=message.pk).update(attempts=F("attempts") + 1, next_at=now + wait)
+                DouyinPushMessage.objects.filter(pk=message.pk).update(
+                    attempts=F("attempts") + 1, next_at=now + wait, dropped=message.attempts + 1 >= ATTEMPTS_MAX)
             counts["failed"] += len(batch)
 
 

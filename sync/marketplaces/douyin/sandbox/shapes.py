@@ -1,6 +1,9 @@
-"""The sandbox's records in Douyin's answer shapes (field names of the official Go SDK's api/*/response
-structs: order_searchList, afterSale_List, product_listV2, sku_list). Ids the platform sends as strings are
-strings; money is fen; times are epoch seconds (0 when not happened yet)."""
+"""The sandbox's records in Douyin's answer shapes (field names and types of the official Go SDK's
+api/*/response structs: order_searchList, afterSale_List, product_listV2, sku_list, sku_stockNum). The
+platform mixes id types and so does the sandbox: order ids, after-sale ids and the SKU order's parent id are
+strings, while sku_id, product_id and shop_id are JSON integers (int64 in the SDK; 19 digits, so a client
+must read them as integers or strings, never floats). Money is fen; times are epoch seconds (0 when not
+happened yet)."""
 from datetime import datetime
 
 from . import cipher
@@ -51,7 +54,7 @@ def order_shape(order: DouyinOrder) -> dict:
 def _sku_order_shape(order: DouyinOrder, line: DouyinSkuOrder) -> dict:
     return {
         "order_id": line.sku_order_id, "parent_order_id": order.shop_order_id, "code": line.code,
-        "sku_id": str(line.sku_id), "product_id": str(line.product_id), "product_name": line.product_name,
+        "sku_id": line.sku_id, "product_id": line.product_id, "product_name": line.product_name,
         "spec": [{"name": "规格", "value": line.spec_name}] if line.spec_name else [],
         "item_num": line.item_num, "origin_amount": line.origin_amount, "pay_amount": line.pay_amount,
         "goods_price": line.goods_price, "order_status": order.status,
@@ -86,12 +89,12 @@ def after_sale_shape(after_sale: DouyinAfterSale) -> dict:
 
 
 def product_shape(product: DouyinProduct) -> dict:
-    return {"product_id": str(product.product_id), "name": product.name, "status": 0 if product.online else 1,
+    return {"product_id": product.product_id, "name": product.name, "status": 0 if product.online else 1,
             "check_status": 3, "update_time": _epoch(product.modified)}
 
 
 def sku_shape(sku: DouyinSku) -> dict:
-    return {"id": str(sku.sku_id), "product_id": str(sku.product.product_id), "code": sku.code,
+    return {"id": sku.sku_id, "product_id": sku.product.product_id, "code": sku.code,
             "spec_detail_name1": sku.spec_name, "stock_num": sku.stock_num, "price": sku.price}
 
 
