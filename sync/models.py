@@ -19,7 +19,7 @@ class ConnectionKind(models.TextChoices):
 
 # The kinds that are marketplaces (their folders in sync/marketplaces): orders come from them, stock and
 # logistics go to them.
-MARKETPLACE_KINDS = (ConnectionKind.TOP,)
+MARKETPLACE_KINDS = (ConnectionKind.TOP, ConnectionKind.DOUYIN)
 
 
 class SignMethod(models.TextChoices):

