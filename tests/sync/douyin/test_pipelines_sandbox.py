@@ -3,6 +3,7 @@ a full pull, an incremental pull with an order changed in between, after-sales o
 a reconciled day."""
 from datetime import timedelta
 from functools import partial
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -76,3 +77,33 @@ def test_stock_goes_out_through_the_push_pipeline(douyin, shop, merchant_a):
     summary = push_sync(douyin, module=SyncModule.STOCK, client_factory=fast)
     assert summary["pushed"] == 1
     assert marketplace.sku_find(shop, code="ERP-1").stock_num == 7
+
+
+def test_a_shipped_order_goes_back_with_its_tracking_number(douyin, shop):
+    from merchant.models import OrderStatus as Ours
+    from sync.outbox import outbox_logistics_changed
+    from tests.factories import CarrierFactory
+
+    order = marketplace.order_create(shop, lines=[("ERP-1", 1)], created=timezone.now() - timedelta(hours=1))
+    orders_sync(douyin, full=True, client_factory=fast)
+    ours = Order.objects.get(order_no=order.shop_order_id)
+    Order.objects.filter(pk=ours.pk).update(status=Ours.SHIPPED, tracking_no="YT7000000000001",
+                                            carrier=CarrierFactory(code="YTO", name="圆通速递"))
+    ours.refresh_from_db()
+    assert outbox_logistics_changed(orders=[ours]) == 1
+    summary = push_sync(douyin, module=SyncModule.LOGISTICS, client_factory=fast)
+    assert summary["pushed"] == 1
+    order.refresh_from_db()
+    assert (order.company_code, order.logistics_code, order.status) == ("yuantong", "YT7000000000001", 3)
+
+
+def test_reconciling_a_day_finds_an_order_the_pulls_missed(douyin, shop):
+    from sync.pipelines import reconcile_sync
+
+    yesterday = (timezone.now().astimezone(ZoneInfo("Asia/Shanghai")) - timedelta(days=1)).replace(
+        hour=12, minute=0, second=0, microsecond=0)
+    order = marketplace.order_create(shop, lines=[("ERP-2", 1)], created=yesterday)
+    summary = reconcile_sync(douyin, client_factory=fast)
+    [day] = summary["days"]
+    assert (day["theirs"], day["missing"], day["refetched"]) == (1, 1, 1)
+    assert Order.objects.filter(order_no=order.shop_order_id, connection=douyin).exists()
