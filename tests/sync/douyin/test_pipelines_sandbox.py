@@ -107,3 +107,29 @@ def test_reconciling_a_day_finds_an_order_the_pulls_missed(douyin, shop):
     [day] = summary["days"]
     assert (day["theirs"], day["missing"], day["refetched"]) == (1, 1, 1)
     assert Order.objects.filter(order_no=order.shop_order_id, connection=douyin).exists()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "sync/pipelines/orders.py pages() reads page 1 first (for the total), then the last page down to 2: an order "
+    "of page 1's stretch that leaves the window afterwards moves page 2's first order into page 1, already read, "
+    "so it is missed. Reading page 1 again at the end (one call per window of more than one page) closes it."))
+def test_orders_changed_while_the_pages_are_read_skip_no_other_order(douyin, shop):
+    """The sandbox changes 3 orders of the window at every page read after the first (their update_time becomes
+    now, so they leave the window): every order still in the window must be stored."""
+    from sync.marketplaces.douyin.sandbox.models import DouyinOrder, DouyinShop
+
+    now = timezone.now()
+    marketplace.orders_generate(shop, 350, start=now - timedelta(minutes=50), end=now - timedelta(minutes=20))
+    until = now - timedelta(minutes=5)
+    DouyinShop.objects.filter(pk=shop.pk).update(move_on_page_rate=1.0, move_count=3)
+    orders_sync(douyin, since=now - timedelta(hours=1), until=until, client_factory=fast)
+    still_in_window = set(DouyinOrder.objects.filter(shop=shop, update_time__lte=until)
+                          .values_list("shop_order_id", flat=True))
+    moved = DouyinOrder.objects.filter(shop=shop, update_time__gt=until).count()
+    assert moved >= 9  # at least three of the four pages moved orders
+    stored = set(Order.objects.filter(connection=douyin).values_list("order_no", flat=True))
+    assert still_in_window <= stored
+    # The moved ones arrive with the next window.
+    DouyinShop.objects.filter(pk=shop.pk).update(move_on_page_rate=0.0)
+    orders_sync(douyin, since=until, until=timezone.now(), client_factory=fast)
+    assert Order.objects.filter(connection=douyin).count() == 350
