@@ -143,3 +143,20 @@ def test_the_job_handles_the_stored_messages_of_its_connection(client, gateway, 
     post(client, body_of(message()))
     summary = jobs.sync_pushed_messages(connection.pk)
     assert summary["created"] == 1 and Order.objects.filter(order_no=ORDER).exists()
+
+
+def test_pushed_messages_are_purged_a_while_after_they_are_handled(connection):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sync.retention import records_purge
+
+    now = timezone.now()
+    for msg_id, received, handled in [("old-handled", 5, 4), ("recent", 1, 1), ("open", 5, None),
+                                      ("open-long", 40, None)]:
+        PushedMessage.objects.create(connection=connection, msg_id=msg_id, tag="101",
+                                     received_at=now - timedelta(days=received),
+                                     handled_at=now - timedelta(days=handled) if handled else None)
+    assert records_purge(now)["pushed_messages"] == 2
+    assert sorted(PushedMessage.objects.values_list("msg_id", flat=True)) == ["open", "recent"]
