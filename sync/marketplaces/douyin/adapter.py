@@ -16,7 +16,13 @@ from django.utils.translation import gettext as _
 
 from sync.errors import BusinessError, MalformedAnswer
 from sync.marketplaces.base import (
-    CHANNEL_PUSH, Marketplace, OrdersPage, RefundsPage, StampsPage, StockWrites, WindowPolicy,
+    CHANNEL_PUSH,
+    Marketplace,
+    OrdersPage,
+    RefundsPage,
+    StampsPage,
+    StockWrites,
+    WindowPolicy,
 )
 
 from . import listing, mapping

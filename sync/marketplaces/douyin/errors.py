@@ -6,7 +6,14 @@ As on TOP (sync.marketplaces.top.errors), our error texts name the code, the sub
 never the envelope's msg / sub_msg: those are remote words, and error texts reach pages every role reads."""
 import re
 
-from sync.errors import BusinessError, Permanent, RateLimited, Retryable, SessionExpired, SyncError
+from sync.errors import (
+    BusinessError,
+    Permanent,
+    RateLimited,
+    Retryable,
+    SessionExpired,
+    SyncError,
+)
 
 SUCCESS = 10000
 RETRYABLE_CODES = {20000, 20001}  # service error / service timeout

@@ -10,7 +10,7 @@ Receivers: the platform sends name, phone and street encrypted (encrypt_post_rec
 (/order/batchDecrypt is rate-limited and audited by the platform; the ERP prints waybills through the platform's
 own e-waybill service, which takes the ciphertext). See docs/douyin.md.
 """
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from merchant.models import OrderStatus, RefundStatus
@@ -53,7 +53,7 @@ def _int(record: dict, name: str, where: str, *, required=False, default=0) -> i
     value = _require(record, name, where) if required else record.get(name)
     if value in (None, ""):
         return default
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise MalformedAnswer(f"{where}.{name} is not a whole number: {value!r}", code="bad-field")
     try:
         return int(str(value))
@@ -78,7 +78,7 @@ def _time(record: dict, name: str, where: str, *, required=False) -> datetime | 
         return None
     if seconds < 0 or seconds > 4102444800:  # not before 1970, not after 2100
         raise MalformedAnswer(f"{where}.{name} is not a time: {seconds!r}", code="bad-field")
-    return datetime.fromtimestamp(seconds, tz=dt_timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def money(record: dict, name: str, where: str) -> Decimal:

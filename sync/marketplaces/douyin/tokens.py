@@ -13,7 +13,13 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from sync.errors import BusinessError, MalformedAnswer, Permanent, Retryable, SessionExpired
+from sync.errors import (
+    BusinessError,
+    MalformedAnswer,
+    Permanent,
+    Retryable,
+    SessionExpired,
+)
 
 REFRESH_BEFORE = timedelta(hours=1)
 

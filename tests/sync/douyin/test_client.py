@@ -81,7 +81,7 @@ def test_a_refresh_the_platform_fails_leaves_a_still_valid_token_in_use(gateway,
 
 
 def test_a_refused_refresh_token_stops_the_connection_as_session_expired(gateway, douyin_connection):
-    scripted, url = gateway({SEARCH: [error(40003, "isv.access-token-expired")],
+    _scripted, url = gateway({SEARCH: [error(40003, "isv.access-token-expired")],
                              "/token/refresh": [error(40004, "isv.refresh-token-expired")]})
     connection = douyin_connection(url)
     with pytest.raises(SessionExpired, match="refused to refresh"):

@@ -2,7 +2,11 @@
 import pytest
 
 from sync.errors import BusinessError, Permanent, RateLimited, Retryable, SessionExpired
-from sync.marketplaces.douyin.errors import DEFAULT_BAN_SECONDS, TokenExpired, error_from_envelope
+from sync.marketplaces.douyin.errors import (
+    DEFAULT_BAN_SECONDS,
+    TokenExpired,
+    error_from_envelope,
+)
 
 
 def envelope(code, sub_code="", sub_msg="", log_id="20261204abc"):

@@ -1,5 +1,5 @@
 """Shop orders and after-sales -> records (sync/marketplaces/douyin/mapping.py)."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -37,7 +37,7 @@ def test_a_float_id_is_refused_rather_than_rounded():
 
 def test_times_are_epoch_seconds_as_aware_utc():
     trade = mapping.trade_from_douyin(shop_order())
-    assert trade.modified_at == datetime(2025, 12, 4, 0, 0, tzinfo=timezone.utc)
+    assert trade.modified_at == datetime(2025, 12, 4, 0, 0, tzinfo=UTC)
     assert trade.shipped_at is None and trade.completed_at is None
 
 

@@ -112,7 +112,7 @@ def test_handling_fetches_each_named_order_once_stores_it_and_marks_the_messages
 
 
 def test_an_order_the_platform_does_not_know_is_counted_and_its_message_handled(client, gateway, douyin_connection):
-    scripted, url = gateway({"/order/orderDetail": [error(50002, "isv.order-not-exist")]})
+    _scripted, url = gateway({"/order/orderDetail": [error(50002, "isv.order-not-exist")]})
     connection = douyin_connection(url)
     post(client, body_of(message()))
     market = DouyinMarketplace(connection, client=DouyinClient(connection, sleep=no_sleep))
@@ -124,7 +124,7 @@ def test_a_refused_token_while_handling_stops_the_connection(client, gateway, do
     from sync.errors import SessionExpired
     from sync.models import Connection
 
-    scripted, url = gateway({"/order/orderDetail": [error(40003, "isv.access-token-expired")],
+    _scripted, url = gateway({"/order/orderDetail": [error(40003, "isv.access-token-expired")],
                              "/token/refresh": [error(40004, "isv.refresh-token-expired")]})
     connection = douyin_connection(url)
     post(client, body_of(message()))
@@ -138,7 +138,7 @@ def test_a_refused_token_while_handling_stops_the_connection(client, gateway, do
 def test_the_job_handles_the_stored_messages_of_its_connection(client, gateway, douyin_connection):
     from sync import jobs
 
-    scripted, url = gateway({"/order/orderDetail": [ok({"shop_order_detail": shop_order(ORDER)})]})
+    _scripted, url = gateway({"/order/orderDetail": [ok({"shop_order_detail": shop_order(ORDER)})]})
     connection = douyin_connection(url)
     post(client, body_of(message()))
     summary = jobs.sync_pushed_messages(connection.pk)
