@@ -25,7 +25,7 @@ from sync.marketplaces.base import (
     WindowPolicy,
 )
 
-from . import listing, mapping
+from . import items, listing, mapping
 
 PAGE_SIZE = 100  # searchList / afterSale/List: "每页数量，最多100个"
 SEARCH = "/order/searchList"
@@ -69,7 +69,7 @@ class DouyinMarketplace(Marketplace):
     stock_writes = StockWrites(full=True, delta=False, batch=1, idempotent=True, by_code=True)
     channel = CHANNEL_PUSH
     tz = ZoneInfo("Asia/Shanghai")
-    supports = frozenset({"logistics", "listing", "reconcile"})
+    supports = frozenset({"logistics", "listing", "reconcile", "items", "stock_check"})
 
     # Orders and refunds (our pages count from 1, Douyin's from 0)
 
@@ -240,6 +240,18 @@ class DouyinMarketplace(Marketplace):
                     work.fail(row, str(exc), permanent=True)
                 continue
             work.ack(row, value)
+
+    # The shop's products (item mapping, stock check): items.py
+
+    def items_all(self, *, onsale, on_page=None):
+        headers = items.items_all(self.client, onsale=onsale, on_page=on_page)
+        # /sku/list carries no product name or time: item_get takes them from the list just read.
+        self._headers = {**getattr(self, "_headers", {}), **{h.num_iid: h for h in headers}}
+        return headers
+
+    def item_get(self, item_id, *, onsale=True):
+        return items.item_get(self.client, item_id, header=getattr(self, "_headers", {}).get(int(item_id)),
+                              onsale=onsale)
 
     def test_call(self):
         now = timezone.now()

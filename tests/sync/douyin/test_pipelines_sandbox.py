@@ -133,3 +133,25 @@ def test_orders_changed_while_the_pages_are_read_skip_no_other_order(douyin, sho
     DouyinShop.objects.filter(pk=shop.pk).update(move_on_page_rate=0.0)
     orders_sync(douyin, since=until, until=timezone.now(), client_factory=fast)
     assert Order.objects.filter(connection=douyin).count() == 350
+
+
+def test_the_items_refresh_links_our_products_and_the_stock_check_repairs_a_drifted_quantity(douyin, shop, merchant_a):
+    from sync.marketplaces.douyin.sandbox.models import DouyinSku
+    from sync.models import MarketplaceSku
+    from sync.pipelines import items_sync, stock_check_sync
+
+    first = ProductFactory(merchant=merchant_a, erp_product_id="ERP-1", stock=7)
+    ProductFactory(merchant=merchant_a, erp_product_id="ERP-2", stock=4)
+    ProductFactory(merchant=merchant_a, erp_product_id="ONLY-ON-TMALL")
+    summary = items_sync(douyin, client_factory=fast)
+    assert (summary["matched"], summary["not_on_marketplace"]) == (2, 1)
+    link = MarketplaceSku.objects.get(connection=douyin, product=first)
+    sku = DouyinSku.objects.get(product__shop=shop, code="ERP-1")
+    assert (link.num_iid, link.sku_id) == (sku.product.product_id, sku.sku_id)
+    # Newly found products are due for a push there.
+    assert push_sync(douyin, module=SyncModule.STOCK, client_factory=fast)["pushed"] == 2
+    # The seller typed another quantity in the Douyin back office.
+    DouyinSku.objects.filter(pk=sku.pk).update(stock_num=99)
+    summary = stock_check_sync(douyin, client_factory=fast)
+    assert (summary["compared"], summary["drifted"], summary["repaired"]) == (2, 1, 1)
+    assert DouyinSku.objects.get(pk=sku.pk).stock_num == 7
