@@ -253,7 +253,9 @@ class DouyinMarketplace(Marketplace):
         return items.item_get(self.client, item_id, header=getattr(self, "_headers", {}).get(int(item_id)),
                               onsale=onsale)
 
-    def test_call(self):
+    def test_call(self) -> str:
+        """One order search of the last five minutes; returns the answer's log_id."""
         now = timezone.now()
         self.client.call_with_retry(SEARCH, {"create_time_start": _unix(now - timedelta(minutes=5)),
                                              "create_time_end": _unix(now), "page": 0, "size": 1})
+        return self.client.last_request_id

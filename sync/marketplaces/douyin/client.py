@@ -35,6 +35,8 @@ class DouyinClient(ApiClient):
         self.secret = connection.app_secret
         # The Go, PHP and PyPI SDKs sign with hmac-sha256; the official Java and Python ones with md5.
         self.sign_method = "md5" if connection.sign_method == "md5" else "hmac-sha256"
+        # The log_id of the last answer (what "test the connection" shows).
+        self.last_request_id = ""
 
     def signed_query(self, path: str, body: str, access_token: str = "") -> dict:
         """The system parameters with their signature, for a call whose param_json is `body`."""
@@ -76,6 +78,7 @@ class DouyinClient(ApiClient):
             note.seconds = answer.seconds
             envelope = self._parse(method, answer)
             note.request_id = str(envelope.get("log_id") or "")[:64]
+            self.last_request_id = note.request_id
             data = envelope.get("data")
             anomalies.observe_answer(connection=self.connection, method=method, body=data,
                                      request_id=note.request_id)

@@ -2,6 +2,7 @@
 update-time pages, detail, after-sales, stock by code (a repeated idempotent_id recognised), logistics with the
 carrier code mapped, and an expired token refreshed mid-run."""
 from datetime import timedelta
+from functools import partial
 from decimal import Decimal
 
 import pytest
@@ -152,8 +153,15 @@ def test_a_token_expired_mid_run_is_refreshed_and_the_pull_goes_on(market, shop)
     assert Connection.objects.get(pk=market.connection.pk).session != old
 
 
-def test_the_connection_test_call_succeeds(market):
-    market.test_call()
+def test_testing_the_connection_says_connected_with_the_log_id(market):
+    from merchant.models import AuditSource
+    from merchant.permissions import Actor
+    from sync.services import connection_test
+
+    assert market.test_call() == market.connection.calls.latest("at").request_id != ""
+    result = connection_test(connection=market.connection, actor=Actor.system(AuditSource.SYSTEM),
+                             client_factory=partial(DouyinClient, sleep=short_sleep))
+    assert result.ok and market.connection.calls.latest("at").request_id in result.message
 
 
 def test_push_messages_from_the_shop_reach_our_callback_and_bring_the_order(market, shop, live_server):
