@@ -3,6 +3,7 @@ from rq import cron
 
 from merchant import jobs as merchant_jobs
 from sync import jobs
+from sync.marketplaces.douyin.sandbox import jobs as sandbox_douyin_jobs
 from sync.marketplaces.top.sandbox import jobs as sandbox_jobs
 from sync.erp.sandbox import jobs as sandbox_erp_jobs
 
@@ -23,5 +24,7 @@ cron.register(jobs.sync_records_purge, queue_name="default", interval=86400)
 cron.register(merchant_jobs.api_nonces_purge, queue_name="default", interval=3600)
 # The simulated marketplace's buyers and sellers (demo only: it acts on shops with demo activity on).
 cron.register(sandbox_jobs.sandbox_activity, queue_name="default", interval=15)
+# The simulated Douyin shop's buyers and sellers, and its push messages to the app's callback URL (demo only).
+cron.register(sandbox_douyin_jobs.sandbox_douyin_activity, queue_name="default", interval=15)
 # The simulated ERP's warehouse moving stock and changing prices (demo only: bridges with demo activity on).
 cron.register(sandbox_erp_jobs.sandbox_erp_activity, queue_name="default", interval=15)

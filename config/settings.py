@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "sync",
     "sync.erp",
     "sync.marketplaces.top.sandbox",
+    "sync.marketplaces.douyin.sandbox",
     "sync.erp.sandbox",
 ]
 

@@ -35,3 +35,5 @@ if settings.SANDBOX_ENABLED:
     # The official TOP SDKs post to the gateway's own path, /router/rest, with no way to add a prefix.
     urlpatterns.insert(0, path("router/rest", router_rest, name="sandbox_top_router_sdk"))
     urlpatterns.insert(1, path("sandbox/", include("sync.erp.sandbox.urls")))
+    # The sandbox Douyin shop: base URL .../sandbox/douyin, each method at its own path as on the platform.
+    urlpatterns.insert(2, path("sandbox/", include("sync.marketplaces.douyin.sandbox.urls")))
