@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from merchant.models import ListingState, Merchant
-from sync.sellable import sellable_stock
+from merchant.sellable import sellable_stock
 
 from . import marketplace
 from .models import DouyinOrder, DouyinShop
