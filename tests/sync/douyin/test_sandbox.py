@@ -2,8 +2,8 @@
 update-time pages, detail, after-sales, stock by code (a repeated idempotent_id recognised), logistics with the
 carrier code mapped, and an expired token refreshed mid-run."""
 from datetime import timedelta
-from functools import partial
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from django.utils import timezone
