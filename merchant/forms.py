@@ -397,8 +397,8 @@ class ConnectionForm(forms.ModelForm):
 
     class Meta:
         model = Connection
-        fields = ["name", "gateway_url", "app_key", "app_secret", "session", "sign_method", "calls_per_minute",
-                  "orders_interval", "refunds_interval", "messages_enabled"]
+        fields = ["name", "gateway_url", "app_key", "app_secret", "session", "shop_id", "sign_method",
+                  "calls_per_minute", "orders_interval", "refunds_interval", "messages_enabled"]
 
     def __init__(self, *args, kind: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -410,6 +410,10 @@ class ConnectionForm(forms.ModelForm):
         for name in ("calls_per_minute", "orders_interval", "refunds_interval"):
             self.fields[name].widget.attrs["min"] = 1
             self.fields[name].validators.append(MinValueValidator(1))
+        if self.kind != ConnectionKind.DOUYIN:
+            del self.fields["shop_id"]
+        if self.kind == ConnectionKind.DOUYIN:
+            self._as_douyin()
         if self.kind == ConnectionKind.ERP:
             for name in TOP_ONLY:
                 del self.fields[name]
@@ -427,6 +431,20 @@ class ConnectionForm(forms.ModelForm):
                 self.fields[name].required = False
                 self.fields[name].help_text = _("Stored. Leave blank to keep it.") if self._stored(name) else _(
                     "Not set.")
+
+    def _as_douyin(self) -> None:
+        """A self-use app on the Douyin shop open platform: the token is obtained, not typed; the shop id says
+        which shop."""
+        del self.fields["session"]
+        self.fields["shop_id"].required = True
+        self.fields["shop_id"].label = _("Shop id")
+        self.fields["shop_id"].help_text = _("The number Douyin's seller centre shows for the shop (店铺ID).")
+        self.fields["gateway_url"].help_text = _("For example https://openapi-fxg.jinritemai.com")
+        self.fields["sign_method"].choices = [("hmac-sha256", "hmac-sha256"), ("md5", "md5")]
+        self.fields["messages_enabled"].label = _("Take the messages Douyin pushes to us")
+        if not self.instance.pk:
+            self.initial.setdefault("gateway_url", "https://openapi-fxg.jinritemai.com")
+            self.initial.setdefault("sign_method", "hmac-sha256")
 
     def _stored(self, name: str) -> bool:
         return bool(getattr(self.instance, f"{name}_encrypted"))

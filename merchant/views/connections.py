@@ -21,6 +21,8 @@ from merchant.views.common import (
 from sync import anomalies, connection_tests, mapping_selectors, outbound_status, selectors, services, stock_rules
 from sync.erp import selectors as erp_selectors
 from sync.erp import services as erp_services
+from sync.marketplaces import adapter_class, is_marketplace
+from sync.marketplaces.douyin import services as douyin_services
 from sync.models import AnswerAnomaly, Connection, ConnectionKind, RunOutcome, StockCheck, StockRule, SyncModule
 
 POST = ("POST",)
@@ -47,10 +49,18 @@ def connection_list(request):
 def connection_add(request):
     form = ConnectionForm(request.POST or None, kind=request.GET.get("kind"))
     if request.method == "POST" and form.is_valid():
-        create = erp_services.erp_connection_create if form.kind == ConnectionKind.ERP else services.connection_create
+        create = {ConnectionKind.ERP: erp_services.erp_connection_create,
+                  ConnectionKind.DOUYIN: douyin_services.douyin_connection_create}.get(form.kind,
+                                                                                       services.connection_create)
         try:
             connection = create(merchant=request.merchant, actor=request.actor, **form.settings())
             messages.success(request, _("Connection %(name)s added.") % {"name": connection.name})
+            if connection.kind == ConnectionKind.DOUYIN:
+                # The shop's access token comes from Douyin: a worker obtains it with the first test.
+                connection_tests.connection_test_request(connection=connection, actor=request.actor,
+                                                         language=request.LANGUAGE_CODE)
+                messages.info(request, _("Getting the shop's access token from Douyin: the test below shows "
+                                         "when it is done."))
             return redirect(connection)
         except ValidationError as e:
             form_error_from(form, e)
@@ -66,8 +76,9 @@ def connection_edit(request, pk):
     form = ConnectionForm(request.POST or None, instance=Connection.objects.get(pk=connection.pk))
     if request.method == "POST" and form.is_valid():
         try:
-            update = erp_services.erp_connection_update if connection.kind == ConnectionKind.ERP \
-                else services.connection_update
+            update = {ConnectionKind.ERP: erp_services.erp_connection_update,
+                      ConnectionKind.DOUYIN: douyin_services.douyin_connection_update}.get(
+                connection.kind, services.connection_update)
             update(connection=connection, actor=request.actor, **form.settings())
             messages.success(request, _("Connection saved."))
             return redirect(connection)
@@ -91,7 +102,8 @@ def connection_detail(request, pk):
         "erp": erp_selectors.erp_state(connection) if connection.kind == ConnectionKind.ERP else None,
         "failed_outcomes": selectors.FAILED_RUNS,
         "push_counts": outbound_status.connection_push_counts(connection),
-        "mapping": mapping_selectors.mapping_summary(connection) if connection.kind == ConnectionKind.TOP else None,
+        "mapping": mapping_selectors.mapping_summary(connection) if _offers(connection, "items") else None,
+        "offers": _offers_all(connection),
         **_test_context(connection),
         "unusual_answers": _unusual_answers(connection),
         **_stock_rule_context(connection),
@@ -99,8 +111,17 @@ def connection_detail(request, pk):
     })
 
 
+def _offers(connection, capability: str) -> bool:
+    """The connection's marketplace offers this (sync.marketplaces.base.Marketplace.supports)."""
+    return is_marketplace(connection.kind) and capability in adapter_class(connection.kind).supports
+
+
+def _offers_all(connection) -> frozenset:
+    return adapter_class(connection.kind).supports if is_marketplace(connection.kind) else frozenset()
+
+
 def _stock_rule_context(connection) -> dict:
-    if connection.kind != ConnectionKind.TOP:
+    if not is_marketplace(connection.kind):
         return {}
     rule = StockRule.objects.filter(connection=connection, product__isnull=True).first()
     return {"stock_rule": rule, "stock_rule_text": stock_rules.rule_sentence(rule),

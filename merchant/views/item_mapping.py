@@ -11,15 +11,16 @@ from merchant.models import Product
 from merchant.permissions import Action
 from merchant.views.common import flash_errors, merchant_view, paginate, querystring_without_page
 from sync import mapping_selectors, mapping_services
-from sync.models import Connection, ConnectionKind
+from sync.marketplaces import adapter_class
+from sync.models import MARKETPLACE_KINDS, Connection
 
 POST = ("POST",)
 
 
 def _get_marketplace_connection_for_user(request, pk) -> Connection:
     connection = get_object_or_404(Connection, merchant=request.merchant, pk=pk)
-    if connection.kind != ConnectionKind.TOP:
-        raise Http404("not a marketplace connection")
+    if connection.kind not in MARKETPLACE_KINDS or "items" not in adapter_class(connection.kind).supports:
+        raise Http404("not a marketplace connection with items")
     return connection
 
 

@@ -104,13 +104,16 @@ def token_refresh(client, *, stale: str) -> str:
         if row.session != stale and not _expiring(row):
             return _adopt(client, row)
         refresh_token = row.refresh_token
-        if not refresh_token:
+        if not refresh_token and not row.shop_id:
             raise SessionExpired("the Douyin connection has no refresh token; add the shop again",
                                  code="no-refresh-token")
+        # A self-use app's shop added in the back office has no token yet: the first call obtains one (on a
+        # worker: the web request that saved the connection makes no outbound call).
+        path, params = ("/token/refresh", {"grant_type": "refresh_token", "refresh_token": refresh_token}) \
+            if refresh_token else ("/token/create", {"code": "", "grant_type": "authorization_self",
+                                                     "shop_id": row.shop_id})
         try:
-            token = client.call_with_retry("/token/refresh",
-                                           {"grant_type": "refresh_token", "refresh_token": refresh_token},
-                                           read=_token_data)
+            token = client.call_with_retry(path, params, read=_token_data)
         except (Permanent, BusinessError) as exc:
             failure = SessionExpired(f"Douyin refused to refresh the access token: {exc.args[0]}", code=exc.code,
                                      request_id=exc.request_id)
