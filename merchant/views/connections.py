@@ -65,7 +65,7 @@ def connection_add(request):
         except ValidationError as e:
             form_error_from(form, e)
     return render(request, "merchant/connections/form.html",
-                  {"form": form, "connection": None, "kinds": ConnectionKind.choices},
+                  {"form": form, "form_kind": form.kind, "connection": None, "kinds": ConnectionKind.choices},
                   status=400 if request.method == "POST" else 200)
 
 
@@ -84,7 +84,8 @@ def connection_edit(request, pk):
             return redirect(connection)
         except ValidationError as e:
             form_error_from(form, e)
-    return render(request, "merchant/connections/form.html", {"form": form, "connection": connection},
+    return render(request, "merchant/connections/form.html",
+                  {"form": form, "form_kind": form.kind, "connection": connection},
                   status=400 if request.method == "POST" else 200)
 
 

@@ -29,10 +29,26 @@ class Command(BaseCommand):
             self.stdout.write(f"  {line}")
         if settings.SANDBOX_ENABLED:
             self.stdout.write(f"  sandbox marketplace: {self._connect_marketplace()}")
+            self.stdout.write(f"  sandbox Douyin shop: {self._connect_douyin()}")
         self.stdout.write(self.style.SUCCESS(
             f"Demo data ready in {time.monotonic() - started:.1f} s. "
             f"Logins (password {PASSWORD}): {', '.join(LOGINS)}"
         ))
+
+    @staticmethod
+    def _server() -> str:
+        host = os.environ.get("HOST", "127.0.0.1")
+        host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        return f"http://{host}:{os.environ.get('PORT', '8000')}"
+
+    def _connect_douyin(self) -> dict:
+        """The demo merchant's Douyin shop, served by the same server, next to the TOP shop."""
+        from merchant.demo.accounts import MERCHANTS
+        from merchant.models import Merchant
+        from sync.marketplaces.douyin.sandbox.demo import demo_douyin_connect
+
+        return demo_douyin_connect(merchant=Merchant.objects.get(code=MERCHANTS[0].code),
+                                   base_url=f"{self._server()}/sandbox/douyin")
 
     def _connect_marketplace(self) -> dict:
         """Connect the demo merchant to the sandbox marketplace this server serves (SPEC D1)."""
@@ -40,7 +56,5 @@ class Command(BaseCommand):
         from merchant.models import Merchant
         from sync.marketplaces.top.sandbox.demo import demo_marketplace_connect
 
-        host = os.environ.get("HOST", "127.0.0.1")
-        host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        gateway = f"http://{host}:{os.environ.get('PORT', '8000')}/sandbox/top/router/rest"
+        gateway = f"{self._server()}/sandbox/top/router/rest"
         return demo_marketplace_connect(merchant=Merchant.objects.get(code=MERCHANTS[0].code), gateway_url=gateway)

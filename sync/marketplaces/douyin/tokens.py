@@ -5,12 +5,13 @@ authorization_self and the shop id), kept encrypted on the Connection (`session`
 The platform's rules (op.jinritemai.com docs; /work/shared/reference/douyin-protocol.md "Tokens"): an access token
 lives 7 days, its refresh token 14; refreshing more than an hour before expiry returns the same pair, within the
 last hour a new one (the old token works one more hour). Two refreshes at once can collide (31012), so a refresh
-holds the connection row's lock: a second worker waits, then finds the new token and uses it.
+holds a lock per connection (in Redis, not a database row lock: the call must not hold a database transaction
+open, which on SQLite would lock the whole database for the length of an HTTP call): a second worker waits, then
+finds the new token and uses it. Without Redis two refreshes may collide; the loser retries as for any 31012.
 The PyPI package refreshes the same way ahead of expiry (minibear2021/doudian core.py `_access_token`).
 """
 from datetime import timedelta
 
-from django.db import transaction
 from django.utils import timezone
 
 from sync.errors import (
@@ -22,6 +23,7 @@ from sync.errors import (
 )
 
 REFRESH_BEFORE = timedelta(hours=1)
+REFRESH_LOCK_SECONDS = 90
 
 
 def _token_data(data) -> dict:
@@ -95,12 +97,13 @@ def token_refresh(client, *, stale: str) -> str:
     """A new access token in place of `stale`, stored on the connection; when another worker already replaced
     it, that one. Raises SessionExpired when the refresh token is refused (the seller must authorize again),
     Retryable when the platform failed."""
+    from sync import redis as sync_redis
     from sync.models import Connection
 
-    # The failure is raised after the block, so the lock is released and the refresh's call record is kept.
-    failure = None
-    with transaction.atomic():
-        row = Connection.objects.select_for_update().get(pk=client.connection.pk)
+    # Held across the call and released before anything is raised; it lapses on its own if a worker dies.
+    with sync_redis.connection().lock(f"mh:douyin:token:{client.connection.pk}", timeout=REFRESH_LOCK_SECONDS,
+                                      blocking_timeout=REFRESH_LOCK_SECONDS):
+        row = Connection.objects.get(pk=client.connection.pk)
         if row.session != stale and not _expiring(row):
             return _adopt(client, row)
         refresh_token = row.refresh_token
@@ -115,11 +118,7 @@ def token_refresh(client, *, stale: str) -> str:
         try:
             token = client.call_with_retry(path, params, read=_token_data)
         except (Permanent, BusinessError) as exc:
-            failure = SessionExpired(f"Douyin refused to refresh the access token: {exc.args[0]}", code=exc.code,
-                                     request_id=exc.request_id)
-        except Retryable as exc:
-            failure = exc
-        else:
-            _store(row, token)
-            return _adopt(client, row)
-    raise failure
+            raise SessionExpired(f"Douyin refused the access token request ({path}): {exc.args[0]}", code=exc.code,
+                                 request_id=exc.request_id) from exc
+        _store(row, token)
+        return _adopt(client, row)

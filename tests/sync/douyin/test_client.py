@@ -84,7 +84,7 @@ def test_a_refused_refresh_token_stops_the_connection_as_session_expired(gateway
     _scripted, url = gateway({SEARCH: [error(40003, "isv.access-token-expired")],
                              "/token/refresh": [error(40004, "isv.refresh-token-expired")]})
     connection = douyin_connection(url)
-    with pytest.raises(SessionExpired, match="refused to refresh"):
+    with pytest.raises(SessionExpired, match="refused the access token request \\(/token/refresh\\)"):
         client_for(connection).call(SEARCH, {"page": 0})
     assert Connection.objects.get(pk=connection.pk).session == "access-old"
     # The refused refresh is on record (not rolled back with the lock's transaction).

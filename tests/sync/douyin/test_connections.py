@@ -67,6 +67,7 @@ def test_the_back_office_adds_a_douyin_shop_and_its_first_test_obtains_the_token
                                                                                    merchant_a, shop):
     page = client_owner.get(reverse("connection_add") + "?kind=douyin")
     assert page.status_code == 200 and b'name="shop_id"' in page.content and b'name="session"' not in page.content
+    assert b"Add a Douyin shop" in page.content and b'<option value="douyin" selected>' in page.content
     answer = client_owner.post(reverse("connection_add") + "?kind=douyin", {
         "kind": "douyin", "name": "抖店旗舰店", "gateway_url": f"{live_server.url}/sandbox/douyin",
         "app_key": APP_KEY, "app_secret": SECRET, "shop_id": str(SHOP_ID), "sign_method": "hmac-sha256",

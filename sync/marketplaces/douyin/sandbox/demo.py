@@ -39,3 +39,26 @@ def demo_douyin_shop(*, merchant: Merchant, base_url: str, callback_url: str | N
             marketplace.orders_generate(shop, PAST_ORDERS, start=now - timedelta(days=6),
                                         end=now - timedelta(minutes=10), seed=20261204)
     return base_url, APP_KEY, APP_SECRET, SHOP_ID
+
+
+CONNECTION_NAME = "演示抖店 (sandbox)"
+
+
+def demo_douyin_connect(*, merchant: Merchant, base_url: str) -> dict:
+    """Ensure the demo Douyin shop and the merchant's connection to it at `base_url` (the port may differ between
+    runs). The connection gets its access token with its first call, on a worker, as one added in the back office
+    does. Returns what it did."""
+    from merchant.models import AuditSource
+    from merchant.permissions import Actor
+    from sync.marketplaces.douyin.services import douyin_connection_create
+    from sync.models import Connection, ConnectionKind
+
+    base_url, app_key, app_secret, shop_id = demo_douyin_shop(merchant=merchant, base_url=base_url)
+    connection = Connection.objects.filter(merchant=merchant, kind=ConnectionKind.DOUYIN, app_key=app_key).first()
+    if connection is None:
+        connection = douyin_connection_create(
+            merchant=merchant, actor=Actor.system(AuditSource.SYSTEM), app_secret=app_secret, shop_id=str(shop_id),
+            name=CONNECTION_NAME, gateway_url=base_url, app_key=app_key, orders_interval=60)
+    else:
+        Connection.objects.filter(pk=connection.pk).update(gateway_url=base_url)
+    return {"connection": connection.pk, "shop_id": shop_id}
