@@ -41,7 +41,7 @@ def demo_douyin_shop(*, merchant: Merchant, base_url: str, callback_url: str | N
     return base_url, APP_KEY, APP_SECRET, SHOP_ID
 
 
-CONNECTION_NAME = "演示抖店 (sandbox)"
+CONNECTION_NAME = "Sandbox Douyin shop (demo)"
 
 
 def demo_douyin_connect(*, merchant: Merchant, base_url: str) -> dict:
