@@ -56,7 +56,7 @@ def assert_in_step(platform, connection):
 
 def test_the_full_pull_brings_every_order_once_with_its_status_through_faults(platform, market):
     platform.orders_generate(150, start=ago(days=6), end=ago(minutes=30), seed=11)
-    platform.faults(error=0.2, drop=0.05, ban=1, seed=5)
+    platform.faults(error=0.2, drop=0.05, slow=0.05, ban=1, seed=5)
     summary = run(orders_sync, market, platform, full=True)
     platform.faults()
     assert summary["mode"] == "full" and summary["outcome"] == RunOutcome.OK
