@@ -31,9 +31,16 @@ STAGE = {
 
 
 def _is_newer(trade, order: Order) -> bool:
-    if trade.modified_at != order.modified_at:
-        return trade.modified_at > order.modified_at
-    if STAGE.get(trade.status, 0) > STAGE.get(order.status, 0):
+    # Compared to the second: a change made here (shipped by hand) carries microseconds, and the marketplace's
+    # record of that same change, stamped in the same second, must not lose to it for being "earlier".
+    ours = order.modified_at.replace(microsecond=0)
+    if trade.modified_at != ours:
+        return trade.modified_at > ours
+    theirs_stage, our_stage = STAGE.get(trade.status, 0), STAGE.get(order.status, 0)
+    if theirs_stage > our_stage:
+        return True
+    if theirs_stage == our_stage and trade.platform_status != order.platform_status:
+        # Same stage, in the marketplace's words a newer one (e.g. shipped here, now "shipped" there too).
         return True
     if trade.presale_balance_due_at and not order.presale_balance_due_at:
         return True

@@ -142,6 +142,8 @@ def test_an_order_shipped_here_goes_out_with_its_carrier_and_tracking_number(pla
     run(orders_sync, market, platform, since=ago(minutes=10), until=timezone.now())
     order.refresh_from_db()
     assert (order.status, order.carrier.code, order.tracking_no) == (OrderStatus.SHIPPED, "YTO", "YT7000000000001")
+    # ... and takes the marketplace's own word for it, even when it was stamped in the second we shipped.
+    assert_in_step(platform, market)
 
 
 def test_reconciling_yesterday_refetches_an_order_the_pulls_missed(platform, market):
