@@ -66,7 +66,8 @@ from sync.models import Checkpoint, Connection, SyncModule  # noqa: E402
 from sync.runs import checkpoint_for  # noqa: E402
 from sync.marketplaces.top.sandbox import marketplace  # noqa: E402
 from sync.marketplaces.top.sandbox.models import SandboxShop, SandboxSku  # noqa: E402
-from sync.services import connection_create, connection_set_enabled  # noqa: E402
+from sync.marketplaces.top.services import connection_create  # noqa: E402
+from sync.services import connection_set_enabled  # noqa: E402
 
 LATENCY_BAR = 0.5  # s, p95 of one 500-SKU request
 THROUGHPUT_BAR = 5000.0  # SKU updates per second, sustained

@@ -67,7 +67,7 @@ from sync.pipelines import orders_sync  # noqa: E402
 from sync.runs import checkpoint_for, run_of  # noqa: E402
 from sync.marketplaces.top.sandbox import marketplace  # noqa: E402
 from sync.marketplaces.top.sandbox.models import SandboxCall, SandboxShop, SandboxSku, SandboxTrade  # noqa: E402
-from sync.services import connection_create  # noqa: E402
+from sync.marketplaces.top.services import connection_create  # noqa: E402
 
 CALLS_BAR = 1.05 / PAGE_SIZE
 UPSERT_BAR = 1000.0

@@ -15,7 +15,7 @@ from sync.marketplaces.top.errors import error_from_envelope
 from sync.erp.services import erp_connection_create, erp_connection_update
 from sync.errors import Permanent
 from sync.models import Connection, ConnectionTest, ConnectionTestStatus
-from sync.services import connection_create, connection_update
+from sync.marketplaces.top.services import connection_create, connection_update
 from tests.outbound_servers import fixed
 
 pytestmark = pytest.mark.usefixtures("english_pages")

@@ -15,7 +15,7 @@ from sync.models import (
     BreakerEvent, BreakerState, Checkpoint, Connection, ConnectionTestStatus, ReconcileReport, RunOutcome, SyncModule,
     SyncRun,
 )
-from sync.services import connection_create
+from sync.marketplaces.top.services import connection_create
 
 from .factories import ConnectionFactory
 

@@ -23,6 +23,7 @@ from sync.erp import selectors as erp_selectors
 from sync.erp import services as erp_services
 from sync.marketplaces import adapter_class, is_marketplace
 from sync.marketplaces.douyin import services as douyin_services
+from sync.marketplaces.top import services as top_services
 from sync.models import AnswerAnomaly, Connection, ConnectionKind, RunOutcome, StockCheck, StockRule, SyncModule
 
 POST = ("POST",)
@@ -51,7 +52,7 @@ def connection_add(request):
     if request.method == "POST" and form.is_valid():
         create = {ConnectionKind.ERP: erp_services.erp_connection_create,
                   ConnectionKind.DOUYIN: douyin_services.douyin_connection_create}.get(form.kind,
-                                                                                       services.connection_create)
+                                                                                       top_services.connection_create)
         try:
             connection = create(merchant=request.merchant, actor=request.actor, **form.settings())
             messages.success(request, _("Connection %(name)s added.") % {"name": connection.name})
@@ -78,7 +79,7 @@ def connection_edit(request, pk):
         try:
             update = {ConnectionKind.ERP: erp_services.erp_connection_update,
                       ConnectionKind.DOUYIN: douyin_services.douyin_connection_update}.get(
-                connection.kind, services.connection_update)
+                connection.kind, top_services.connection_update)
             update(connection=connection, actor=request.actor, **form.settings())
             messages.success(request, _("Connection saved."))
             return redirect(connection)

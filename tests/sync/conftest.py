@@ -12,7 +12,7 @@ from merchant.permissions import Actor
 from sync.marketplaces.top.client import TopClient
 from sync.marketplaces.top.sandbox import gateway, marketplace
 from sync.marketplaces.top.sandbox.models import SandboxShop
-from sync.services import connection_create
+from sync.marketplaces.top.services import connection_create
 from tests.factories import ProductFactory
 
 SECRET = "sandbox-secret"

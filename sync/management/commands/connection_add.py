@@ -8,7 +8,7 @@ from sync.marketplaces.top.signing import SIGN_METHODS
 from sync.erp.services import erp_connection_create
 from sync.errors import SyncError
 from sync.marketplaces.douyin.services import douyin_connection_create, douyin_token_obtain
-from sync.services import connection_create
+from sync.marketplaces.top.services import connection_create
 
 # What each kind needs: argparse cannot require an option for one positional value only.
 REQUIRED = {"top": ("gateway", "app_key", "app_secret", "session"), "erp": ("base_url", "key", "secret"),

@@ -25,7 +25,7 @@ from sync.marketplaces.top.sandbox import gateway as top_gateway
 from sync.marketplaces.top.sandbox import marketplace as top
 from sync.marketplaces.top.sandbox.models import SandboxShop, SandboxTrade
 from sync.models import Connection, ConnectionKind
-from sync.services import connection_create
+from sync.marketplaces.top.services import connection_create
 
 BIG_BUDGET = 100_000  # calls per minute: the tests never wait on our own budget
 

@@ -10,7 +10,7 @@ from merchant.permissions import Actor
 from merchant.sellable import sellable_stock
 from sync.models import Connection, ConnectionKind
 from sync.erp.sandbox.demo import demo_erp_connect
-from sync.services import connection_create
+from sync.marketplaces.top.services import connection_create
 
 from . import marketplace
 from .models import SandboxShop, SandboxTrade
