@@ -15,7 +15,7 @@ from sync.connection_tests import connection_test_run
 from sync.marketplaces.douyin.sandbox import gateway, marketplace
 from sync.models import Connection, ConnectionKind, ConnectionTest, ConnectionTestStatus
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("english")]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("english", "english_pages")]
 
 APP_KEY, SECRET, SHOP_ID = "7000000000000000021", "douyin-connect-secret", 88_000_021
 
