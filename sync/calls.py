@@ -5,11 +5,12 @@ duration and remote request id, and a ban the remote side asks for is put on the
 A client subclasses ApiClient and wraps each HTTP exchange in `recorded(what, attempt)`; `attempt(note)` makes
 the call, fills `note.seconds` / `note.request_id` as it learns them, and raises a SyncError subclass on failure.
 """
+import json
 import time
 from dataclasses import dataclass
 
-from . import http
-from .errors import RateLimited, SyncError
+from . import anomalies, http
+from .errors import MalformedAnswer, RateLimited, Retryable, SyncError
 from .models import HEALTHY_CALL_OUTCOMES
 from .ratelimit import CallBudget
 from .retry import with_retry
@@ -62,6 +63,23 @@ class ApiClient:
         finally:
             call_record(connection_id=self.connection.pk, method=what, outcome=outcome, seconds=note.seconds,
                         code=code, request_id=note.request_id)
+
+    def json_object(self, what: str, answer: http.Answer) -> dict:
+        """The JSON object of a 200 answer. Raises Retryable for a 5xx, MalformedAnswer for another status, a
+        body that is not JSON (noted as an unusual answer) or JSON that is not an object."""
+        if answer.status >= 500:
+            raise Retryable(f"HTTP {answer.status} from the gateway", code=f"HTTP {answer.status}")
+        if answer.status != 200:
+            raise MalformedAnswer(f"HTTP {answer.status} from the gateway", code=f"HTTP {answer.status}")
+        try:
+            payload = json.loads(answer.body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            anomalies.observe_not_json(connection=self.connection, method=what, body=answer.body)
+            raise MalformedAnswer(f"answer to {what} is not JSON; {len(answer.body)} bytes",
+                                  code="malformed-json") from exc
+        if not isinstance(payload, dict):
+            raise MalformedAnswer(f"answer to {what} is not a JSON object", code="malformed-json")
+        return payload
 
     def retrying(self, what: str, attempt, *, attempts: int = 6, max_ban_wait: float = 600.0):
         """attempt() until it succeeds: bans waited out (up to max_ban_wait s in all), other retryable failures

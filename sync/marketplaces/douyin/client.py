@@ -9,7 +9,6 @@ seconds, sign_method hmac-sha256) and the PyPI package too (minibear2021/doudian
 The access token expires (7 days); tokens.py keeps it fresh: refreshed an hour before expiry, and once more
 when the platform says it expired mid-run, then the call is repeated.
 """
-import json
 import time
 from urllib.parse import urlencode
 
@@ -17,7 +16,7 @@ from django.conf import settings
 
 from sync import anomalies, http
 from sync.calls import ApiClient
-from sync.errors import MalformedAnswer, Retryable
+from sync.errors import MalformedAnswer
 
 from . import tokens
 from .errors import SUCCESS, TokenExpired, code_known, code_of, error_from_envelope
@@ -87,17 +86,8 @@ class DouyinClient(ApiClient):
         return self.recorded(method, attempt)
 
     def _parse(self, method: str, answer: http.Answer) -> dict:
-        if answer.status >= 500:
-            raise Retryable(f"HTTP {answer.status} from the gateway", code=f"HTTP {answer.status}")
-        if answer.status != 200:
-            raise MalformedAnswer(f"HTTP {answer.status} from the gateway", code=f"HTTP {answer.status}")
-        try:
-            envelope = json.loads(answer.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            anomalies.observe_not_json(connection=self.connection, method=method, body=answer.body)
-            raise MalformedAnswer(f"answer to {method} is not JSON; {len(answer.body)} bytes",
-                                  code="malformed-json") from exc
-        if not isinstance(envelope, dict) or "code" not in envelope:
+        envelope = self.json_object(method, answer)
+        if "code" not in envelope:
             raise MalformedAnswer(f"answer to {method} is not a Douyin envelope", code="malformed-envelope")
         if code_of(envelope) != SUCCESS:
             error = error_from_envelope(envelope)

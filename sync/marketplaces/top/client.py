@@ -3,7 +3,6 @@
 `call()` makes exactly one HTTP call; `call_with_retry()` is what pipelines use: it waits out bans and
 retries platform failures with backoff, so a marketplace failing 10% of calls costs time, not orders.
 """
-import json
 import logging
 
 from django.conf import settings
@@ -11,7 +10,7 @@ from django.utils import timezone
 
 from sync import anomalies, http
 from sync.calls import ApiClient
-from sync.errors import MalformedAnswer, Retryable
+from sync.errors import MalformedAnswer
 
 from .errors import code_known, error_from_envelope
 from .signing import sign
@@ -74,18 +73,7 @@ class TopClient(ApiClient):
         return self.recorded(method, attempt)
 
     def _parse(self, method: str, answer: http.Answer) -> dict:
-        if answer.status >= 500:
-            raise Retryable(f"HTTP {answer.status} from the gateway", code=f"HTTP {answer.status}")
-        if answer.status != 200:
-            raise MalformedAnswer(f"HTTP {answer.status} from the gateway", code=f"HTTP {answer.status}")
-        try:
-            payload = json.loads(answer.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            anomalies.observe_not_json(connection=self.connection, method=method, body=answer.body)
-            raise MalformedAnswer(f"answer to {method} is not JSON; {len(answer.body)} bytes",
-                                  code="malformed-json") from exc
-        if not isinstance(payload, dict):
-            raise MalformedAnswer(f"answer to {method} is not a JSON object", code="malformed-json")
+        payload = self.json_object(method, answer)
         if isinstance(payload.get("error_response"), dict):
             error = error_from_envelope(payload["error_response"])
             anomalies.observe_error_code(connection=self.connection, method=method, code=error.code,
