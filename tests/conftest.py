@@ -199,3 +199,20 @@ def serve(settings):
     for server in servers:
         server.close()
     http.session().close()
+
+
+def pytest_unconfigure(config):
+    """Remove what SQLite leaves beside this process's test database file (config/settings_test.py): its
+    write-ahead log and index stay when a live server thread's connection outlived the database."""
+    import os
+
+    from django.conf import settings
+
+    if not settings.configured:
+        return
+    database = settings.DATABASES["default"]
+    name = database.get("TEST", {}).get("NAME")
+    if database["ENGINE"].endswith("sqlite3") and name and os.path.basename(name).startswith("mh-test-"):
+        for leftover in (name, f"{name}-wal", f"{name}-shm"):
+            if os.path.exists(leftover):
+                os.remove(leftover)
