@@ -1,6 +1,5 @@
 """Settings for the test suite: the real settings with test-only secrets and fast password hashing."""
 import os
-import tempfile
 from urllib.parse import urlsplit, urlunsplit
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
@@ -39,13 +38,3 @@ SYNC_RETRY_BASE_SECONDS = 0.01
 # The discard port the tests use as an unreachable gateway; the live server's address is allowed per test
 # (tests/conftest.py, live_server).
 OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1:9"]
-
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
-    # A file, not Django's shared in-memory database: there the live server's threads share the test's one
-    # connection, so a call the client gave up on (a slow answer) wrote into whatever the test was doing at the
-    # time ("database table is locked"). With a file each thread has its own connection and waits its turn,
-    # as in the demo. One file per process (pytest-django adds the xdist worker's name to it); it holds only
-    # throwaway data, so commits skip the sync to disk.
-    DATABASES["default"]["TEST"] = {  # noqa: F405
-        "NAME": os.path.join(tempfile.gettempdir(), f"mh-test-{os.getpid()}.sqlite3")}
-    DATABASES["default"]["OPTIONS"]["init_command"] += "PRAGMA synchronous=OFF;"  # noqa: F405

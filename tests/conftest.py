@@ -201,23 +201,6 @@ def serve(settings):
     http.session().close()
 
 
-def pytest_unconfigure(config):
-    """Remove what SQLite leaves beside this process's test database file (config/settings_test.py): its
-    write-ahead log and index stay when a live server thread's connection outlived the database."""
-    import os
-
-    from django.conf import settings
-
-    if not settings.configured:
-        return
-    database = settings.DATABASES["default"]
-    name = database.get("TEST", {}).get("NAME")
-    if database["ENGINE"].endswith("sqlite3") and name and os.path.basename(name).startswith("mh-test-"):
-        for leftover in (name, f"{name}-wal", f"{name}-shm"):
-            if os.path.exists(leftover):
-                os.remove(leftover)
-
-
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """pytest-django's test database, which on PostgreSQL is dropped at the end only once no other session
