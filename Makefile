@@ -17,9 +17,13 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m config.stack run
 
-## make test: the whole suite (SQLite + embedded Redis unless DATABASE_URL / REDIS_URL are set)
+## make test: the whole suite (SQLite + embedded Redis unless DATABASE_URL / REDIS_URL are set), spread over
+## TEST_WORKERS processes (one per core; each has its own database and Redis database; TEST_WORKERS=0: one process)
+## Compiled modules and pytest's rewritten test modules are kept in __pycache__ (ignored by git) even where
+## PYTHONDONTWRITEBYTECODE is set: without them every test process compiles them all again (about 10 s each).
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(PY) -m config.stack exec -- $(PY) -m pytest -c config/pytest.ini --rootdir=. $(PYTEST_ARGS)
+	$(PY) -m config.stack exec -- env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -c config/pytest.ini --rootdir=. -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 ## make messages: refresh and compile translations (needs GNU gettext)
 messages: $(STAMP)

@@ -199,3 +199,16 @@ def serve(settings):
     for server in servers:
         server.close()
     http.session().close()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, which on PostgreSQL is dropped at the end only once no other session
+    uses it: a connection a live server thread kept open would otherwise leave the database behind."""
+    yield
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                           " WHERE datname = current_database() AND pid <> pg_backend_pid()")

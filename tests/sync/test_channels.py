@@ -14,7 +14,7 @@ from sync.pipelines.reconcile import day_bounds
 from sync.marketplaces.top.sandbox import marketplace
 from sync.marketplaces.top.sandbox.models import SandboxMessage, SandboxShop, SandboxTrade
 
-from .conftest import ago, fast_client, faults
+from .conftest import ago, fast_client, faults, full_pull_of_an_empty_shop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def synced(top, shop):
     """A connection whose full pull is done (over an empty shop)."""
-    orders_sync(top, client_factory=fast_client)
+    full_pull_of_an_empty_shop(top, shop)
     return top
 
 

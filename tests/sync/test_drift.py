@@ -14,14 +14,14 @@ from merchant.permissions import Actor
 from sync import stock_rules
 from sync.pipelines.drift import orders_lagging
 from sync.models import MarketplaceSku, StockCheck
-from sync.pipelines import items_sync, orders_sync, push_sync, stock_check_sync
+from sync.pipelines import items_sync, push_sync, stock_check_sync
 from sync.marketplaces.top.sandbox import faults as sandbox_faults
 from sync.marketplaces.top.sandbox import marketplace
 from sync.marketplaces.top.sandbox.models import SandboxSku
 from sync.stock_rules import offered_quantities
 from tests.factories import ProductFactory
 
-from .conftest import fast_client, faults
+from .conftest import fast_client, faults, full_pull_of_an_empty_shop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SYSTEM = Actor.system(AuditSource.ERP)
@@ -37,12 +37,12 @@ def shelf(merchant_a, shop):
 
 
 @pytest.fixture
-def mapped(top, shelf):
+def mapped(top, shop, shelf):
     """The shop read and linked (the shelf and the 5 catalog products), every quantity pushed once, orders pulled
     up to now; its products, by ERP id."""
     items_sync(top, trigger="cli", client_factory=fast_client)
     push_sync(top, module="stock", trigger="cli", client_factory=fast_client)
-    orders_sync(top, trigger="cli", client_factory=fast_client)
+    full_pull_of_an_empty_shop(top, shop, trigger="cli")
     products = list(Product.objects.filter(merchant=top.merchant).order_by("erp_product_id"))
     assert MarketplaceSku.objects.filter(connection=top, found=True).count() == len(products) == len(shelf) + 5
     return products

@@ -21,7 +21,7 @@ from sync.marketplaces.top.sandbox import marketplace
 from sync.marketplaces.top.sandbox.models import SandboxMessage
 from tests.api.conftest import ErpClient
 
-from .conftest import ago, fast_client
+from .conftest import ago, fast_client, full_pull_of_an_empty_shop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,7 +31,7 @@ STEP_PAY, BUYER_PAY = "taobao_trade_TradeBuyerStepPay", "taobao_trade_TradeBuyer
 @pytest.fixture
 def synced(top, shop):
     """A connection whose full pull is done (over an empty shop)."""
-    orders_sync(top, client_factory=fast_client)
+    full_pull_of_an_empty_shop(top, shop)
     return top
 
 
