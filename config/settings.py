@@ -120,6 +120,11 @@ MERCHANT_SLOT_SECONDS = int(os.environ.get("MERCHANT_SLOT_SECONDS", "60"))
 # taken as dead and the check restarts from the stored file, at most IMPORT_MAX_RESTARTS times.
 IMPORT_LEASE_SECONDS = int(os.environ.get("IMPORT_LEASE_SECONDS", "300"))
 IMPORT_MAX_RESTARTS = int(os.environ.get("IMPORT_MAX_RESTARTS", "3"))
+# The scheduler (`manage.py scheduler`, any number of them) looks for due ticks every SCHEDULER_POLL_SECONDS, so
+# a tick is queued at most that late and a dead scheduler's ticks are taken over as soon. SCHEDULER_INTERVAL_SECONDS,
+# when set, replaces every interval of config/cron.py (tests and trials only).
+SCHEDULER_POLL_SECONDS = float(os.environ.get("SCHEDULER_POLL_SECONDS", "1"))
+SCHEDULER_INTERVAL_SECONDS = float(os.environ.get("SCHEDULER_INTERVAL_SECONDS") or 0) or None
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -101,7 +101,7 @@ def run_demo() -> int:
         procs = [
             web,
             *(_start(["manage.py", "rqworker", *queues, "--with-scheduler"], env) for queues in WORKERS),
-            _start(["manage.py", "rqcron", "config/cron.py"], env),
+            _start(["manage.py", "scheduler"], env),
         ]
         try:
             # The consumer's first call goes to the demo marketplace served by this web server: started

@@ -647,3 +647,22 @@ class TraceWatch(models.Model):
 
     def __str__(self):
         return f"{self.connection_id}/order {self.order_id} due {self.due_at}"
+
+
+class SchedulerTick(models.Model):
+    """The next tick of one periodic job of config/cron.py, and who queued the last one. Every scheduler claims a
+    due tick by moving `due_at` on with a conditional update, so each tick is queued once however many schedulers
+    run (sync.scheduler)."""
+
+    # The job's dotted path (sync.scheduler.Periodic.name).
+    name = models.CharField(max_length=200, primary_key=True)
+    due_at = models.DateTimeField()
+    # hostname:pid of the scheduler that claimed the last tick, and when.
+    claimed_by = models.CharField(max_length=200, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name} due {self.due_at:%Y-%m-%d %H:%M:%S}"

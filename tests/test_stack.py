@@ -46,7 +46,7 @@ def test_the_consumer_starts_after_the_web_server_answers(monkeypatch):
     assert events[0] == ("start", "runserver")
     waited = events.index(("wait", 8765, "0.0.0.0", True))
     assert events.index(("start", "messages_consume")) == waited + 1
-    assert {e[1] for e in events[:waited]} == {"runserver", "rqworker", "rqcron"}
+    assert {e[1] for e in events[:waited]} == {"runserver", "rqworker", "scheduler"}
 
 
 def test_no_consumer_when_the_web_server_never_answers(monkeypatch, capsys):
