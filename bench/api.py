@@ -11,10 +11,10 @@ SANDBOX_ENABLED=1) on a free loopback port, which also serves the sandbox market
      each on its own SKUs (no two wait on the same row locks); for information the largest count again with
      every client on the same SKUs;
   3. end to end, on a second merchant: an RQ worker (`manage.py rqworker default sync --with-scheduler`) and the
-     dispatcher (`manage.py rqcron`) run as in production, its SKUs located on the marketplace up front (as a
-     shop connected for a while has them); after one request of all its SKUs (for information), one request of
-     --e2e-batch SKUs per second (--e2e-rate) for --e2e-seconds while a watcher polls the sandbox's SandboxSku
-     quantity of those SKUs every 100 ms. Delay = the first poll showing the value - the bench's clock just
+     dispatcher (`manage.py scheduler --only sync_dispatch`) run as in production, its SKUs located on the marketplace
+     up front (as a shop connected for a while has them); after one request of all its SKUs (for information), one
+     request of --e2e-batch SKUs per second (--e2e-rate) for --e2e-seconds while a watcher polls the sandbox's
+     SandboxSku quantity of those SKUs every 100 ms. Delay = the first poll showing the value - the bench's clock just
      before the request. Without the outbound push (sync.outbox, sync.pipelines.push, merchant.sellable, the sandbox's
      taobao.skus.quantity.update) it prints "end to end: not measured".
 Merchants `bench_api` (--skus products `API-00001`..., with a TOP connection to sandbox shop `bench-api`) and
@@ -381,12 +381,6 @@ def concurrent(erps: list[Erp], stock: Stock, gunicorn, clients: int, seconds: f
 
 PUSH_QUEUES = ("default", "sync")  # config/cron.py runs the dispatcher on default; pushes go to sync.schedule.QUEUE
 DISPATCH_EVERY = 60  # config/cron.py: sync_dispatch every 60 s
-CRON_CONFIG = """from rq import cron
-
-from sync import jobs
-
-cron.register(jobs.sync_dispatch, queue_name="default", interval=60)
-"""
 
 
 def push_missing() -> str:
@@ -560,16 +554,13 @@ def end_to_end(args, merchant: Merchant, shop: SandboxShop, base: str, key: str,
     connections.close_all()
 
     worker, worker_log = start_logged(["rqworker", *PUSH_QUEUES, "--with-scheduler"], "worker")
-    scheduler = scheduler_log = cron_path = None
+    scheduler = scheduler_log = None
     dispatch_stop = threading.Event()
     if not others:
         # The scheduler with config/cron.py's dispatcher entry only: its other entries (batch expiry, purges,
         # switch resumes, the sandbox's simulated buyers) act on every merchant in the database, not on a push.
-        with tempfile.NamedTemporaryFile("w", prefix="bench_api_cron_", suffix=".py", delete=False) as cron_file:
-            cron_file.write(CRON_CONFIG)
-        cron_path = cron_file.name
-        scheduler, scheduler_log = start_logged(["rqcron", cron_path], "rqcron")
-        dispatcher = f"manage.py rqcron with sync.jobs.sync_dispatch every {DISPATCH_EVERY} s"
+        scheduler, scheduler_log = start_logged(["scheduler", "--only", "sync_dispatch"], "scheduler")
+        dispatcher = f"manage.py scheduler --only sync_dispatch (every {DISPATCH_EVERY} s)"
     else:
         # The real dispatcher would also pull and push for these connections: apply its push rule (enqueue the
         # push of a connection with due outbox rows, every minute) to the bench's connection only.
@@ -657,8 +648,6 @@ def end_to_end(args, merchant: Merchant, shop: SandboxShop, base: str, key: str,
         stop_process(scheduler)
         stop_process(worker)
         redis_cleanup(conn.pk)
-        if cron_path:
-            os.unlink(cron_path)
         result["worker_log"] = log_tail(worker_log) + (log_tail(scheduler_log) if scheduler_log else [])
         # The logs are kept when something went wrong (their paths are printed), else removed.
         if result.get("measured") and not result["failed"] and not result["errors"] and not result["worker_log"]:

@@ -1,4 +1,4 @@
-"""The dispatcher (SPEC S5): run every minute by the one scheduler (config/cron.py); derives due work
+"""The dispatcher (SPEC S5): queued every minute by the scheduler (config/cron.py); derives due work
 from the database (checkpoints' last runs, breaker state) and enqueues it under one job id per
 (connection, module) (sync.enqueue.sync_job_id, the name the after-commit push enqueuer uses too), skipped while
 that job still waits or runs (or waits for an RQ retry), so work never piles up behind a slow or failing
