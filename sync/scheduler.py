@@ -146,15 +146,19 @@ def scheduler_run(jobs: list[Periodic], *, stop: threading.Event, claimant: str 
     reached is logged and tried again on the next poll: the ticks stay due meanwhile."""
     claimant = claimant or scheduler_claimant()
     poll = settings.SCHEDULER_POLL_SECONDS
-    ready = False
+    ready = failing = False
     while not stop.is_set():
         try:
             if not ready:
                 ticks_ensure(jobs)
                 ready = True
             ticks_dispatch(jobs, claimant=claimant)
-        except (DatabaseError, RedisError):
-            log.exception("scheduler %s could not dispatch; trying again in %g s", claimant, poll)
+            failing = False
+        except (DatabaseError, RedisError) as error:
+            # The traceback once, then a line per poll while the outage lasts.
+            (log.warning if failing else log.exception)(
+                "scheduler %s could not dispatch (%s); trying again in %g s", claimant, error, poll)
+            failing = True
             # A broken connection is not reopened by Django outside a request.
             connections.close_all()
         stop.wait(poll)

@@ -29,8 +29,8 @@ from rq.job import Job
 from sync import jobs as sync_jobs
 from sync.models import SchedulerTick
 from sync.scheduler import (
-    Periodic, next_tick, periodic_jobs, scheduler_last_tick, tick_dispatch, tick_job_id, ticks_dispatch,
-    ticks_ensure,
+    Periodic, next_tick, periodic_jobs, scheduler_last_tick, scheduler_run, tick_dispatch, tick_job_id,
+    ticks_dispatch, ticks_ensure,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,6 +121,39 @@ def test_a_pass_claims_only_the_ticks_that_are_due(default_queue):
 
     assert default_queue.job_ids == [tick_job_id(DISPATCH, NOW)]
     assert _row(PURGE).due_at == NOW + timedelta(hours=1)
+
+
+class Polls(threading.Event):
+    """A stop event that sets itself at the n-th wait between polls, and never sleeps."""
+
+    def __init__(self, polls: int):
+        super().__init__()
+        self.left = polls
+
+    def wait(self, timeout=None):
+        self.left -= 1
+        if self.left <= 0:
+            self.set()
+        return self.is_set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_loop_rides_out_an_unreachable_redis_and_queues_the_tick_once_it_is_back(default_queue, monkeypatch):
+    real_get_queue, asked = django_rq.get_queue, []
+    nowhere = Redis(host="127.0.0.1", port=9, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0))
+
+    def get_queue(name, **options):
+        asked.append(name)
+        return Queue(name, connection=nowhere) if len(asked) == 1 else real_get_queue(name, **options)
+
+    monkeypatch.setattr(django_rq, "get_queue", get_queue)
+    scheduler_run([DISPATCH], stop=Polls(2), claimant="web-1:101")
+
+    assert len(asked) == 2
+    (job_id,) = default_queue.job_ids
+    row = _row(DISPATCH)
+    assert job_id == tick_job_id(DISPATCH, row.due_at - MINUTE)
+    assert row.claimed_by == "web-1:101"
 
 
 def test_ticks_stay_on_their_grid_and_missed_ones_are_queued_once():
