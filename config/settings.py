@@ -156,7 +156,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# collectstatic writes here; the reverse proxy serves /static/ from it (deploy/nginx/merchant-hub.conf).
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 # Serve static files straight from the app folders, so no collectstatic step is needed to run.
 WHITENOISE_USE_FINDERS = True
 
