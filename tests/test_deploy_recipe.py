@@ -139,11 +139,11 @@ def _run(line: str, env) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _web(processes, env):
+def _web(processes, env, log: Path | None = None):
     web = unit("merchant-hub-web.service")
     for line in web["ExecStartPre"]:
         _run(line, env)
-    return processes.start(command(web["ExecStart"][0]), env)
+    return processes.start(command(web["ExecStart"][0]), env, log)
 
 
 def test_check_deploy_is_clean_with_the_documented_environment(tmp_path):
@@ -178,7 +178,8 @@ def test_worker_units_wait_for_the_longest_job_and_signal_only_the_worker():
 def test_the_recipe_runs_web_and_a_worker_that_answer_the_probes(tmp_path, processes):
     env = documented_env(tmp_path, WEB_BIND=f"127.0.0.1:{(port := _free_port())}")
     _run(unit("merchant-hub-migrate.service")["ExecStart"][0], env)
-    web = _web(processes, env)
+    web_log = tmp_path / "web.log"
+    web = _web(processes, env, web_log)
     worker = processes.start(command(unit("merchant-hub-worker@.service")["ExecStart"][0], "sync-1"), env)
 
     _wait_until(_listening(port), "gunicorn listening", web)
@@ -194,6 +195,12 @@ def test_the_recipe_runs_web_and_a_worker_that_answer_the_probes(tmp_path, proce
     with pytest.raises(urllib.error.HTTPError) as redirect:
         urllib.request.build_opener(NoRedirect).open(login, timeout=10)
     assert redirect.value.code == 301 and redirect.value.headers["Location"].startswith("https://hub.example.com/")
+
+    # The proxy's request id comes back, and gunicorn's access line names it.
+    traced = urllib.request.Request(f"http://127.0.0.1:{port}/healthz", headers={"X-Request-Id": "probe-7"})
+    with urllib.request.urlopen(traced, timeout=10) as response:
+        assert response.headers["X-Request-Id"] == "probe-7"
+    _wait_until(lambda: "rid=probe-7" in web_log.read_text(), "the access line with the request id", web)
 
     connection = redis.Redis.from_url(env["REDIS_URL"])
 
