@@ -252,3 +252,19 @@ def test_sigterm_lets_the_worker_finish_the_running_job(tmp_path, processes):
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
+
+
+@pytest.mark.skipif(not Path("/usr/bin/systemd-analyze").exists(), reason="systemd-analyze is not installed")
+def test_the_units_pass_systemd_analyze_verify(tmp_path):
+    # On this machine's paths (verify refuses a missing program); the worker template as one of its instances.
+    for path in UNITS.iterdir():
+        text = path.read_text().replace("/opt/merchant-hub/.venv/bin/", str(Path(sys.executable).parent) + "/")
+        text = text.replace("/opt/merchant-hub", str(ROOT)).replace("/etc/merchant-hub/merchant-hub.env",
+                                                                     str(tmp_path / "env"))
+        (tmp_path / path.name).write_text(text)
+    (tmp_path / "env").write_text("")
+    (tmp_path / "merchant-hub-worker@sync-1.service").symlink_to(tmp_path / "merchant-hub-worker@.service")
+    names = sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".service", ".target") and "@." not in p.name)
+    result = subprocess.run(["systemd-analyze", "verify", "--man=no", *names], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
