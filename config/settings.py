@@ -301,3 +301,6 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}, "urllib3": {"level": "INFO"},
                 "django.request": {"filters": ["expected_refusals"]}},
 }
+if LOG_FORMAT == "json":
+    # runserver's request lines have a handler of their own in Django's defaults: JSON too.
+    LOGGING["loggers"]["django.server"] = {"handlers": ["console"], "level": "INFO", "propagate": False}

@@ -201,6 +201,9 @@ def test_the_recipe_runs_web_and_a_worker_that_answer_the_probes(tmp_path, proce
     with urllib.request.urlopen(traced, timeout=10) as response:
         assert response.headers["X-Request-Id"] == "probe-7"
     _wait_until(lambda: "rid=probe-7" in web_log.read_text(), "the access line with the request id", web)
+    # LOG_FORMAT=json: gunicorn's lines and the app's are all JSON objects.
+    lines = [json.loads(line) for line in web_log.read_text().splitlines() if line.strip()]
+    assert {"gunicorn.error", "gunicorn.access"} <= {line["logger"] for line in lines}
 
     connection = redis.Redis.from_url(env["REDIS_URL"])
 
