@@ -1,8 +1,9 @@
 """One id per request, carried into the log lines it causes and into the RQ jobs it enqueues.
 
 The web side keeps it in a context variable (set by RequestIdMiddleware, one per request); a job carries it in
-its `meta` (set by config.rq_queue.RequestIdQueue when the job is created), and a worker's log lines read it from the job that is
-running. A job enqueued by another job inherits the id of the request that started the chain."""
+its `meta` (set by config.rq_queue.RequestIdQueue when the job is enqueued), and a worker's log lines read it
+from the job that is running. A job enqueued by another job inherits the id of the request that started the
+chain."""
 import contextvars
 import logging
 import re

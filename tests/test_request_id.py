@@ -22,6 +22,11 @@ def job_that_logs():
     return current_request_id()
 
 
+def job_that_enqueues():
+    """An RQ job that enqueues another one, as a pull enqueues follow-up work."""
+    django_rq.get_queue("default").enqueue(job_that_logs)
+
+
 @pytest.fixture
 def queue():
     found = django_rq.get_queue("default")
@@ -88,8 +93,20 @@ def test_a_job_enqueued_by_a_request_logs_with_its_id(queue, json_lines, django_
     assert {"message": "job ran", "request_id": "req-42"}.items() <= json_lines()[-1].items()
 
 
+def test_a_job_enqueued_by_a_job_inherits_the_request_id(queue, django_capture_on_commit_callbacks, db):
+    with django_capture_on_commit_callbacks(execute=True):  # django_rq enqueues when the transaction commits
+        queue.enqueue(job_that_enqueues, meta={META_KEY: "req-9"})
+    (parent,) = queue.get_jobs()
+    with django_capture_on_commit_callbacks(execute=True):  # the child is enqueued after the parent's run
+        rq.SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    parent.refresh()
+    assert parent.get_status() == "finished"
+    (child,) = queue.get_jobs()
+    assert child.func_name.endswith("job_that_logs") and child.meta[META_KEY] == "req-9"
+
+
 def test_a_job_enqueued_outside_a_request_has_no_id(queue):
-    job = queue.enqueue(job_that_logs)
+    job = queue.enqueue(job_that_logs)  # no database in this test, so django_rq enqueues at once
     assert META_KEY not in job.meta
 
 
