@@ -51,6 +51,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer carries the request id, and probes are answered before host checks and redirects.
+    "config.request_id.RequestIdMiddleware",
+    "config.health.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -104,6 +107,11 @@ RQ_QUEUES = {
     for name in ("default", "sync", "imports")
 }
 RQ_SHOW_ADMIN_LINK = True
+# Every queue stamps the jobs it creates with the request id (config/request_id.py), so a job's log lines name
+# the request that asked for it.
+RQ = {"QUEUE_CLASS": "config.rq_queue.RequestIdQueue"}
+# /readyz reports the scheduler down when its last tick is older than this (it ticks every minute).
+SCHEDULER_TICK_STALE_SECONDS = int(os.environ.get("SCHEDULER_TICK_STALE_SECONDS", "180"))
 # Hard time limits (seconds) per job kind: RQ stops a job past its limit (the work horse gets the
 # exception, so leases and runs are closed; a horse that ignores it is killed 60 s later). A sync job moves
 # its checkpoint as it goes, so a stopped pull resumes from there on its next run; an import must hold
@@ -153,7 +161,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# collectstatic writes here; the reverse proxy serves /static/ from it (deploy/nginx/merchant-hub.conf).
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 # Serve static files straight from the app folders, so no collectstatic step is needed to run.
 WHITENOISE_USE_FINDERS = True
 
@@ -278,12 +287,18 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # from SECRET_KEY, so set it explicitly if SECRET_KEY may ever be rotated.
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 
+# LOG_FORMAT=json: one JSON object per line (config/log_json.py); otherwise plain lines. Both carry the request id.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"expected_refusals": {"()": "config.log_filters.ExpectedRefusalsWithoutTraceback"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+                   "json": {"()": "config.log_json.JsonFormatter"}},
+    "filters": {"expected_refusals": {"()": "config.log_filters.ExpectedRefusalsWithoutTraceback"},
+                "request_id": {"()": "config.request_id.RequestIdFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # urllib3 logs every request line at DEBUG, query string and path included: a robot's webhook carries its
     # token there (sync/http.py logs its own failures without them).
@@ -291,3 +306,6 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}, "urllib3": {"level": "INFO"},
                 "django.request": {"filters": ["expected_refusals"]}},
 }
+if LOG_FORMAT == "json":
+    # runserver's request lines have a handler of their own in Django's defaults: JSON too.
+    LOGGING["loggers"]["django.server"] = {"handlers": ["console"], "level": "INFO", "propagate": False}
