@@ -17,7 +17,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
-from config.scheduler_status import scheduler_last_tick
+from sync.scheduler import scheduler_last_tick
 
 log = logging.getLogger(__name__)
 

@@ -110,7 +110,8 @@ RQ_SHOW_ADMIN_LINK = True
 # Every queue stamps the jobs it creates with the request id (config/request_id.py), so a job's log lines name
 # the request that asked for it.
 RQ = {"QUEUE_CLASS": "config.rq_queue.RequestIdQueue"}
-# /readyz reports the scheduler down when its last tick is older than this (it ticks every minute).
+# /readyz reports the scheduler down when its last tick is older than this (a running one claims a tick at
+# least every 15 s, the shortest interval of config/cron.py).
 SCHEDULER_TICK_STALE_SECONDS = int(os.environ.get("SCHEDULER_TICK_STALE_SECONDS", "180"))
 # Hard time limits (seconds) per job kind: RQ stops a job past its limit (the work horse gets the
 # exception, so leases and runs are closed; a horse that ignores it is killed 60 s later). A sync job moves
