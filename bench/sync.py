@@ -149,8 +149,15 @@ def steady_state(conn: Connection, merchant: Merchant, shop: SandboxShop, count:
         position, k = first - timedelta(seconds=1), 0
         while position < last:
             k += 1
-            # The poller's windows end where a run every minute would end them; never past now.
-            until = min(first + timedelta(minutes=k), timezone.now())
+            # The poller's windows end where a run every minute would end them; never past now. A run that would
+            # end before the last trade has settled waits for it, as the poller would run later (with few trades
+            # the pull reaches now within seconds of the generation).
+            until = first + timedelta(minutes=k)
+            settled = last + TopMarketplace.windows.settle + timedelta(seconds=1)
+            ahead = (min(until, settled) - timezone.now()).total_seconds()
+            if ahead > 0:
+                time.sleep(ahead)
+            until = min(until, timezone.now())
             with run_of(conn, SyncModule.ORDERS, mode="incremental", trigger="bench") as run:
                 client = TopClient(conn, counter=run.counter)
                 orders_pull_incremental(run, TopMarketplace(conn, client=client), until=until)

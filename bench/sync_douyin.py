@@ -59,7 +59,7 @@ from sync.marketplaces.douyin.sandbox.models import (
 )
 from sync.marketplaces.douyin.services import douyin_connection_create, douyin_token_obtain
 from sync.models import ApiCall, Checkpoint, Connection, PushedMessage, SyncModule
-from sync.pipelines import orders_sync, push_sync, refunds_sync
+from sync.pipelines import items_sync, orders_sync, push_sync, refunds_sync
 from sync.pipelines.orders import orders_pull_incremental
 from sync.runs import checkpoint_for, run_of
 from sync.services import connection_set_enabled
@@ -273,7 +273,12 @@ def incremental_runs(conn: Connection, first, last, minutes: float) -> list:
     runs, position, k = [], first - timedelta(seconds=1), 0
     while position < last:
         k += 1
-        until = min(first + timedelta(minutes=k), timezone.now())
+        # Never past now; a run that would end before the last order has settled waits for it (few orders).
+        until = first + timedelta(minutes=k)
+        ahead = (min(until, last + SETTLE + timedelta(seconds=1)) - timezone.now()).total_seconds()
+        if ahead > 0:
+            time.sleep(ahead)
+        until = min(until, timezone.now())
         with run_of(conn, SyncModule.ORDERS, mode="incremental", trigger="bench") as run:
             orders_pull_incremental(run, marketplace_for(conn, client_for(conn, counter=run.counter)), until=until)
         position = run.checkpoint.position
@@ -506,10 +511,11 @@ def stock_latency(merchant: Merchant, shop: DouyinShop, base: str, rate: float, 
     for other in done:
         connection_set_enabled(connection=other, enabled=False, actor=Actor.system(AuditSource.SYSTEM))
     conn = connection_to(merchant, shop, base)
-    # A shop connected for a while: its 90-day pull done (else the dispatcher's first job is that pull), and
-    # whatever a new connection has due pushed.
+    # A shop connected for a while: its 90-day pull done and its SKUs found (else the dispatcher's first jobs are
+    # that pull, then the items refresh, 1 + 200 calls, and the push of every SKU it finds), nothing due.
     pulled_until(conn, timezone.now())
-    push_sync(conn, module=SyncModule.STOCK, trigger="bench")
+    located = items_sync(conn, trigger="bench")
+    backlog = push_sync(conn, module=SyncModule.STOCK, trigger="bench")
     others = list(Connection.objects.filter(is_enabled=True, stopped_reason="").exclude(pk=conn.pk)
                   .values_list("pk", flat=True))
     connections.close_all()
@@ -542,7 +548,8 @@ def stock_latency(merchant: Merchant, shop: DouyinShop, base: str, rate: float, 
                       f"({len(others)} other enabled connections in this database)")
     watch, rng, actor = StockWatch(shop), random.Random(20277), Actor.system(AuditSource.SYSTEM)
     count = max(1, round(rate * seconds))
-    print(f"stock: {count} stock_set edits at {rate:g}/s on {STOCK_CODE}; `rqworker default sync --with-scheduler` "
+    print(f"stock: {located['matched']} SKUs located on the shop and {backlog['pushed']} pushed first (not timed); "
+          f"{count} stock_set edits at {rate:g}/s on {STOCK_CODE}; `rqworker default sync --with-scheduler` "
           f"and {dispatcher}; watching the sandbox SKUs every {WATCH_EVERY * 1000:.0f} ms ...", flush=True)
     try:
         watch.thread.start()
