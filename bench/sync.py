@@ -23,9 +23,15 @@ clock just before `trade_create` (the sandbox's `created` is truncated to the se
 Merchants `bench_sync`, `bench_sync_upsert`, `bench_sync_full` and sandbox shops `bench-sync`, `bench-sync-full`
 are deleted with everything attached and made again at the start; nothing else in the database is touched.
 
+`--platform douyin` measures the same bars against the sandbox Douyin shop instead (bench/sync_douyin.py: steady
+state, orders and refunds under faults, push messages, polling alone, stock); what both measure alike (gateway,
+phases, live orders and the poller) is in bench/sync_live.py.
+
 Usage:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench REDIS_URL=redis://127.0.0.1:6379/0 \
         .venv/bin/python bench/sync.py [--orders 20000] [--poll-minutes 3] [--message-seconds 60] [--rate 2]
+    ... bench/sync.py --platform douyin [--orders 6000] [--steady-minutes 3] [--fault-orders 2000]
+        [--poll-minutes 2] [--message-seconds 60] [--push-every 0.5] [--stock-seconds 60] [--stock-rate 1]
 """
 import argparse
 import math
