@@ -58,8 +58,8 @@ from sync.marketplaces.douyin.sandbox.models import (
     AfterSaleStatus, DouyinCall, DouyinOrder, DouyinShop, DouyinSku, DouyinSkuOrder, OrderStatus,
 )
 from sync.marketplaces.douyin.services import douyin_connection_create, douyin_token_obtain
-from sync.models import ApiCall, Checkpoint, Connection, PushedMessage, SyncModule
-from sync.pipelines import items_sync, orders_sync, push_sync, refunds_sync
+from sync.models import PUSH_MODULES, ApiCall, Checkpoint, Connection, PushedMessage, SyncModule
+from sync.pipelines import items_sync, orders_sync, push_sync, refunds_sync, stock_check_sync
 from sync.pipelines.orders import orders_pull_incremental
 from sync.runs import checkpoint_for, run_of
 from sync.services import connection_set_enabled
@@ -131,6 +131,24 @@ def connection_to(merchant: Merchant, shop: DouyinShop, base_url: str) -> Connec
         name=f"Bench Douyin sandbox ({shop.app_key})", gateway_url=f"{base_url}/sandbox/douyin",
         app_key=shop.app_key, calls_per_minute=100_000, orders_interval=int(POLL_EVERY))
     return douyin_token_obtain(conn)
+
+
+def drain(conn: Connection) -> dict:
+    """Push whatever the connection has due (stock, prices, listing, logistics) here and now, and drop its queued
+    jobs: the bulk phases ran without a worker, and a worker that had been running would have sent it long ago."""
+    totals = {"pushed": 0, "calls": 0}
+    for module in PUSH_MODULES.values():
+        summary = push_sync(conn, module=module, trigger="bench")
+        totals["pushed"] += summary["pushed"]
+        totals["calls"] += summary["calls"]
+    redis_cleanup([conn.pk])
+    return totals
+
+
+def disable(conn: Connection) -> None:
+    """A connection whose phases are over: no worker or dispatcher works for it from now on."""
+    connection_set_enabled(connection=conn, enabled=False, actor=Actor.system(AuditSource.SYSTEM))
+    redis_cleanup([conn.pk])
 
 
 def faults_set(shop: DouyinShop, values: dict) -> None:
@@ -398,11 +416,9 @@ class Pusher:
 
 def push_latency(conn: Connection, merchant: Merchant, shop: DouyinShop, base: str, rate: float, seconds: float,
                  every: float) -> dict:
-    # The bulk phases ran without a worker: the stock their orders hold is due for a push (200 SKUs, one call
-    # each). A worker that had been running would have sent it long ago, so it goes now, not in the phase.
-    backlog = push_sync(conn, module=SyncModule.STOCK, trigger="bench")
-    redis_cleanup([conn.pk])
-    print(f"push messages: first the stock push the bulk phases left due ({backlog['pushed']} SKUs in "
+    # The stock the steady state's orders hold is due for a push (200 SKUs, one call each): not in the phase.
+    backlog = drain(conn)
+    print(f"push messages: first what the bulk phases left due for a push ({backlog['pushed']} rows in "
           f"{backlog['calls']} calls, not timed)", flush=True)
     DouyinShop.objects.filter(pk=shop.pk).update(callback_url=f"{base}/hooks/douyin/", push_enabled=True)
     worker, log = start_worker(["sync"], "worker")
@@ -509,13 +525,15 @@ def stock_latency(merchant: Merchant, shop: DouyinShop, base: str, rate: float, 
                            "the wrong values")
     # The other bench connections are done: the dispatcher must not pull for them meanwhile.
     for other in done:
-        connection_set_enabled(connection=other, enabled=False, actor=Actor.system(AuditSource.SYSTEM))
+        disable(other)
     conn = connection_to(merchant, shop, base)
-    # A shop connected for a while: its 90-day pull done and its SKUs found (else the dispatcher's first jobs are
-    # that pull, then the items refresh, 1 + 200 calls, and the push of every SKU it finds), nothing due.
+    # A shop connected for a while: its 90-day pull done, its SKUs found, their quantities checked, nothing due
+    # (else the dispatcher's first jobs are that pull, the items refresh and the stock check, 200 calls each, and
+    # the push of every SKU found, each holding the one worker for seconds).
     pulled_until(conn, timezone.now())
     located = items_sync(conn, trigger="bench")
-    backlog = push_sync(conn, module=SyncModule.STOCK, trigger="bench")
+    backlog = drain(conn)
+    stock_check_sync(conn, trigger="bench")
     others = list(Connection.objects.filter(is_enabled=True, stopped_reason="").exclude(pk=conn.pk)
                   .values_list("pk", flat=True))
     connections.close_all()
@@ -548,7 +566,7 @@ def stock_latency(merchant: Merchant, shop: DouyinShop, base: str, rate: float, 
                       f"({len(others)} other enabled connections in this database)")
     watch, rng, actor = StockWatch(shop), random.Random(20277), Actor.system(AuditSource.SYSTEM)
     count = max(1, round(rate * seconds))
-    print(f"stock: {located['matched']} SKUs located on the shop and {backlog['pushed']} pushed first (not timed); "
+    print(f"stock: {located['matched']} SKUs located on the shop and {backlog['pushed']} rows pushed first (not timed); "
           f"{count} stock_set edits at {rate:g}/s on {STOCK_CODE}; `rqworker default sync --with-scheduler` "
           f"and {dispatcher}; watching the sandbox SKUs every {WATCH_EVERY * 1000:.0f} ms ...", flush=True)
     try:
@@ -688,10 +706,11 @@ def main(args, server: str, started: float, cpu0) -> None:
         conns += [conn.pk, fault_conn.pk]
         steady = steady_state(conn, merchant, shop, args.orders, args.steady_minutes)
         faults = with_faults(fault_conn, fault_merchant, fault_shop, args.fault_orders, args.fault_minutes)
+        disable(fault_conn)  # its pushes due must not hold the next phases' worker
         msgs = push_latency(conn, merchant, shop, base, args.rate, args.message_seconds, args.push_every)
         poll = polling_alone(conn, merchant, shop, args.rate, args.poll_minutes)
         stock = stock_latency(stock_merchant, stock_shop, base, args.stock_rate, args.stock_seconds,
-                              done=[conn, fault_conn])
+                              done=[conn])
         conns.append(stock["conn"])
     finally:
         stop_process(gateway)
