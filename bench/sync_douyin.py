@@ -373,6 +373,7 @@ def with_faults(conn: Connection, merchant: Merchant, shop: DouyinShop, count: i
             "catch_up_calls": sum(r.calls for r in runs), "failed": sum(r.failed_calls for r in runs),
             "caught_up": caught_up, "compare": compare_orders(merchant, shop), "refunds": compare_refunds(conn, shop),
             "after_sales": after_sales, "outcomes": outcomes, "moved": moved, "errors": errors,
+            "breaker": Connection.objects.get(pk=conn.pk).breaker_state,
             "seconds": phase.seconds, "busy": phase.busy, "steal": phase.steal}
 
 
@@ -657,7 +658,8 @@ def report(args, server, steady, faults, msgs, poll, stock, run_cpu, total_s) ->
     cu = f["caught_up"]
     print(f"    after the {f['runs']} catch-up runs under faults ({f['catch_up_calls']:,} calls, {f['failed']} failed): "
           f"lost {cu['lost']}, stale {cu['stale']}; sandbox answers {f['outcomes']}; {f['moved']} orders or "
-          f"after-sales moved while pages were read")
+          f"after-sales moved while pages were read; breaker {f['breaker']} at the end (the runs are "
+          f"trigger=bench: incremental whatever the breaker says)")
     states = ", ".join(f"{AfterSaleStatus(s).label} {n}" for s, n in sorted(fr["by_state"].items()))
     print(f"  refund states right on {fr['right']}/{fr['lines']} lines with after-sales ({states}), wrong "
           f"{fr['wrong']}, missing {fr['missing']}: {yes(fr['lines'] > 0 and fr['right'] == fr['lines'])}")
