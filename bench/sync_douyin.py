@@ -327,10 +327,13 @@ def steady_state(conn: Connection, merchant: Merchant, shop: DouyinShop, count: 
 # --- 2. correctness with faults: orders and refunds -------------------------------------------------------------
 
 def after_sales_open(shop: DouyinShop, count: int) -> dict:
-    """After-sales on `count` paid orders: a third refunded, a third closed, the rest left open."""
-    orders = list(DouyinOrder.objects.filter(shop=shop, status__in=[
+    """After-sales on `count` paid orders drawn from the whole span (not only the oldest: an order changed again
+    while its last update is still within the pull's look-back is the hard case): a third refunded, a third
+    closed, the rest left open."""
+    paid = list(DouyinOrder.objects.filter(shop=shop, status__in=[
         OrderStatus.AWAITING_SHIPMENT, OrderStatus.SHIPPED, OrderStatus.FINISHED]).select_related("shop")
-        .order_by("shop_order_id")[:count])
+        .order_by("shop_order_id"))
+    orders = random.Random(20271500).sample(paid, min(count, len(paid)))
     made = {"opened": 0, "refunded": 0, "closed": 0}
     for i, order in enumerate(orders):
         after_sale = marketplace.after_sale_create(order)
