@@ -23,30 +23,32 @@ clock just before `trade_create` (the sandbox's `created` is truncated to the se
 Merchants `bench_sync`, `bench_sync_upsert`, `bench_sync_full` and sandbox shops `bench-sync`, `bench-sync-full`
 are deleted with everything attached and made again at the start; nothing else in the database is touched.
 
+`--platform douyin` measures the same bars against the sandbox Douyin shop instead (bench/sync_douyin.py: steady
+state, orders and refunds under faults, push messages, polling alone, stock); what both measure alike (gateway,
+phases, live orders and the poller) is in bench/sync_live.py.
+
 Usage:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench REDIS_URL=redis://127.0.0.1:6379/0 \
         .venv/bin/python bench/sync.py [--orders 20000] [--poll-minutes 3] [--message-seconds 60] [--rate 2]
+    ... bench/sync.py --platform douyin [--orders 6000] [--steady-minutes 3] [--fault-orders 2000]
+        [--poll-minutes 2] [--message-seconds 60] [--push-every 0.5] [--stock-seconds 60] [--stock-rate 1]
 """
 import argparse
 import math
 import os
-import random
 import select
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import (  # noqa: E402
-    REPO, busy_and_steal, cpu_times, delete_tree, django_setup, free_port, pct, start_gunicorn, stop_process, yes,
+    REPO, busy_and_steal, cpu_times, delete_tree, django_setup, free_port, stop_process, yes,
 )
-from vocabulary import DRUGS, FORMS  # noqa: E402
 
 django_setup()
 
@@ -54,7 +56,7 @@ from django.db import connection as db, connections, transaction  # noqa: E402
 from django.db.models import Max, Min  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from merchant.models import AuditSource, ListingState, Merchant, Order, OrderSource, Product  # noqa: E402
+from merchant.models import AuditSource, Merchant  # noqa: E402
 from merchant.permissions import Actor  # noqa: E402
 from merchant.services.marketplace_orders import UpsertCounts, orders_upsert_marketplace  # noqa: E402
 from sync.marketplaces.top import mapping  # noqa: E402
@@ -68,39 +70,22 @@ from sync.runs import checkpoint_for, run_of  # noqa: E402
 from sync.marketplaces.top.sandbox import marketplace  # noqa: E402
 from sync.marketplaces.top.sandbox.models import SandboxCall, SandboxShop, SandboxSku, SandboxTrade  # noqa: E402
 from sync.marketplaces.top.services import connection_create  # noqa: E402
+from sync_live import (  # noqa: E402
+    MESSAGE_P95_BAR, POLL_EVERY, POLL_P95_BAR, PRODUCTS, LiveOrders, Phase, calls_between, child_env,
+    merchant_with_products, our_orders, polling_latency, start_gateway,
+)
 
 CALLS_BAR = 1.05 / PAGE_SIZE
 UPSERT_BAR = 1000.0
-MESSAGE_P95_BAR = 5.0
-POLL_P95_BAR = 75.0
-POLL_EVERY = 60.0  # the scheduler's cadence for orders (Connection.orders_interval default)
-WATCH_EVERY = 0.1
 
 CODE, UPSERT_CODE, FULL_CODE = "bench_sync", "bench_sync_upsert", "bench_sync_full"
 APP_KEY, FULL_APP_KEY = "bench-sync", "bench-sync-full"
 APP_SECRET, SESSION = "bench-sync-secret", "bench-sync-session"
-PRODUCTS = 200
 STEADY_SPAN = timedelta(minutes=10)
 # trades_generate caps a paid trade's later times (and so its `modified`) at `end`: over one 10-minute span
 # nine trades in ten would share its last second. Short slices keep `modified` spread as a busy shop's is.
 SLICE = timedelta(seconds=10)
 FULL_DAYS = 90
-
-
-# --- gateway -------------------------------------------------------------------------------------------------
-
-def child_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "DEBUG"}
-    env.update({"SANDBOX_ENABLED": "1", "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only"),
-                "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
-                "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-                # WhiteNoise's note that staticfiles/ was never collected (files are served from the apps)
-                "PYTHONWARNINGS": "ignore:No directory at:UserWarning"})
-    return env
-
-
-def start_gateway(port: int) -> subprocess.Popen:
-    return start_gunicorn(port, 2, 4, child_env())
 
 
 # --- set-up: merchants, shops, connections --------------------------------------------------------------------
@@ -112,17 +97,6 @@ def reset() -> None:
             delete_tree(cur, Merchant._meta.db_table, "id = %s", [pk])
         for pk in SandboxShop.objects.filter(app_key__in=[APP_KEY, FULL_APP_KEY]).values_list("pk", flat=True):
             delete_tree(cur, SandboxShop._meta.db_table, "id = %s", [pk])
-
-
-def merchant_with_products(code: str) -> Merchant:
-    merchant = Merchant.objects.create(code=code, name=f"Bench sync ({code})")
-    Product.objects.bulk_create([
-        Product(merchant=merchant, erp_product_id=f"SYNC-{i:05d}", name=f"{DRUGS[i % len(DRUGS)]}{FORMS[i % len(FORMS)]}",
-                default_price=Decimal(150 + (i * 7919) % 19850).scaleb(-2), stock=50 + (i * 31) % 950,
-                listing_state=ListingState.LISTED)
-        for i in range(1, PRODUCTS + 1)
-    ])
-    return merchant
 
 
 def shop_with_items(app_key: str, merchant: Merchant) -> SandboxShop:
@@ -142,29 +116,6 @@ def connection_to(merchant: Merchant, app_key: str, base_url: str) -> Connection
 
 
 # --- measuring helpers ----------------------------------------------------------------------------------------
-
-class Phase:
-    """Wall time and the box's busy / stolen CPU share of one phase."""
-
-    def __enter__(self):
-        self.cpu0, self.t0 = cpu_times(), time.perf_counter()
-        self.at0 = timezone.now()
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds = time.perf_counter() - self.t0
-        self.busy, self.steal = busy_and_steal(self.cpu0, cpu_times())
-        self.at1 = timezone.now()
-        return False
-
-
-def calls_between(conn: Connection, start, end) -> int:
-    return ApiCall.objects.filter(connection=conn, at__gte=start, at__lte=end).count()
-
-
-def our_orders(merchant: Merchant):
-    return Order.objects.filter(merchant=merchant, source=OrderSource.MARKETPLACE)
-
 
 def same_orders(merchant: Merchant, shop: SandboxShop) -> tuple[int, int, int, bool]:
     """(ours, distinct order numbers of ours, the sandbox's, same order numbers and modified times)."""
@@ -204,8 +155,15 @@ def steady_state(conn: Connection, merchant: Merchant, shop: SandboxShop, count:
         position, k = first - timedelta(seconds=1), 0
         while position < last:
             k += 1
-            # The poller's windows end where a run every minute would end them; never past now.
-            until = min(first + timedelta(minutes=k), timezone.now())
+            # The poller's windows end where a run every minute would end them; never past now. A run that would
+            # end before the last trade has settled waits for it, as the poller would run later (with few trades
+            # the pull reaches now within seconds of the generation).
+            until = first + timedelta(minutes=k)
+            settled = last + TopMarketplace.windows.settle + timedelta(seconds=1)
+            ahead = (min(until, settled) - timezone.now()).total_seconds()
+            if ahead > 0:
+                time.sleep(ahead)
+            until = min(until, timezone.now())
             with run_of(conn, SyncModule.ORDERS, mode="incremental", trigger="bench") as run:
                 client = TopClient(conn, counter=run.counter)
                 orders_pull_incremental(run, TopMarketplace(conn, client=client), until=until)
@@ -279,84 +237,6 @@ def full_pull(conn: Connection, merchant: Merchant, shop: SandboxShop, count: in
 
 # --- 4 and 5. latency -----------------------------------------------------------------------------------------
 
-class LiveOrders:
-    """Creates trades in the sandbox at `rate` per second (one thread) and watches `merchant_order` for their
-    numbers (another thread). Each thread has its own database connection and closes it when done."""
-
-    def __init__(self, shop: SandboxShop, merchant: Merchant, rate: float, seconds: float, seed: int):
-        self.shop, self.merchant_id = shop, merchant.pk
-        self.rate, self.count = rate, max(1, round(rate * seconds))
-        self.rng = random.Random(seed)
-        self.created: dict[str, float] = {}  # order number -> bench clock just before trade_create
-        self.sandbox_created: dict[str, float] = {}  # order number -> the sandbox's created (whole seconds)
-        self.seen: dict[str, float] = {}
-        self.errors: list[str] = []
-        self.lock = threading.Lock()
-        self.creating_done = threading.Event()
-        self.stopping = threading.Event()
-        self.threads = [threading.Thread(target=self._create, daemon=True),
-                        threading.Thread(target=self._watch, daemon=True)]
-
-    def start(self) -> None:
-        for thread in self.threads:
-            thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(timeout=30)
-
-    def all_seen(self) -> bool:
-        with self.lock:
-            return self.creating_done.is_set() and len(self.seen) == len(self.created)
-
-    def _create(self) -> None:
-        try:
-            codes = list(SandboxSku.objects.filter(item__shop=self.shop).values_list("outer_sku_id", flat=True))
-            t0 = time.monotonic()
-            for i in range(self.count):
-                pause = t0 + i / self.rate - time.monotonic()
-                if pause > 0 and self.stopping.wait(pause):
-                    break
-                lines = [(code, self.rng.randint(1, 3)) for code in self.rng.sample(codes, self.rng.randint(1, 3))]
-                at = time.time()
-                trade = marketplace.trade_create(self.shop, lines=lines)
-                with self.lock:
-                    self.created[str(trade.tid)] = at
-                    self.sandbox_created[str(trade.tid)] = trade.created.timestamp()
-        except Exception as exc:  # noqa: BLE001 - reported with the results
-            self.errors.append(f"creating trades: {type(exc).__name__}: {exc}")
-        finally:
-            self.creating_done.set()
-            connections.close_all()
-
-    def _watch(self) -> None:
-        try:
-            while not self.stopping.is_set():
-                with self.lock:
-                    pending = [no for no in self.created if no not in self.seen]
-                if pending:
-                    found = list(Order.objects.filter(merchant_id=self.merchant_id, source=OrderSource.MARKETPLACE,
-                                                      order_no__any=pending).values_list("order_no", flat=True))
-                    # Taken after the query returns: the order may have been visible up to one query earlier,
-                    # so this errs on the late side.
-                    now = time.time()
-                    with self.lock:
-                        for no in found:
-                            self.seen.setdefault(no, now)
-                self.stopping.wait(WATCH_EVERY)
-        except Exception as exc:  # noqa: BLE001
-            self.errors.append(f"watching: {type(exc).__name__}: {exc}")
-        finally:
-            connections.close_all()
-
-    def result(self) -> dict:
-        delays = [self.seen[no] - self.created[no] for no in self.seen]
-        sandbox = [self.seen[no] - self.sandbox_created[no] for no in self.seen]
-        return {"orders": len(self.created), "seen": len(self.seen), "p50": pct(delays, 50), "p95": pct(delays, 95),
-                "max": max(delays, default=float("nan")), "sandbox_p95": pct(sandbox, 95), "errors": self.errors}
-
-
 def messages_latency(conn: Connection, merchant: Merchant, shop: SandboxShop, rate: float, seconds: float) -> dict:
     marketplace.tmc_permit(shop)  # the shop publishes from now on (the consumer also asks, as it would)
     log = tempfile.NamedTemporaryFile(prefix="bench-sync-consumer-", suffix=".log", delete=False)
@@ -367,7 +247,7 @@ def messages_latency(conn: Connection, merchant: Merchant, shop: SandboxShop, ra
         ready, _, _ = select.select([consumer.stdout], [], [], 60)
         if not ready or "consuming" not in (consumer.stdout.readline() or ""):
             raise RuntimeError(f"the consumer did not start within 60 s; see {log.name}")
-        live = LiveOrders(shop, merchant, rate, seconds, seed=20265000)
+        live = top_live(shop, merchant, rate, seconds, seed=20265000)
         print(f"message channel: {live.count} trades at {rate:g}/s, `messages_consume` in its own process ...",
               flush=True)
         with Phase() as phase:
@@ -388,32 +268,21 @@ def messages_latency(conn: Connection, merchant: Merchant, shop: SandboxShop, ra
     return result
 
 
-def polling_latency(conn: Connection, merchant: Merchant, shop: SandboxShop, rate: float, minutes: float) -> dict:
-    live = LiveOrders(shop, merchant, rate, minutes * 60, seed=20266000)
+def top_live(shop: SandboxShop, merchant: Merchant, rate: float, seconds: float, seed: int) -> LiveOrders:
+    """Live trades in the sandbox shop (trade_create), watched for in merchant_order."""
+    def create(lines):
+        trade = marketplace.trade_create(shop, lines=lines)
+        return str(trade.tid), trade.created.timestamp()
+
+    return LiveOrders(merchant, rate, seconds, seed, create=create, codes=lambda: list(
+        SandboxSku.objects.filter(item__shop=shop).values_list("outer_sku_id", flat=True)))
+
+
+def polling_alone(conn: Connection, merchant: Merchant, shop: SandboxShop, rate: float, minutes: float) -> dict:
+    live = top_live(shop, merchant, rate, minutes * 60, seed=20266000)
     print(f"polling alone: {live.count} trades at {rate:g}/s over {minutes:g} min, orders_sync every "
           f"{POLL_EVERY:.0f} s, no consumer ...", flush=True)
-    polls = []
-    with Phase() as phase:
-        live.start()
-        t0 = time.monotonic()
-        # The first run (at once) catches up with what came since the last phase, as the running poller would
-        # have; then every POLL_EVERY seconds on the clock, whatever a run took, until every order is in.
-        for i in range(math.ceil(minutes) + 4):
-            pause = t0 + i * POLL_EVERY - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-            started = time.perf_counter()
-            summary = orders_sync(Connection.objects.get(pk=conn.pk), trigger="schedule")
-            polls.append((time.perf_counter() - started, summary))
-            time.sleep(2 * WATCH_EVERY)  # let the watcher look once more before judging
-            if live.all_seen():
-                break
-        live.stop()
-    result = live.result()
-    result.update(calls=calls_between(conn, phase.at0, phase.at1), seconds=phase.seconds, busy=phase.busy,
-                  steal=phase.steal, polls=len(polls), poll_seconds=max(s for s, _ in polls),
-                  poll_errors=[e for _, summary in polls for e in summary["errors"]])
-    return result
+    return polling_latency(conn, live, minutes)
 
 
 # --- report ---------------------------------------------------------------------------------------------------
@@ -498,16 +367,37 @@ def report(args, server, steady, upsert, full, msgs, poll, run_cpu, total_s) -> 
           f"total run time {total_s / 60:.1f} min")
 
 
-def main():
+def arguments():
     parser = argparse.ArgumentParser(description="marketplace sync: calls per order, upsert rate, order latency")
-    parser.add_argument("--orders", type=int, default=20_000, help="trades for the steady state and the full pull")
-    parser.add_argument("--poll-minutes", type=float, default=3, help="live trades for the polling-alone phase")
-    parser.add_argument("--message-seconds", type=float, default=60, help="live trades for the message phase")
-    parser.add_argument("--rate", type=float, default=2, help="live trades created per second")
-    parser.add_argument("--steady-minutes", type=float, default=STEADY_SPAN / timedelta(minutes=1),
-                        help="the steady state's --orders are modified over this many minutes (one poll each)")
+    parser.add_argument("--platform", choices=("top", "douyin"), default="top",
+                        help="the sandbox marketplace measured (douyin: bench/sync_douyin.py)")
+    parser.add_argument("--orders", type=int, help="orders for the steady state (and TOP's full pull); "
+                        "default 20000 for top, 6000 for douyin")
+    parser.add_argument("--poll-minutes", type=float, help="live orders for the polling-alone phase; default 3 "
+                        "for top, 2 for douyin")
+    parser.add_argument("--message-seconds", type=float, help="live orders for the message / push phase; "
+                        "default 60")
+    parser.add_argument("--rate", type=float, default=2, help="live orders created per second")
+    parser.add_argument("--steady-minutes", type=float, help="the steady state's --orders are modified over this "
+                        "many minutes (one poll each); default 10 for top, 3 for douyin")
+    douyin = parser.add_argument_group("douyin only")
+    douyin.add_argument("--fault-orders", type=int, default=2000, help="orders for the correctness phase")
+    douyin.add_argument("--fault-minutes", type=float, default=2, help="... modified over this many minutes")
+    douyin.add_argument("--push-every", type=float, default=0.5,
+                        help="seconds between the bench's deliveries of the sandbox's due push messages")
+    douyin.add_argument("--stock-seconds", type=float, default=60, help="stock edits for the stock phase")
+    douyin.add_argument("--stock-rate", type=float, default=1, help="stock edits per second")
     args = parser.parse_args()
+    if args.platform == "top":
+        for name, value in (("orders", 20_000), ("poll_minutes", 3), ("message_seconds", 60),
+                            ("steady_minutes", STEADY_SPAN / timedelta(minutes=1))):
+            if getattr(args, name) is None:
+                setattr(args, name, value)
+    return args
 
+
+def main():
+    args = arguments()
     if db.vendor != "postgresql":
         sys.exit(f"The sync bars are measured on PostgreSQL; this database is {db.vendor}. Set "
                  "DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench.")
@@ -518,6 +408,13 @@ def main():
     with db.cursor() as cur:
         cur.execute("SHOW server_version")
         server = cur.fetchone()[0].split()[0]
+    # gunicorn runs in its own session: a SIGTERM to us must still stop it (the finally blocks do)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.platform == "douyin":
+        import sync_douyin
+
+        sync_douyin.main(args, server, started, cpu0)
+        return
     t0 = time.perf_counter()
     reset()
     merchant, upsert_merchant, full_merchant = (merchant_with_products(c) for c in (CODE, UPSERT_CODE, FULL_CODE))
@@ -528,8 +425,6 @@ def main():
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     gateway = None
-    # gunicorn runs in its own session: a SIGTERM to us must still stop it (the finally below does)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         gateway = start_gateway(port)
         print(f"gateway: gunicorn (2 workers x 4 threads) at {base}/sandbox/top/router/rest", flush=True)
@@ -538,7 +433,7 @@ def main():
         upsert = upsert_alone(connection_to(upsert_merchant, APP_KEY, base), shop)
         full = full_pull(connection_to(full_merchant, FULL_APP_KEY, base), full_merchant, full_shop, args.orders)
         msgs = messages_latency(conn, merchant, shop, args.rate, args.message_seconds)
-        poll = polling_latency(conn, merchant, shop, args.rate, args.poll_minutes)
+        poll = polling_alone(conn, merchant, shop, args.rate, args.poll_minutes)
     finally:
         stop_process(gateway)
         connections.close_all()
