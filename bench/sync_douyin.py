@@ -20,7 +20,7 @@ which also serves our callback URL `/hooks/douyin/`, through the real DouyinClie
      `orders_sync(connection, trigger="schedule")` runs at once and then every 60 s (sync_live.polling_latency);
   5. stock: on a merchant with no orders (its sellable stock is its stock) and its own shop, `stock_set` of one
      product every 1 / --stock-rate s for --stock-seconds while `manage.py rqworker default sync --with-scheduler`
-     and the dispatcher (`manage.py rqcron` with sync_dispatch only) run as in production; a watcher reads the
+     and the dispatcher (`manage.py scheduler --only sync_dispatch`) run as in production; a watcher reads the
      sandbox SKU's stock_num every 100 ms. Delay = first read showing the value - the bench's clock before
      stock_set.
 Latency of orders = when a watcher (merchant_order every 100 ms) first sees the order - the bench's clock just
@@ -88,13 +88,7 @@ TICK, TICKS = 15.0, 4
 # Our line refund state for the sandbox SKU order's after-sale state (what the bench opens and settles).
 EXPECTED_REFUND = {AfterSaleStatus.NONE: RefundStatus.NONE, AfterSaleStatus.WAIT_SELLER_AGREE: RefundStatus.REQUESTED,
                    AfterSaleStatus.SUCCESS: RefundStatus.REFUNDED, AfterSaleStatus.CLOSED: RefundStatus.NONE}
-DISPATCH_EVERY = 60
-CRON_CONFIG = """from rq import cron
-
-from sync import jobs
-
-cron.register(jobs.sync_dispatch, queue_name="default", interval=60)
-"""
+DISPATCH_EVERY = 60  # config/cron.py's interval of sync_dispatch
 
 
 def defaults(args) -> None:
@@ -542,15 +536,12 @@ def stock_latency(merchant: Merchant, shop: DouyinShop, base: str, rate: float, 
                   .values_list("pk", flat=True))
     connections.close_all()
     worker, worker_log = start_worker(["default", "sync"], "stock-worker")
-    scheduler = scheduler_log = cron_path = None
+    scheduler = scheduler_log = None
     dispatch_stop = threading.Event()
     if not others:
         # The scheduler with config/cron.py's dispatcher entry only: its other entries act on every merchant.
-        with tempfile.NamedTemporaryFile("w", prefix="bench_sync_dy_cron_", suffix=".py", delete=False) as cron:
-            cron.write(CRON_CONFIG)
-        cron_path = cron.name
-        scheduler, scheduler_log = start_logged(["rqcron", cron_path], "rqcron")
-        dispatcher = f"manage.py rqcron with sync.jobs.sync_dispatch every {DISPATCH_EVERY} s"
+        scheduler, scheduler_log = start_logged(["scheduler", "--only", "sync_dispatch"], "scheduler")
+        dispatcher = f"manage.py scheduler --only sync_dispatch (every {DISPATCH_EVERY} s)"
     else:
         from sync.enqueue import push_enqueue
         from sync.outbox import outbox_due
@@ -596,8 +587,6 @@ def stock_latency(merchant: Merchant, shop: DouyinShop, base: str, rate: float, 
         watch.thread.join(timeout=10)
         stop_process(scheduler)
         stop_process(worker)
-        if cron_path:
-            os.unlink(cron_path)
     delays = watch.delays
     result = {"changes": watch.changes, "seen": len(delays), "p50": pct(delays, 50), "p95": pct(delays, 95),
               "max": max(delays, default=float("nan")), "calls": calls_between(conn, phase.at0, phase.at1),

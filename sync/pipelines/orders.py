@@ -59,18 +59,21 @@ def trades_store(run, market, trades: list[Trade]) -> None:
 
 def pages(fetch, *, backwards: bool, page_size: int, on_page=None) -> int | None:
     """Every page of one listing: fetch(page) -> a page with .total and .has_next; returns the total of the
-    first. Backwards reads page 1 (for the total) then the last page down to 2, then page 1 again; otherwise
-    pages follow has_next until one comes back empty. on_page(page) handles each page as it arrives."""
+    first. Backwards reads page 1 (for the total) then the last page down to 2, and page 1 again when the total
+    moved meanwhile; otherwise pages follow has_next until one comes back empty. on_page(page) handles each page
+    as it arrives."""
     first = fetch(1)
     on_page(first)
     if backwards and first.total is not None:
-        last = math.ceil(first.total / page_size)
-        for number in range(last, 1, -1):
-            on_page(fetch(number))
-        if last > 1:
-            # A record of page 1 that changes (and leaves the window) after page 1 was read pulls page 2's first
-            # record into page 1, where no later read looks: one more read of page 1 catches it. Shifts on the
-            # other pages only make a record seen twice. One call, only for windows of more than one page.
+        moved = False
+        for number in range(math.ceil(first.total / page_size), 1, -1):
+            page = fetch(number)
+            moved = moved or page.total != first.total
+            on_page(page)
+        if moved:
+            # A record of page 1 that changed (and left the window) after page 1 was read pulled page 2's first
+            # record into page 1, where no later read looks; the total a later page reports is then smaller. One
+            # more read of page 1 catches it; shifts on the other pages only make a record seen twice.
             on_page(fetch(1))
         return first.total
     current, number = first, 1
